@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * sigwake: lossless delivery of asynchronous events to the guest threads of
+ * user-space runtimes (library OSes, sandboxes, emulators, simulators, VMMs).
+ *
+ * Opening SIGWAKE_DEVICE creates a *domain*: one runtime instance, owned by
+ * the thread group and the mm that opened it.  Every ioctl from another thread
+ * group, or from the opener after execve(2), fails with EPERM; a domain fd
+ * inherited over fork(2) or received over SCM_RIGHTS gives its holder nothing.
+ *
+ * Threads register themselves in a domain and share a 64-byte *thread block*
+ * (struct sigwake_thread_block) with the kernel.  Wait queues map the guest's
+ * futexes, condition variables, pipes and sleeps.  "Check what is pending,
+ * then sleep" (SIGWAKE_IOC_WAIT) and "record an event, then wake or kick"
+ * (SIGWAKE_IOC_POST, _WAKE, _KICK) are serialized by one kernel lock per
+ * thread, so no event is lost whatever the interleaving.
+ *
+ * ioctl conventions
+ * -----------------
+ * Every command takes a pointer to an argument struct whose first __u32 is its
+ * size, as the caller knows it.  The kernel copies it with extensible-struct
+ * semantics (see copy_struct_from_user()): a caller compiled against an older,
+ * shorter struct keeps working; a caller with a longer struct works as long as
+ * the bytes the kernel does not know are zero.  Commands are encoded with
+ * _IOWR() for tooling, but the kernel dispatches on the type and number only:
+ * the size field, not the size bits, versions the struct.  Output fields are
+ * written back only on success and only within the caller's size.
+ *
+ * Errors (ioctl(2) returns -1 and sets errno):
+ *
+ *  ========  =============================================================
+ *  EPERM     the caller is not the domain's owning process (or it exec'd)
+ *  ENOTTY    unknown command
+ *  EINVAL    struct shorter than its first published version
+ *            (SIGWAKE_*_SIZE_VER0), unknown flag bit, non-zero pad field,
+ *            or a field out of range (alignment, signal number, timeout)
+ *  E2BIG     the struct is longer than the kernel's and the unknown tail is
+ *            not zero, or its size is over a page
+ *  EFAULT    an address is not a mapped, writable user address
+ *  EEXIST    the calling thread is already registered in this domain
+ *  ENOENT    no such thread or wait-queue handle; WAIT from a thread that
+ *            is not registered in the domain
+ *  ESRCH     the target thread exited without unregistering
+ *  ENOSPC    a limit (module parameter) is reached: threads or queues per
+ *            domain, domains per user (returned by open(2))
+ *  ENOMEM    out of memory, or the pinned pages would exceed RLIMIT_MEMLOCK
+ *  EAGAIN    WAIT: the queue's word differs from the expected value
+ *  EINTR     WAIT: a host signal arrived and its handler lacks SA_RESTART
+ *  EIDRM     WAIT: the queue was destroyed, or the waiting thread was
+ *            unregistered, while it slept
+ *  EBADF     WAIT: the owning process closed the domain fd while it slept
+ *  ========  =============================================================
+ *
+ * Handles (threads and wait queues) are small integers starting at 1; 0 is
+ * never a valid handle.
+ */
+#ifndef _UAPI_LINUX_SIGWAKE_H
+#define _UAPI_LINUX_SIGWAKE_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define SIGWAKE_DEVICE		"/dev/sigwake"
+
+/* WAIT: wait on no queue, only for the thread's own events. */
+#define SIGWAKE_NO_WQ		0xffffffffu
+/* POST: a process-directed guest signal; the kernel picks the receiver. */
+#define SIGWAKE_TARGET_ANY	0xffffffffu
+/* WAIT: timeout_ns value that waits forever. */
+#define SIGWAKE_TIMEOUT_NONE	(-1)
+
+/* Guest signal numbers are 1..SIGWAKE_NSIG; signal s is bit (s - 1). */
+#define SIGWAKE_NSIG		64
+
+/**
+ * struct sigwake_thread_block - the memory a thread shares with the kernel
+ * @state: one of enum sigwake_thread_state.  The runtime stores
+ *	RUNNING_IN_HOST, RUNNING_IN_GUEST and IN_SYSCALL with plain atomic
+ *	stores; the kernel alone writes WAITING and WOKEN, inside
+ *	SIGWAKE_IOC_WAIT, and stores RUNNING_IN_HOST when WAIT returns.
+ * @flags: SIGWAKE_TF_* bits.  The kernel sets them with atomic OR; the
+ *	runtime clears them (atomic AND or exchange).  The kernel never clears
+ *	a flag.
+ * @pending: guest signals posted to this thread, bit (signo - 1).  The
+ *	kernel sets bits with atomic OR; the runtime takes them with an atomic
+ *	exchange or AND.
+ * @blocked: the guest signal mask, bit (signo - 1), written by the runtime
+ *	only.  A blocked signal stays in @pending and neither wakes nor kicks.
+ * @wake_seq: incremented by the kernel every time it wakes the thread out of
+ *	WAIT, before the thread can run.
+ * @__reserved: zero; room for the kernel to grow into.
+ *
+ * The block is 64 bytes and must be 64-byte aligned (so it never straddles a
+ * page).  The kernel pins the page that holds it for as long as the thread is
+ * registered and treats every field as untrusted input: garbage in the block
+ * can only hurt the process that wrote it.
+ *
+ * Entering guest code is a Dekker handshake.  The runtime stores
+ * RUNNING_IN_GUEST, issues a full barrier, then re-reads @pending & ~@blocked
+ * (and @flags for SIGWAKE_TF_KICKED); if anything is set it must not enter.
+ * The kernel's POST sets the @pending bit (a full barrier) and then reads
+ * @state.  One of the two always sees the other: either the runtime sees the
+ * signal, or the kernel sees RUNNING_IN_GUEST and kicks.
+ */
+struct sigwake_thread_block {
+	__u32 state;
+	__u32 flags;
+	__u64 pending;
+	__u64 blocked;
+	__u64 wake_seq;
+	__u64 __reserved[4];
+};
+
+#define SIGWAKE_THREAD_BLOCK_SIZE	64
+#define SIGWAKE_THREAD_BLOCK_ALIGN	64
+
+/* struct sigwake_thread_block.state */
+enum sigwake_thread_state {
+	SIGWAKE_RUNNING_IN_HOST = 0,
+	SIGWAKE_RUNNING_IN_GUEST = 1,
+	SIGWAKE_IN_SYSCALL = 2,
+	SIGWAKE_WAITING = 3,
+	SIGWAKE_WOKEN = 4,
+};
+
+/* struct sigwake_thread_block.flags, set by the kernel, cleared by the runtime */
+#define SIGWAKE_TF_KICKED	(1u << 0)
+#define SIGWAKE_TF_PREEMPTED	(1u << 1)
+
+/* struct sigwake_wait_args.reason */
+enum sigwake_wait_reason {
+	SIGWAKE_REASON_WAKE = 1,
+	SIGWAKE_REASON_SIGNAL = 2,
+	SIGWAKE_REASON_KICK = 3,
+	SIGWAKE_REASON_TIMEOUT = 4,
+};
+
+/* struct sigwake_post_args.outcome and struct sigwake_kick_args.outcome */
+enum sigwake_post_outcome {
+	SIGWAKE_POST_RECORDED = 1,
+	SIGWAKE_POST_WOKEN = 2,
+	SIGWAKE_POST_KICKED = 3,
+	SIGWAKE_POST_QUEUED = 4,
+};
+
+/**
+ * DOC: SIGWAKE_IOC_REGISTER
+ *
+ * Register the calling thread in the domain.  One registration per thread per
+ * domain; a thread may be registered in several domains.
+ *
+ * @flags: none defined, must be 0.
+ * @block: user address of the thread's struct sigwake_thread_block: non-zero,
+ *	64-byte aligned, in a private or shared writable mapping.  Its page is
+ *	pinned (each distinct page once per domain, FOLL_LONGTERM) and charged to
+ *	the caller's RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK.  Nothing in the
+ *	block is changed by registering.
+ * @kick_addr: 0, or the user address of a byte the kernel sets to 1 before
+ *	it sends the kick signal (KVM's kvm_run->immediate_exit).  Pinned too.
+ * @kick_signo: the host signal that pulls the thread out of guest code or
+ *	out of an interruptible host syscall, sent to this thread alone (as if
+ *	by tgkill(2) from the posting process: si_code SI_TKILL).  0 never
+ *	signals; SIGKILL and SIGSTOP are refused.
+ * @handle: out: the thread's handle.
+ *
+ * Errors: EINVAL (flags, block zero or misaligned, kick_signo out of range),
+ * EFAULT (unmapped, read-only or kernel address), EEXIST, ENOSPC
+ * (max_threads_per_domain), ENOMEM (RLIMIT_MEMLOCK).
+ *
+ * A registration ends with SIGWAKE_IOC_UNREGISTER, when the thread exits
+ * (its pages are released at once; its handle answers ESRCH until it is
+ * unregistered or the domain is closed) or when the domain is closed.
+ */
+struct sigwake_register_args {
+	__u32 size;
+	__u32 flags;
+	__u64 block;
+	__u64 kick_addr;
+	__u32 kick_signo;
+	__u32 handle;
+};
+#define SIGWAKE_REGISTER_ARGS_SIZE_VER0		32
+
+/**
+ * DOC: SIGWAKE_IOC_UNREGISTER
+ *
+ * End the registration of any thread of the domain (not only the caller).
+ * If that thread is sleeping in SIGWAKE_IOC_WAIT, the wait ends with EIDRM.
+ * Unregistering a thread that exited succeeds and frees its handle.
+ *
+ * Errors: ENOENT.
+ */
+struct sigwake_unregister_args {
+	__u32 size;
+	__u32 handle;
+};
+#define SIGWAKE_UNREGISTER_ARGS_SIZE_VER0	8
+
+/**
+ * DOC: SIGWAKE_IOC_WAIT
+ *
+ * The calling registered thread sleeps until an event, atomically with
+ * respect to every POST, WAKE and KICK.
+ *
+ * @flags: SIGWAKE_WAIT_ABSTIME: @timeout_ns is a CLOCK_MONOTONIC deadline,
+ *	read in the caller's time namespace.  Otherwise it is relative.
+ * @wq: a wait-queue handle, or SIGWAKE_NO_WQ to wait only for the thread's
+ *	own events (signals, kicks).
+ * @expected: if @wq is bound to a word, the value the word must still hold
+ *	(compared under the queue's lock, as FUTEX_WAIT does); otherwise ignored.
+ * @timeout_ns: SIGWAKE_TIMEOUT_NONE (-1) to wait forever, else >= 0.  A zero
+ *	relative timeout polls: the checks below run and the call returns
+ *	SIGWAKE_REASON_TIMEOUT if none fires.
+ * @reason: out: enum sigwake_wait_reason.
+ * @pad: must be 0.
+ *
+ * In order, under the thread's lock (and the queue's, if any):
+ *  1. Guest signals queued for the domain (SIGWAKE_POST_QUEUED) that the
+ *     thread does not block move to its @pending.
+ *  2. pending & ~blocked non-zero: returns at once, SIGWAKE_REASON_SIGNAL.
+ *  3. SIGWAKE_TF_KICKED set: returns at once, SIGWAKE_REASON_KICK (a kick that
+ *     came while the thread ran in host is not lost; the runtime clears the
+ *     flag).
+ *  4. the queue's word differs from @expected: EAGAIN.
+ *  5. otherwise @state becomes WAITING and the thread sleeps until a WAKE
+ *     (REASON_WAKE, @state WOKEN and @wake_seq bumped before it runs), an
+ *     unblocked POST (REASON_SIGNAL), a KICK (REASON_KICK), or the deadline
+ *     (REASON_TIMEOUT).
+ * On return @state is RUNNING_IN_HOST.
+ *
+ * A host signal ends the wait with ERESTARTSYS: the handler's SA_RESTART
+ * decides between a transparent restart and EINTR.  A restart never extends
+ * the deadline: before returning, the kernel rewrites a relative @timeout_ns
+ * in the caller's struct as the absolute deadline and sets
+ * SIGWAKE_WAIT_ABSTIME, so the restarted call (or a retry with the same
+ * struct after EINTR) keeps the original deadline.  An event that raced with
+ * the host signal is never dropped: the call then returns it instead.
+ *
+ * Errors: ENOENT (caller not registered, unknown @wq), EINVAL (flags, pad,
+ * timeout), EAGAIN, EINTR, EIDRM (queue destroyed or thread unregistered
+ * while asleep), EBADF (the owner closed the domain fd while asleep).
+ */
+struct sigwake_wait_args {
+	__u32 size;
+	__u32 flags;
+	__u32 wq;
+	__u32 expected;
+	__s64 timeout_ns;
+	__u32 reason;
+	__u32 pad;
+};
+#define SIGWAKE_WAIT_ARGS_SIZE_VER0		32
+
+#define SIGWAKE_WAIT_ABSTIME	(1u << 0)
+#define SIGWAKE_WAIT_FLAGS_ALL	(SIGWAKE_WAIT_ABSTIME)
+
+/**
+ * DOC: SIGWAKE_IOC_WAKE
+ *
+ * Wake up to @nr threads waiting on queue @wq, oldest first.  Under the
+ * queue's lock each one's @state becomes WOKEN and its @wake_seq is bumped
+ * before it can run.  Threads that a POST or KICK already woke are not
+ * counted.  @nr == 0 wakes none.
+ *
+ * @woken: out: the number of threads woken.
+ *
+ * Errors: ENOENT.
+ */
+struct sigwake_wake_args {
+	__u32 size;
+	__u32 wq;
+	__u32 nr;
+	__u32 woken;
+};
+#define SIGWAKE_WAKE_ARGS_SIZE_VER0		16
+
+/**
+ * DOC: SIGWAKE_IOC_POST
+ *
+ * Post guest signal @signo (1..64) to thread @target, or process-directed
+ * with SIGWAKE_TARGET_ANY.  Callable from any thread of the owning process,
+ * including from inside a host signal handler.
+ *
+ * The @pending bit is set (full barrier); then, if the target does not block
+ * @signo:
+ *  - it waits in SIGWAKE_IOC_WAIT: @state WOKEN, @wake_seq bumped, woken
+ *    with SIGWAKE_REASON_SIGNAL; outcome SIGWAKE_POST_WOKEN;
+ *  - its @state reads RUNNING_IN_GUEST or IN_SYSCALL: it is kicked
+ *    (SIGWAKE_TF_KICKED set, the kick_addr byte set to 1, kick_signo sent to
+ *    that task); outcome SIGWAKE_POST_KICKED;
+ *  - otherwise (RUNNING_IN_HOST, or a value the kernel does not know):
+ *    outcome SIGWAKE_POST_RECORDED; the runtime sees the bit before it next
+ *    enters guest code or waits.
+ * If the target blocks @signo the bit stays pending: SIGWAKE_POST_RECORDED.
+ *
+ * SIGWAKE_TARGET_ANY picks a thread that does not block @signo, preferring
+ * one that is waiting, then one in host, then one in guest (lowest handle
+ * first within a class).  If every live thread blocks it, the signal is
+ * queued for the domain (outcome SIGWAKE_POST_QUEUED, @handle 0) and is
+ * delivered to the first thread that enters SIGWAKE_IOC_WAIT with it
+ * unblocked (a zero timeout makes that a cheap poll after unblocking).
+ * Standard-signal semantics: posting a signal that is already pending or
+ * queued coalesces with it.
+ *
+ * @flags: none defined, must be 0.
+ * @handle: out: the thread that received the signal.
+ * @outcome: out: enum sigwake_post_outcome.
+ *
+ * Errors: EINVAL (flags, signo), ENOENT, ESRCH.
+ */
+struct sigwake_post_args {
+	__u32 size;
+	__u32 flags;
+	__u32 target;
+	__u32 signo;
+	__u32 handle;
+	__u32 outcome;
+};
+#define SIGWAKE_POST_ARGS_SIZE_VER0		24
+
+/**
+ * DOC: SIGWAKE_IOC_KICK
+ *
+ * POST without a guest signal: force thread @target out of guest code or out
+ * of its wait.
+ *  - waiting: woken with SIGWAKE_REASON_KICK; outcome SIGWAKE_POST_WOKEN;
+ *  - RUNNING_IN_GUEST or IN_SYSCALL: SIGWAKE_TF_KICKED, kick_addr byte,
+ *    kick_signo; outcome SIGWAKE_POST_KICKED;
+ *  - otherwise: SIGWAKE_TF_KICKED is set, so the thread's next WAIT returns
+ *    SIGWAKE_REASON_KICK at once; outcome SIGWAKE_POST_RECORDED.
+ *
+ * @flags: none defined yet, must be 0.
+ * @timeout_ns: reserved for a later flag, must be 0.
+ * @outcome: out: enum sigwake_post_outcome.
+ *
+ * Errors: EINVAL, ENOENT, ESRCH.
+ */
+struct sigwake_kick_args {
+	__u32 size;
+	__u32 flags;
+	__u32 target;
+	__u32 outcome;
+	__s64 timeout_ns;
+};
+#define SIGWAKE_KICK_ARGS_SIZE_VER0		24
+
+/**
+ * DOC: SIGWAKE_IOC_WQ_CREATE
+ *
+ * Create a wait queue.
+ *
+ * @flags: none defined, must be 0.
+ * @word: 0 for a plain queue, or the user address of a 4-byte aligned __u32
+ *	that SIGWAKE_IOC_WAIT compares with its @expected value under the
+ *	queue's lock.  Its page is pinned and charged like a thread block's.
+ * @handle: out: the queue's handle.
+ * @pad: must be 0.
+ *
+ * Errors: EINVAL (flags, pad, misaligned word), EFAULT, ENOSPC
+ * (max_queues_per_domain), ENOMEM.
+ */
+struct sigwake_wq_create_args {
+	__u32 size;
+	__u32 flags;
+	__u64 word;
+	__u32 handle;
+	__u32 pad;
+};
+#define SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0	24
+
+/**
+ * DOC: SIGWAKE_IOC_WQ_DESTROY
+ *
+ * Destroy a wait queue.  Threads still waiting on it return EIDRM.
+ *
+ * Errors: ENOENT.
+ */
+struct sigwake_wq_destroy_args {
+	__u32 size;
+	__u32 handle;
+};
+#define SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0	8
+
+/* ioctl type 0xD5, numbers 0x00-0x1f */
+#define SIGWAKE_IOC_MAGIC	0xD5
+
+enum {
+	SIGWAKE_CMD_REGISTER = 0x00,
+	SIGWAKE_CMD_UNREGISTER = 0x01,
+	SIGWAKE_CMD_WAIT = 0x02,
+	SIGWAKE_CMD_WAKE = 0x03,
+	SIGWAKE_CMD_POST = 0x04,
+	SIGWAKE_CMD_KICK = 0x05,
+	SIGWAKE_CMD_WQ_CREATE = 0x06,
+	SIGWAKE_CMD_WQ_DESTROY = 0x07,
+};
+
+#define SIGWAKE_IOC_REGISTER \
+	_IOWR(SIGWAKE_IOC_MAGIC, SIGWAKE_CMD_REGISTER, struct sigwake_register_args)
+#define SIGWAKE_IOC_UNREGISTER \
+	_IOWR(SIGWAKE_IOC_MAGIC, SIGWAKE_CMD_UNREGISTER, struct sigwake_unregister_args)
+#define SIGWAKE_IOC_WAIT \
+	_IOWR(SIGWAKE_IOC_MAGIC, SIGWAKE_CMD_WAIT, struct sigwake_wait_args)
+#define SIGWAKE_IOC_WAKE \
+	_IOWR(SIGWAKE_IOC_MAGIC, SIGWAKE_CMD_WAKE, struct sigwake_wake_args)
+#define SIGWAKE_IOC_POST \
+	_IOWR(SIGWAKE_IOC_MAGIC, SIGWAKE_CMD_POST, struct sigwake_post_args)
+#define SIGWAKE_IOC_KICK \
+	_IOWR(SIGWAKE_IOC_MAGIC, SIGWAKE_CMD_KICK, struct sigwake_kick_args)
+#define SIGWAKE_IOC_WQ_CREATE \
+	_IOWR(SIGWAKE_IOC_MAGIC, SIGWAKE_CMD_WQ_CREATE, struct sigwake_wq_create_args)
+#define SIGWAKE_IOC_WQ_DESTROY \
+	_IOWR(SIGWAKE_IOC_MAGIC, SIGWAKE_CMD_WQ_DESTROY, struct sigwake_wq_destroy_args)
+
+#endif /* _UAPI_LINUX_SIGWAKE_H */
