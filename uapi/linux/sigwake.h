@@ -120,7 +120,7 @@ enum sigwake_thread_state {
 	SIGWAKE_RUNNING_IN_GUEST = 1,
 	SIGWAKE_IN_SYSCALL = 2,
 	SIGWAKE_WAITING = 3,
-	SIGWAKE_WOKEN = 4,
+	SIGWAKE_WOKEN = 4
 };
 
 /* struct sigwake_thread_block.flags, set by the kernel, cleared by the runtime */
@@ -132,7 +132,7 @@ enum sigwake_wait_reason {
 	SIGWAKE_REASON_WAKE = 1,
 	SIGWAKE_REASON_SIGNAL = 2,
 	SIGWAKE_REASON_KICK = 3,
-	SIGWAKE_REASON_TIMEOUT = 4,
+	SIGWAKE_REASON_TIMEOUT = 4
 };
 
 /* struct sigwake_post_args.outcome and struct sigwake_kick_args.outcome */
@@ -140,7 +140,7 @@ enum sigwake_post_outcome {
 	SIGWAKE_POST_RECORDED = 1,
 	SIGWAKE_POST_WOKEN = 2,
 	SIGWAKE_POST_KICKED = 3,
-	SIGWAKE_POST_QUEUED = 4,
+	SIGWAKE_POST_QUEUED = 4
 };
 
 /**
@@ -179,6 +179,7 @@ struct sigwake_register_args {
 	__u32 kick_signo;
 	__u32 handle;
 };
+
 #define SIGWAKE_REGISTER_ARGS_SIZE_VER0		32
 
 /**
@@ -194,6 +195,7 @@ struct sigwake_unregister_args {
 	__u32 size;
 	__u32 handle;
 };
+
 #define SIGWAKE_UNREGISTER_ARGS_SIZE_VER0	8
 
 /**
@@ -249,6 +251,7 @@ struct sigwake_wait_args {
 	__u32 reason;
 	__u32 pad;
 };
+
 #define SIGWAKE_WAIT_ARGS_SIZE_VER0		32
 
 #define SIGWAKE_WAIT_ABSTIME	(1u << 0)
@@ -272,6 +275,7 @@ struct sigwake_wake_args {
 	__u32 nr;
 	__u32 woken;
 };
+
 #define SIGWAKE_WAKE_ARGS_SIZE_VER0		16
 
 /**
@@ -316,6 +320,7 @@ struct sigwake_post_args {
 	__u32 handle;
 	__u32 outcome;
 };
+
 #define SIGWAKE_POST_ARGS_SIZE_VER0		24
 
 /**
@@ -342,6 +347,7 @@ struct sigwake_kick_args {
 	__u32 outcome;
 	__s64 timeout_ns;
 };
+
 #define SIGWAKE_KICK_ARGS_SIZE_VER0		24
 
 /**
@@ -366,6 +372,7 @@ struct sigwake_wq_create_args {
 	__u32 handle;
 	__u32 pad;
 };
+
 #define SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0	24
 
 /**
@@ -379,6 +386,7 @@ struct sigwake_wq_destroy_args {
 	__u32 size;
 	__u32 handle;
 };
+
 #define SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0	8
 
 /* ioctl type 0xD5, numbers 0x00-0x1f */
@@ -392,7 +400,7 @@ enum {
 	SIGWAKE_CMD_POST = 0x04,
 	SIGWAKE_CMD_KICK = 0x05,
 	SIGWAKE_CMD_WQ_CREATE = 0x06,
-	SIGWAKE_CMD_WQ_DESTROY = 0x07,
+	SIGWAKE_CMD_WQ_DESTROY = 0x07
 };
 
 #define SIGWAKE_IOC_REGISTER \

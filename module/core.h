@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sigwake core objects: domains, registered threads, wait queues, pinned
+ * pages.  The locking rules are written next to each structure.
+ *
+ * Lock order (outermost first):
+ *
+ *	domain->lock (mutex)
+ *	  domain->pin_lock (mutex)
+ *	domain->waiters_lock (spinlock)  \  never nested
+ *	wq->lock (spinlock)              /  in each other
+ *	  thread->lock (spinlock)
+ *
+ * The spinlocks are taken with interrupts disabled: posts and kicks may come
+ * from atomic context.
+ */
+#ifndef _SIGWAKE_CORE_H
+#define _SIGWAKE_CORE_H
+
+#include <linux/atomic.h>
+#include <linux/ktime.h>
+#include <linux/list.h>
+#include <linux/llist.h>
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
+#include <linux/sched.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include <linux/sigwake.h>
+
+extern unsigned int sigwake_max_threads;
+extern unsigned int sigwake_max_queues;
+extern unsigned int sigwake_max_domains;
+
+/* Every live domain, by id; readers walk it under RCU. */
+extern struct xarray sigwake_domains;
+extern struct workqueue_struct *sigwake_wq_reap;
+
+/**
+ * struct sigwake_counters - event counts, for statistics
+ *
+ * Updated with atomic64 operations, read without locking.
+ */
+struct sigwake_counters {
+	atomic64_t posts;
+	atomic64_t wakes;
+	atomic64_t kicks;
+	atomic64_t waits;
+	atomic64_t timeouts;
+	atomic64_t interrupted;
+};
+
+/**
+ * struct sigwake_domain - one open file of /dev/sigwake
+ * @ref: the file holds one reference, a queued reap work another.
+ * @id: key in sigwake_domains.
+ * @tgid: the owning thread group.
+ * @mm: the owning mm (mmgrab'd, only compared): an exec changes it.
+ * @user: the opener's user: per-user domain count, RLIMIT_MEMLOCK charge.
+ * @charge_memlock: false if the opener had CAP_IPC_LOCK.
+ * @lock: serializes registration, unregistration, queue creation and
+ *	destruction, reaping and teardown; protects @nr_threads, @nr_wqs
+ *	and @dead.  Lookups in @threads, @tids and @wqs take no lock (RCU).
+ * @threads: handle -> struct sigwake_thread, including exited ones.
+ * @tids: host tid -> live struct sigwake_thread, for WAIT's self lookup.
+ * @wqs: handle -> struct sigwake_wq.
+ * @pin_lock: protects @pins and @nr_pinned.
+ * @pins: user page number -> struct sigwake_pin.
+ * @waiters_lock: protects @waiters and @queued.
+ * @waiters: threads inside SIGWAKE_IOC_WAIT, oldest first.
+ * @queued: process-directed guest signals that every thread blocked.
+ * @exited: threads whose task exited, for @reap_work to release.
+ */
+struct sigwake_domain {
+	refcount_t ref;
+	u32 id;
+	struct pid *tgid;
+	struct mm_struct *mm;
+	struct user_struct *user;
+	bool charge_memlock;
+	char comm[TASK_COMM_LEN];
+
+	struct mutex lock;		/* see @lock above */
+	bool dead;
+	unsigned int nr_threads;
+	unsigned int nr_wqs;
+	struct xarray threads;
+	struct xarray tids;
+	struct xarray wqs;
+
+	struct mutex pin_lock;		/* protects @pins, @nr_pinned */
+	struct xarray pins;
+	unsigned long nr_pinned;
+
+	spinlock_t waiters_lock;	/* protects @waiters, @queued */
+	struct list_head waiters;
+	u64 queued;
+
+	struct llist_head exited;
+	struct work_struct reap_work;
+
+	struct sigwake_counters stats;
+	struct rcu_head rcu;
+};
+
+/**
+ * struct sigwake_thread - a registered host thread
+ * @ref: the domain's @threads entry holds one reference, a sleeping WAIT
+ *	and a pending reap another each.  Freed after an RCU grace period.
+ * @lock: serializes every decision about the thread: WAIT's pre-sleep
+ *	checks against POST, KICK and WAKE.  Protects @dead, @exited,
+ *	@waiting, @wake and every access to the memory behind @blk and
+ *	@kick_byte, which is only touched while !@dead.
+ * @waiting: inside WAIT's sleep window (kernel state, never the block's).
+ * @wake: why the sleep ended: a SIGWAKE_REASON_* or a negative errno; 0
+ *	while nothing ended it.
+ * @wq_node: on the wait queue's list, under that queue's lock.
+ * @dom_node: on the domain's @waiters list, under its @waiters_lock.
+ * @released: pages and task reference dropped; under the domain's lock.
+ */
+struct sigwake_thread {
+	refcount_t ref;
+	spinlock_t lock;		/* see @lock above */
+	bool dead;
+	bool exited;
+	bool waiting;
+	int wake;
+	struct sigwake_thread_block *blk;
+	u8 *kick_byte;
+
+	struct list_head wq_node;
+	struct list_head dom_node;
+	struct llist_node exit_node;
+
+	struct sigwake_domain *dom;
+	struct task_struct *task;
+	pid_t tid;
+	u32 handle;
+	int kick_signo;
+	unsigned long block_uaddr;
+	unsigned long kick_uaddr;
+	bool released;
+
+	struct sigwake_counters stats;
+	struct rcu_head rcu;
+};
+
+/**
+ * struct sigwake_wq - a wait queue
+ * @ref: the domain's @wqs entry holds one, each WAIT or WAKE in progress one.
+ * @lock: protects @waiters and @dead.
+ * @waiters: sleeping threads, oldest first.
+ * @kword: kernel alias of the bound user word (pinned), or NULL.
+ */
+struct sigwake_wq {
+	refcount_t ref;
+	spinlock_t lock;		/* see @lock above */
+	bool dead;
+	struct list_head waiters;
+	u32 *kword;
+	unsigned long word_uaddr;
+	u32 handle;
+	struct sigwake_domain *dom;
+	struct rcu_head rcu;
+};
+
+/* domain.c */
+struct sigwake_domain *sigwake_domain_create(void);
+void sigwake_domain_destroy(struct sigwake_domain *dom);
+void sigwake_domain_flush(struct sigwake_domain *dom);
+void sigwake_domain_put(struct sigwake_domain *dom);
+bool sigwake_domain_is_owner(const struct sigwake_domain *dom);
+
+/* pin.c */
+void *sigwake_pin(struct sigwake_domain *dom, unsigned long uaddr);
+void sigwake_unpin(struct sigwake_domain *dom, unsigned long uaddr);
+
+/* thread.c */
+int sigwake_thread_register(struct sigwake_domain *dom,
+			    struct sigwake_register_args *args);
+int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle);
+int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
+			u32 expected, const ktime_t *deadline);
+int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
+			u32 *handle);
+int sigwake_thread_kick(struct sigwake_domain *dom, u32 target);
+int sigwake_thread_wake_one(struct sigwake_thread *t, int reason);
+void sigwake_thread_release(struct sigwake_domain *dom,
+			    struct sigwake_thread *t, int why);
+void sigwake_thread_put(struct sigwake_thread *t);
+void sigwake_thread_exit_probe(void *data, struct task_struct *task);
+void sigwake_domain_reap(struct work_struct *work);
+
+/* wq.c */
+int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
+		      u32 *handle);
+int sigwake_wq_destroy(struct sigwake_domain *dom, u32 handle);
+struct sigwake_wq *sigwake_wq_get(struct sigwake_domain *dom, u32 handle);
+void sigwake_wq_kill(struct sigwake_wq *wq);
+void sigwake_wq_put(struct sigwake_wq *wq);
+int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr);
+
+/* ioctl.c */
+long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+#endif /* _SIGWAKE_CORE_H */

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Domains: one per open file of /dev/sigwake, owned by the thread group and
+ * the mm that opened it.
+ */
+
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/pid.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
+#include <linux/slab.h>
+#include <linux/uidgid.h>
+
+#include "core.h"
+
+DEFINE_XARRAY_ALLOC1(sigwake_domains);
+
+/* Domains per user, keyed by kuid; values are xa_mk_value() counts. */
+static DEFINE_XARRAY(sigwake_users);
+static DEFINE_MUTEX(sigwake_users_lock);
+
+static int sigwake_user_get(kuid_t uid)
+{
+	unsigned long key = __kuid_val(uid);
+	unsigned long count;
+	void *entry;
+	int ret;
+
+	mutex_lock(&sigwake_users_lock);
+	entry = xa_load(&sigwake_users, key);
+	count = entry ? xa_to_value(entry) : 0;
+	if (count >= READ_ONCE(sigwake_max_domains)) {
+		ret = -ENOSPC;
+		goto out_unlock;
+	}
+	ret = xa_err(xa_store(&sigwake_users, key, xa_mk_value(count + 1),
+			      GFP_KERNEL));
+out_unlock:
+	mutex_unlock(&sigwake_users_lock);
+	return ret;
+}
+
+static void sigwake_user_put(kuid_t uid)
+{
+	unsigned long key = __kuid_val(uid);
+	unsigned long count;
+	void *entry;
+
+	mutex_lock(&sigwake_users_lock);
+	entry = xa_load(&sigwake_users, key);
+	count = entry ? xa_to_value(entry) : 0;
+	if (WARN_ON_ONCE(!count))
+		goto out_unlock;
+	if (count == 1)
+		xa_erase(&sigwake_users, key);
+	else
+		xa_store(&sigwake_users, key, xa_mk_value(count - 1),
+			 GFP_KERNEL);
+out_unlock:
+	mutex_unlock(&sigwake_users_lock);
+}
+
+bool sigwake_domain_is_owner(const struct sigwake_domain *dom)
+{
+	return current->mm == dom->mm && task_tgid(current) == dom->tgid;
+}
+
+struct sigwake_domain *sigwake_domain_create(void)
+{
+	struct sigwake_domain *dom;
+	int ret;
+
+	if (!current->mm)
+		return ERR_PTR(-EPERM);
+
+	dom = kzalloc(sizeof(*dom), GFP_KERNEL_ACCOUNT);
+	if (!dom)
+		return ERR_PTR(-ENOMEM);
+
+	refcount_set(&dom->ref, 1);
+	mutex_init(&dom->lock);
+	mutex_init(&dom->pin_lock);
+	spin_lock_init(&dom->waiters_lock);
+	INIT_LIST_HEAD(&dom->waiters);
+	xa_init_flags(&dom->threads, XA_FLAGS_ALLOC1);
+	xa_init(&dom->tids);
+	xa_init_flags(&dom->wqs, XA_FLAGS_ALLOC1);
+	xa_init(&dom->pins);
+	init_llist_head(&dom->exited);
+	INIT_WORK(&dom->reap_work, sigwake_domain_reap);
+	get_task_comm(dom->comm, current);
+
+	dom->user = get_uid(current_user());
+	ret = sigwake_user_get(dom->user->uid);
+	if (ret)
+		goto err_free_uid;
+	dom->charge_memlock = !capable(CAP_IPC_LOCK);
+	dom->tgid = get_pid(task_tgid(current));
+	dom->mm = current->mm;
+	mmgrab(dom->mm);
+
+	ret = xa_alloc(&sigwake_domains, &dom->id, dom, xa_limit_31b,
+		       GFP_KERNEL);
+	if (ret)
+		goto err_drop_owner;
+	return dom;
+
+err_drop_owner:
+	mmdrop(dom->mm);
+	put_pid(dom->tgid);
+	sigwake_user_put(dom->user->uid);
+err_free_uid:
+	free_uid(dom->user);
+	kfree(dom);
+	return ERR_PTR(ret);
+}
+
+void sigwake_domain_put(struct sigwake_domain *dom)
+{
+	if (!refcount_dec_and_test(&dom->ref))
+		return;
+
+	WARN_ON_ONCE(dom->nr_pinned);
+	xa_destroy(&dom->threads);
+	xa_destroy(&dom->tids);
+	xa_destroy(&dom->wqs);
+	xa_destroy(&dom->pins);
+	mmdrop(dom->mm);
+	put_pid(dom->tgid);
+	free_uid(dom->user);
+	kfree_rcu(dom, rcu);
+}
+
+/**
+ * sigwake_domain_flush() - the owner closed a file descriptor of the domain
+ * @dom: the domain
+ *
+ * Called from close(2) of any descriptor by the owning process, including
+ * at its exit.  Every WAIT in progress ends with EBADF; the domain itself
+ * lives on until its last reference is gone.
+ */
+void sigwake_domain_flush(struct sigwake_domain *dom)
+{
+	struct sigwake_thread *t;
+	unsigned long index;
+
+	rcu_read_lock();
+	xa_for_each(&dom->threads, index, t)
+		sigwake_thread_wake_one(t, -EBADF);
+	rcu_read_unlock();
+}
+
+/**
+ * sigwake_domain_destroy() - the file's last reference is gone
+ * @dom: the domain
+ *
+ * No ioctl can be in progress.  Releases every thread and queue, and with
+ * them every pinned page, then drops the file's reference.
+ */
+void sigwake_domain_destroy(struct sigwake_domain *dom)
+{
+	struct sigwake_thread *t;
+	struct sigwake_wq *wq;
+	unsigned long index;
+
+	xa_erase(&sigwake_domains, dom->id);
+
+	mutex_lock(&dom->lock);
+	dom->dead = true;
+	xa_for_each(&dom->threads, index, t) {
+		xa_erase(&dom->threads, index);
+		sigwake_thread_release(dom, t, -EBADF);
+		sigwake_thread_put(t);
+	}
+	dom->nr_threads = 0;
+	xa_for_each(&dom->wqs, index, wq) {
+		xa_erase(&dom->wqs, index);
+		sigwake_wq_kill(wq);
+		sigwake_wq_put(wq);
+	}
+	dom->nr_wqs = 0;
+	mutex_unlock(&dom->lock);
+
+	sigwake_user_put(dom->user->uid);
+	sigwake_domain_put(dom);
+}

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ioctl entry: a table of commands, each with its argument struct copied by
+ * copy_struct_from_user().  A struct shorter than its first published
+ * version gives EINVAL, an unknown non-zero tail E2BIG, an unknown command
+ * ENOTTY.  Only the type and number of the command are looked at: the
+ * struct's own size field is what versions it.
+ */
+
+#include <linux/fs.h>
+#include <linux/nospec.h>
+#include <linux/uaccess.h>
+
+#include "core.h"
+
+struct sigwake_ucmd {
+	void __user *ubuf;
+	u32 user_size;
+	void *cmd;
+};
+
+static int sigwake_respond(struct sigwake_ucmd *ucmd, size_t size)
+{
+	size_t len = min_t(size_t, size, ucmd->user_size);
+
+	if (copy_to_user(ucmd->ubuf, ucmd->cmd, len))
+		return -EFAULT;
+	return 0;
+}
+
+static int sigwake_ioc_register(struct sigwake_domain *dom,
+				struct sigwake_ucmd *ucmd)
+{
+	struct sigwake_register_args *args = ucmd->cmd;
+	int ret;
+
+	ret = sigwake_thread_register(dom, args);
+	if (ret)
+		return ret;
+	ret = sigwake_respond(ucmd, sizeof(*args));
+	if (ret)
+		sigwake_thread_unregister(dom, args->handle);
+	return ret;
+}
+
+static int sigwake_ioc_unregister(struct sigwake_domain *dom,
+				  struct sigwake_ucmd *ucmd)
+{
+	struct sigwake_unregister_args *args = ucmd->cmd;
+
+	return sigwake_thread_unregister(dom, args->handle);
+}
+
+/*
+ * A host signal interrupted the wait.  Rewrite a relative timeout as the
+ * absolute deadline in the caller's time namespace, so that neither the
+ * automatic restart nor a retry with the same struct extends it.
+ */
+static void sigwake_wait_restart(struct sigwake_ucmd *ucmd, ktime_t deadline)
+{
+	struct sigwake_wait_args __user *uargs = ucmd->ubuf;
+	struct sigwake_wait_args *args = ucmd->cmd;
+	s64 abs_ns;
+
+	abs_ns = ktime_to_ns(ktime_add(deadline,
+				       sigwake_timens_monotonic_offset()));
+	if (put_user(args->flags | SIGWAKE_WAIT_ABSTIME, &uargs->flags) ||
+	    put_user(abs_ns, &uargs->timeout_ns))
+		pr_debug("wait: could not rewrite the timeout for a restart\n");
+}
+
+static int sigwake_ioc_wait(struct sigwake_domain *dom,
+			    struct sigwake_ucmd *ucmd)
+{
+	struct sigwake_wait_args *args = ucmd->cmd;
+	struct sigwake_wq *wq = NULL;
+	ktime_t deadline, *dl = NULL;
+	int ret;
+
+	if (args->flags & ~SIGWAKE_WAIT_FLAGS_ALL || args->pad)
+		return -EINVAL;
+	if (args->timeout_ns < 0 && args->timeout_ns != SIGWAKE_TIMEOUT_NONE)
+		return -EINVAL;
+
+	if (args->timeout_ns != SIGWAKE_TIMEOUT_NONE) {
+		if (args->flags & SIGWAKE_WAIT_ABSTIME)
+			deadline = ktime_sub(ns_to_ktime(args->timeout_ns),
+					     sigwake_timens_monotonic_offset());
+		else
+			deadline = ktime_add_safe(ktime_get(),
+						  ns_to_ktime(args->timeout_ns));
+		dl = &deadline;
+	}
+
+	if (args->wq != SIGWAKE_NO_WQ) {
+		wq = sigwake_wq_get(dom, args->wq);
+		if (!wq)
+			return -ENOENT;
+	}
+
+	ret = sigwake_thread_wait(dom, wq, args->expected, dl);
+	if (wq)
+		sigwake_wq_put(wq);
+
+	if (ret == -ERESTARTSYS && dl && !(args->flags & SIGWAKE_WAIT_ABSTIME))
+		sigwake_wait_restart(ucmd, deadline);
+	if (ret < 0)
+		return ret;
+	args->reason = ret;
+	return sigwake_respond(ucmd, sizeof(*args));
+}
+
+static int sigwake_ioc_wake(struct sigwake_domain *dom,
+			    struct sigwake_ucmd *ucmd)
+{
+	struct sigwake_wake_args *args = ucmd->cmd;
+	struct sigwake_wq *wq;
+
+	wq = sigwake_wq_get(dom, args->wq);
+	if (!wq)
+		return -ENOENT;
+	args->woken = sigwake_wq_wake(wq, args->nr);
+	sigwake_wq_put(wq);
+	return sigwake_respond(ucmd, sizeof(*args));
+}
+
+static int sigwake_ioc_post(struct sigwake_domain *dom,
+			    struct sigwake_ucmd *ucmd)
+{
+	struct sigwake_post_args *args = ucmd->cmd;
+	int ret;
+
+	if (args->flags)
+		return -EINVAL;
+	ret = sigwake_thread_post(dom, args->target, args->signo,
+				  &args->handle);
+	if (ret < 0)
+		return ret;
+	args->outcome = ret;
+	return sigwake_respond(ucmd, sizeof(*args));
+}
+
+static int sigwake_ioc_kick(struct sigwake_domain *dom,
+			    struct sigwake_ucmd *ucmd)
+{
+	struct sigwake_kick_args *args = ucmd->cmd;
+	int ret;
+
+	if (args->flags || args->timeout_ns)
+		return -EINVAL;
+	ret = sigwake_thread_kick(dom, args->target);
+	if (ret < 0)
+		return ret;
+	args->outcome = ret;
+	return sigwake_respond(ucmd, sizeof(*args));
+}
+
+static int sigwake_ioc_wq_create(struct sigwake_domain *dom,
+				 struct sigwake_ucmd *ucmd)
+{
+	struct sigwake_wq_create_args *args = ucmd->cmd;
+	int ret;
+
+	if (args->flags || args->pad)
+		return -EINVAL;
+	if (args->word && !IS_ALIGNED(args->word, sizeof(u32)))
+		return -EINVAL;
+	if (args->word && (args->word > ULONG_MAX ||
+			   !access_ok(u64_to_user_ptr(args->word),
+				      sizeof(u32))))
+		return -EFAULT;
+
+	ret = sigwake_wq_create(dom, args->word, &args->handle);
+	if (ret)
+		return ret;
+	ret = sigwake_respond(ucmd, sizeof(*args));
+	if (ret)
+		sigwake_wq_destroy(dom, args->handle);
+	return ret;
+}
+
+static int sigwake_ioc_wq_destroy(struct sigwake_domain *dom,
+				  struct sigwake_ucmd *ucmd)
+{
+	struct sigwake_wq_destroy_args *args = ucmd->cmd;
+
+	return sigwake_wq_destroy(dom, args->handle);
+}
+
+union sigwake_ioctl_buffer {
+	struct sigwake_register_args reg;
+	struct sigwake_unregister_args unreg;
+	struct sigwake_wait_args wait;
+	struct sigwake_wake_args wake;
+	struct sigwake_post_args post;
+	struct sigwake_kick_args kick;
+	struct sigwake_wq_create_args wq_create;
+	struct sigwake_wq_destroy_args wq_destroy;
+};
+
+struct sigwake_ioctl_op {
+	unsigned int size;
+	unsigned int min_size;
+	int (*execute)(struct sigwake_domain *dom, struct sigwake_ucmd *ucmd);
+};
+
+/* Each struct is at least as long as its first published version. */
+#define SIGWAKE_OP(_nr, _fn, _struct, _ver0)				\
+	[_nr] = {							\
+		.size = sizeof(struct _struct),				\
+		.min_size = _ver0,					\
+		.execute = _fn,						\
+	}
+
+static const struct sigwake_ioctl_op sigwake_ioctl_ops[] = {
+	SIGWAKE_OP(SIGWAKE_CMD_REGISTER, sigwake_ioc_register,
+		   sigwake_register_args, SIGWAKE_REGISTER_ARGS_SIZE_VER0),
+	SIGWAKE_OP(SIGWAKE_CMD_UNREGISTER, sigwake_ioc_unregister,
+		   sigwake_unregister_args, SIGWAKE_UNREGISTER_ARGS_SIZE_VER0),
+	SIGWAKE_OP(SIGWAKE_CMD_WAIT, sigwake_ioc_wait,
+		   sigwake_wait_args, SIGWAKE_WAIT_ARGS_SIZE_VER0),
+	SIGWAKE_OP(SIGWAKE_CMD_WAKE, sigwake_ioc_wake,
+		   sigwake_wake_args, SIGWAKE_WAKE_ARGS_SIZE_VER0),
+	SIGWAKE_OP(SIGWAKE_CMD_POST, sigwake_ioc_post,
+		   sigwake_post_args, SIGWAKE_POST_ARGS_SIZE_VER0),
+	SIGWAKE_OP(SIGWAKE_CMD_KICK, sigwake_ioc_kick,
+		   sigwake_kick_args, SIGWAKE_KICK_ARGS_SIZE_VER0),
+	SIGWAKE_OP(SIGWAKE_CMD_WQ_CREATE, sigwake_ioc_wq_create,
+		   sigwake_wq_create_args, SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0),
+	SIGWAKE_OP(SIGWAKE_CMD_WQ_DESTROY, sigwake_ioc_wq_destroy,
+		   sigwake_wq_destroy_args, SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0),
+};
+
+long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct sigwake_domain *dom = file->private_data;
+	const struct sigwake_ioctl_op *op;
+	union sigwake_ioctl_buffer buf;
+	struct sigwake_ucmd ucmd = {};
+	unsigned int nr;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(struct sigwake_register_args) !=
+		     SIGWAKE_REGISTER_ARGS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sigwake_wait_args) !=
+		     SIGWAKE_WAIT_ARGS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sigwake_kick_args) !=
+		     SIGWAKE_KICK_ARGS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sigwake_wq_create_args) !=
+		     SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sigwake_thread_block) !=
+		     SIGWAKE_THREAD_BLOCK_SIZE);
+
+	if (!sigwake_domain_is_owner(dom))
+		return -EPERM;
+	if (_IOC_TYPE(cmd) != SIGWAKE_IOC_MAGIC)
+		return -ENOTTY;
+	nr = _IOC_NR(cmd);
+	if (nr >= ARRAY_SIZE(sigwake_ioctl_ops))
+		return -ENOTTY;
+	op = &sigwake_ioctl_ops[array_index_nospec(nr,
+				ARRAY_SIZE(sigwake_ioctl_ops))];
+	if (!op->execute)
+		return -ENOTTY;
+
+	ucmd.ubuf = (void __user *)arg;
+	ret = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuf);
+	if (ret)
+		return ret;
+	if (ucmd.user_size < op->min_size)
+		return -EINVAL;
+	if (ucmd.user_size > PAGE_SIZE)
+		return -E2BIG;
+	ret = copy_struct_from_user(&buf, op->size, ucmd.ubuf,
+				    ucmd.user_size);
+	if (ret)
+		return ret;
+
+	ucmd.cmd = &buf;
+	return op->execute(dom, &ucmd);
+}

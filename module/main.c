@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sigwake: lossless delivery of asynchronous events to the guest threads of
+ * user-space runtimes.  Module entry, the misc device and its parameters.
+ */
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/string.h>
+#include <linux/tracepoint.h>
+
+#include "core.h"
+
+unsigned int sigwake_max_threads = 16384;
+module_param_named(max_threads_per_domain, sigwake_max_threads, uint, 0644);
+MODULE_PARM_DESC(max_threads_per_domain,
+		 "Registered threads per domain (ENOSPC beyond)");
+
+unsigned int sigwake_max_queues = 65536;
+module_param_named(max_queues_per_domain, sigwake_max_queues, uint, 0644);
+MODULE_PARM_DESC(max_queues_per_domain,
+		 "Wait queues per domain (ENOSPC beyond)");
+
+unsigned int sigwake_max_domains = 256;
+module_param_named(max_domains_per_user, sigwake_max_domains, uint, 0644);
+MODULE_PARM_DESC(max_domains_per_user,
+		 "Open domains per user (open(2) fails with ENOSPC beyond)");
+
+struct workqueue_struct *sigwake_wq_reap;
+static struct tracepoint *sigwake_tp_exit;
+
+static int sigwake_open(struct inode *inode, struct file *file)
+{
+	struct sigwake_domain *dom;
+
+	dom = sigwake_domain_create();
+	if (IS_ERR(dom))
+		return PTR_ERR(dom);
+	file->private_data = dom;
+	return stream_open(inode, file);
+}
+
+static int sigwake_flush(struct file *file, fl_owner_t id)
+{
+	struct sigwake_domain *dom = file->private_data;
+
+	if (sigwake_domain_is_owner(dom))
+		sigwake_domain_flush(dom);
+	return 0;
+}
+
+static int sigwake_release(struct inode *inode, struct file *file)
+{
+	sigwake_domain_destroy(file->private_data);
+	return 0;
+}
+
+static const struct file_operations sigwake_fops = {
+	.owner = THIS_MODULE,
+	.open = sigwake_open,
+	.flush = sigwake_flush,
+	.release = sigwake_release,
+	.unlocked_ioctl = sigwake_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice sigwake_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "sigwake",
+	.fops = &sigwake_fops,
+	.mode = 0666,
+};
+
+static void sigwake_find_tracepoint(struct tracepoint *tp, void *priv)
+{
+	if (!strcmp(tp->name, "sched_process_exit"))
+		sigwake_tp_exit = tp;
+}
+
+static int __init sigwake_init(void)
+{
+	int ret;
+
+	for_each_kernel_tracepoint(sigwake_find_tracepoint, NULL);
+	if (!sigwake_tp_exit) {
+		pr_err("the kernel has no sched_process_exit tracepoint (CONFIG_TRACEPOINTS)\n");
+		return -ENODEV;
+	}
+
+	sigwake_wq_reap = alloc_workqueue("sigwake_reap", 0, 0);
+	if (!sigwake_wq_reap)
+		return -ENOMEM;
+
+	ret = tracepoint_probe_register(sigwake_tp_exit,
+					sigwake_thread_exit_probe, NULL);
+	if (ret)
+		goto err_destroy_wq;
+
+	ret = misc_register(&sigwake_misc);
+	if (ret)
+		goto err_unregister_probe;
+
+	pr_info("loaded: /dev/%s\n", sigwake_misc.name);
+	return 0;
+
+err_unregister_probe:
+	tracepoint_probe_unregister(sigwake_tp_exit,
+				    sigwake_thread_exit_probe, NULL);
+	tracepoint_synchronize_unregister();
+err_destroy_wq:
+	destroy_workqueue(sigwake_wq_reap);
+	return ret;
+}
+
+static void __exit sigwake_exit(void)
+{
+	misc_deregister(&sigwake_misc);
+	tracepoint_probe_unregister(sigwake_tp_exit,
+				    sigwake_thread_exit_probe, NULL);
+	tracepoint_synchronize_unregister();
+	destroy_workqueue(sigwake_wq_reap);
+	rcu_barrier();
+}
+
+module_init(sigwake_init);
+module_exit(sigwake_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Lossless event delivery to the guest threads of user-space runtimes");
+MODULE_AUTHOR("The sigwake authors");
+MODULE_VERSION("0.1.0");

@@ -1,0 +1,701 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Registered threads: WAIT, POST and KICK.
+ *
+ * The rule that makes every event lossless: each decision about a thread is
+ * taken under its lock.  WAIT checks the pending signals, the kick flag and
+ * the queue word, and marks itself waiting, in one critical section; POST
+ * and KICK record the event and then look at whether the thread waits, in
+ * another.  Whichever comes second sees the first.
+ *
+ * The thread block is untrusted: every field is read once per decision, and
+ * the kernel's own view of the thread (waiting or not, woken or not) is kept
+ * in struct sigwake_thread, never read back from the block.
+ */
+
+#include <linux/hrtimer.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "core.h"
+
+static u64 sigwake_bit(u32 signo)
+{
+	return 1ULL << (signo - 1);
+}
+
+void sigwake_thread_put(struct sigwake_thread *t)
+{
+	if (refcount_dec_and_test(&t->ref))
+		kfree_rcu(t, rcu);
+}
+
+/* Look a thread up by handle and take a reference; NULL if there is none. */
+static struct sigwake_thread *sigwake_thread_get(struct sigwake_domain *dom,
+						 u32 handle)
+{
+	struct sigwake_thread *t;
+
+	rcu_read_lock();
+	t = xa_load(&dom->threads, handle);
+	if (t && !refcount_inc_not_zero(&t->ref))
+		t = NULL;
+	rcu_read_unlock();
+	return t;
+}
+
+/* The caller's own registration in @dom, with a reference. */
+static struct sigwake_thread *sigwake_thread_self(struct sigwake_domain *dom)
+{
+	struct sigwake_thread *t;
+
+	rcu_read_lock();
+	t = xa_load(&dom->tids, current->pid);
+	if (t && (READ_ONCE(t->task) != current ||
+		  !refcount_inc_not_zero(&t->ref)))
+		t = NULL;
+	rcu_read_unlock();
+	return t;
+}
+
+static void sigwake_set_state(struct sigwake_thread *t, u32 state)
+{
+	lockdep_assert_held(&t->lock);
+	if (!t->dead)
+		WRITE_ONCE(t->blk->state, state);
+}
+
+/*
+ * End @t's sleep for @reason (a SIGWAKE_REASON_* or a negative errno).
+ * Called with t->lock held.  Returns true if this call woke it.
+ */
+static bool __sigwake_wake(struct sigwake_thread *t, int reason)
+{
+	lockdep_assert_held(&t->lock);
+	if (!t->waiting || t->wake)
+		return false;
+	t->wake = reason;
+	if (!t->dead) {
+		WRITE_ONCE(t->blk->state, SIGWAKE_WOKEN);
+		WRITE_ONCE(t->blk->wake_seq, READ_ONCE(t->blk->wake_seq) + 1);
+	}
+	wake_up_process(t->task);
+	return true;
+}
+
+/**
+ * sigwake_thread_wake_one() - end a thread's sleep, if it sleeps
+ * @t: the thread
+ * @reason: what WAIT returns: a SIGWAKE_REASON_* or a negative errno
+ *
+ * Return: 1 if @t was asleep and is now woken, else 0.
+ */
+int sigwake_thread_wake_one(struct sigwake_thread *t, int reason)
+{
+	unsigned long flags;
+	bool woken;
+
+	spin_lock_irqsave(&t->lock, flags);
+	woken = __sigwake_wake(t, reason);
+	spin_unlock_irqrestore(&t->lock, flags);
+	return woken;
+}
+
+/**
+ * sigwake_thread_release() - end a thread's registration
+ * @dom: its domain, whose lock is held
+ * @t: the thread
+ * @why: what a WAIT in progress returns
+ *
+ * Marks the thread dead under its lock, after which nobody touches its
+ * block or kick byte, then unpins them and drops the task reference.  The
+ * handle (the @threads entry) is the caller's business.
+ */
+void sigwake_thread_release(struct sigwake_domain *dom,
+			    struct sigwake_thread *t, int why)
+{
+	unsigned long flags;
+
+	lockdep_assert_held(&dom->lock);
+
+	spin_lock_irqsave(&t->lock, flags);
+	__sigwake_wake(t, why);
+	t->dead = true;
+	spin_unlock_irqrestore(&t->lock, flags);
+
+	if (t->released)
+		return;
+	t->released = true;
+	xa_cmpxchg(&dom->tids, t->tid, t, NULL, 0);
+	sigwake_unpin(dom, t->block_uaddr);
+	if (t->kick_uaddr)
+		sigwake_unpin(dom, t->kick_uaddr);
+	/* A sleeping WAIT keeps the task alive: it is that task. */
+	put_task_struct(t->task);
+}
+
+static bool sigwake_signo_valid(u32 signo)
+{
+	return signo >= 1 && signo <= SIGWAKE_NSIG;
+}
+
+static bool sigwake_kick_signo_valid(u32 signo)
+{
+	if (!signo)
+		return true;
+	return valid_signal(signo) && signo != SIGKILL && signo != SIGSTOP;
+}
+
+static bool sigwake_uaddr_ok(u64 uaddr, size_t len)
+{
+	if (uaddr > ULONG_MAX)
+		return false;
+	return access_ok(u64_to_user_ptr(uaddr), len);
+}
+
+int sigwake_thread_register(struct sigwake_domain *dom,
+			    struct sigwake_register_args *args)
+{
+	struct sigwake_thread *t, *old;
+	void *kaddr;
+	int ret;
+
+	if (args->flags)
+		return -EINVAL;
+	if (!args->block ||
+	    !IS_ALIGNED(args->block, SIGWAKE_THREAD_BLOCK_ALIGN))
+		return -EINVAL;
+	if (!sigwake_kick_signo_valid(args->kick_signo))
+		return -EINVAL;
+	if (!sigwake_uaddr_ok(args->block, SIGWAKE_THREAD_BLOCK_SIZE))
+		return -EFAULT;
+	if (args->kick_addr && !sigwake_uaddr_ok(args->kick_addr, 1))
+		return -EFAULT;
+
+	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	if (!t)
+		return -ENOMEM;
+	refcount_set(&t->ref, 1);
+	spin_lock_init(&t->lock);
+	INIT_LIST_HEAD(&t->wq_node);
+	INIT_LIST_HEAD(&t->dom_node);
+	t->dom = dom;
+	t->task = current;
+	t->tid = current->pid;
+	t->kick_signo = args->kick_signo;
+	t->block_uaddr = args->block;
+	t->kick_uaddr = args->kick_addr;
+
+	mutex_lock(&dom->lock);
+	old = xa_load(&dom->tids, t->tid);
+	if (old && old->task == current) {
+		ret = -EEXIST;
+		goto err_unlock;
+	}
+	if (old) {
+		/* The tid was recycled before the reaper ran: reap it now. */
+		sigwake_thread_release(dom, old, -ESRCH);
+	}
+	if (dom->nr_threads >= READ_ONCE(sigwake_max_threads)) {
+		ret = -ENOSPC;
+		goto err_unlock;
+	}
+
+	kaddr = sigwake_pin(dom, t->block_uaddr);
+	if (IS_ERR(kaddr)) {
+		ret = PTR_ERR(kaddr);
+		goto err_unlock;
+	}
+	t->blk = kaddr;
+	if (t->kick_uaddr) {
+		kaddr = sigwake_pin(dom, t->kick_uaddr);
+		if (IS_ERR(kaddr)) {
+			ret = PTR_ERR(kaddr);
+			goto err_unpin_block;
+		}
+		t->kick_byte = kaddr;
+	}
+
+	ret = xa_alloc(&dom->threads, &t->handle, t, xa_limit_31b,
+		       GFP_KERNEL_ACCOUNT);
+	if (ret) {
+		ret = ret == -EBUSY ? -ENOSPC : ret;
+		goto err_unpin_kick;
+	}
+	ret = xa_err(xa_store(&dom->tids, t->tid, t, GFP_KERNEL_ACCOUNT));
+	if (ret)
+		goto err_erase_handle;
+	get_task_struct(current);
+	dom->nr_threads++;
+	mutex_unlock(&dom->lock);
+
+	args->handle = t->handle;
+	return 0;
+
+err_erase_handle:
+	xa_erase(&dom->threads, t->handle);
+err_unpin_kick:
+	if (t->kick_uaddr)
+		sigwake_unpin(dom, t->kick_uaddr);
+err_unpin_block:
+	sigwake_unpin(dom, t->block_uaddr);
+err_unlock:
+	mutex_unlock(&dom->lock);
+	kfree(t);
+	return ret;
+}
+
+int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle)
+{
+	struct sigwake_thread *t;
+
+	mutex_lock(&dom->lock);
+	t = xa_erase(&dom->threads, handle);
+	if (!t) {
+		mutex_unlock(&dom->lock);
+		return -ENOENT;
+	}
+	sigwake_thread_release(dom, t, -EIDRM);
+	dom->nr_threads--;
+	mutex_unlock(&dom->lock);
+
+	sigwake_thread_put(t);
+	return 0;
+}
+
+/*
+ * Thread exit.  The probe runs on the sched_process_exit tracepoint, in the
+ * exiting task, in atomic context: it marks the thread dead and leaves the
+ * rest (unpinning, the task reference) to the domain's reaper.
+ */
+void sigwake_thread_exit_probe(void *data, struct task_struct *task)
+{
+	struct sigwake_domain *dom;
+	struct sigwake_thread *t;
+	unsigned long index, flags;
+	struct pid *tgid;
+
+	tgid = task_tgid(task);
+	rcu_read_lock();
+	xa_for_each(&sigwake_domains, index, dom) {
+		if (dom->tgid != tgid)
+			continue;
+		t = xa_load(&dom->tids, task->pid);
+		if (!t || READ_ONCE(t->task) != task)
+			continue;
+
+		spin_lock_irqsave(&t->lock, flags);
+		if (t->dead) {
+			spin_unlock_irqrestore(&t->lock, flags);
+			continue;
+		}
+		t->dead = true;
+		t->exited = true;
+		spin_unlock_irqrestore(&t->lock, flags);
+
+		if (!refcount_inc_not_zero(&t->ref))
+			continue;
+		if (!refcount_inc_not_zero(&dom->ref)) {
+			/* The domain is being torn down: it releases @t. */
+			sigwake_thread_put(t);
+			continue;
+		}
+		llist_add(&t->exit_node, &dom->exited);
+		/* A work already queued holds a domain reference of its own. */
+		if (!queue_work(sigwake_wq_reap, &dom->reap_work))
+			refcount_dec(&dom->ref);
+	}
+	rcu_read_unlock();
+}
+
+void sigwake_domain_reap(struct work_struct *work)
+{
+	struct sigwake_domain *dom = container_of(work, struct sigwake_domain,
+						  reap_work);
+	struct sigwake_thread *t, *next;
+	struct llist_node *list;
+
+	list = llist_del_all(&dom->exited);
+	mutex_lock(&dom->lock);
+	llist_for_each_entry_safe(t, next, list, exit_node) {
+		sigwake_thread_release(dom, t, -ESRCH);
+		sigwake_thread_put(t);
+	}
+	mutex_unlock(&dom->lock);
+	sigwake_domain_put(dom);
+}
+
+/*
+ * Publish the thread on the domain's waiter list, so that a process-directed
+ * post chooses it, and collect the process-directed signals that were queued
+ * while every thread blocked them.  Both under waiters_lock, which is what
+ * the post's "everybody blocks it" decision is taken under.
+ */
+static void sigwake_waiter_enter(struct sigwake_domain *dom,
+				 struct sigwake_thread *t)
+{
+	unsigned long flags;
+	u64 claim;
+
+	spin_lock_irqsave(&dom->waiters_lock, flags);
+	list_add_tail(&t->dom_node, &dom->waiters);
+	if (dom->queued) {
+		spin_lock(&t->lock);
+		if (!t->dead) {
+			claim = dom->queued & ~READ_ONCE(t->blk->blocked);
+			if (claim) {
+				dom->queued &= ~claim;
+				atomic64_or(claim,
+					    (atomic64_t *)&t->blk->pending);
+			}
+		}
+		spin_unlock(&t->lock);
+	}
+	spin_unlock_irqrestore(&dom->waiters_lock, flags);
+}
+
+static void sigwake_waiter_leave(struct sigwake_domain *dom,
+				 struct sigwake_thread *t)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&dom->waiters_lock, flags);
+	list_del_init(&t->dom_node);
+	spin_unlock_irqrestore(&dom->waiters_lock, flags);
+}
+
+static void sigwake_lock_wait(struct sigwake_wq *wq, struct sigwake_thread *t,
+			      unsigned long *flags)
+{
+	if (wq) {
+		spin_lock_irqsave(&wq->lock, *flags);
+		spin_lock(&t->lock);
+	} else {
+		spin_lock_irqsave(&t->lock, *flags);
+	}
+}
+
+static void sigwake_unlock_wait(struct sigwake_wq *wq,
+				struct sigwake_thread *t, unsigned long flags)
+{
+	if (wq) {
+		spin_unlock(&t->lock);
+		spin_unlock_irqrestore(&wq->lock, flags);
+	} else {
+		spin_unlock_irqrestore(&t->lock, flags);
+	}
+}
+
+/*
+ * The pre-sleep checks, in the order the uapi header gives.  Returns a
+ * reason or a negative errno to end the wait at once, or 0 to sleep.
+ */
+static int sigwake_wait_check(struct sigwake_thread *t, struct sigwake_wq *wq,
+			      u32 expected, const ktime_t *deadline)
+{
+	struct sigwake_thread_block *blk = t->blk;
+	u64 pending, blocked;
+
+	if (t->dead)
+		return -EIDRM;
+	if (wq && wq->dead)
+		return -EIDRM;
+	pending = READ_ONCE(blk->pending);
+	blocked = READ_ONCE(blk->blocked);
+	if (pending & ~blocked)
+		return SIGWAKE_REASON_SIGNAL;
+	if (READ_ONCE(blk->flags) & SIGWAKE_TF_KICKED)
+		return SIGWAKE_REASON_KICK;
+	if (wq && wq->kword && READ_ONCE(*wq->kword) != expected)
+		return -EAGAIN;
+	if (deadline && ktime_compare(*deadline, ktime_get()) <= 0)
+		return SIGWAKE_REASON_TIMEOUT;
+	return 0;
+}
+
+static int sigwake_sleep(struct sigwake_thread *t, const ktime_t *deadline)
+{
+	ktime_t expires;
+	bool timed_out = false;
+
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (READ_ONCE(t->wake))
+			break;
+		if (signal_pending(current) || timed_out)
+			break;
+		if (deadline) {
+			expires = *deadline;
+			if (!schedule_hrtimeout_range(&expires,
+						      current->timer_slack_ns,
+						      HRTIMER_MODE_ABS))
+				timed_out = true;
+		} else {
+			schedule();
+		}
+	}
+	__set_current_state(TASK_RUNNING);
+	return timed_out ? SIGWAKE_REASON_TIMEOUT : -ERESTARTSYS;
+}
+
+/**
+ * sigwake_thread_wait() - SIGWAKE_IOC_WAIT for the calling thread
+ * @dom: the domain
+ * @wq: the queue (referenced by the caller), or NULL
+ * @expected: the value @wq's word must hold
+ * @deadline: absolute CLOCK_MONOTONIC deadline, or NULL for none
+ *
+ * Return: a SIGWAKE_REASON_* or a negative errno.
+ */
+int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
+			u32 expected, const ktime_t *deadline)
+{
+	struct sigwake_thread *t;
+	unsigned long flags;
+	int ret, slept;
+
+	t = sigwake_thread_self(dom);
+	if (!t)
+		return -ENOENT;
+	atomic64_inc(&dom->stats.waits);
+	atomic64_inc(&t->stats.waits);
+
+	sigwake_waiter_enter(dom, t);
+
+	sigwake_lock_wait(wq, t, &flags);
+	ret = sigwake_wait_check(t, wq, expected, deadline);
+	if (!ret) {
+		t->wake = 0;
+		t->waiting = true;
+		if (wq)
+			list_add_tail(&t->wq_node, &wq->waiters);
+		WRITE_ONCE(t->blk->state, SIGWAKE_WAITING);
+	} else {
+		sigwake_set_state(t, SIGWAKE_RUNNING_IN_HOST);
+	}
+	sigwake_unlock_wait(wq, t, flags);
+	if (ret)
+		goto out_leave;
+
+	slept = sigwake_sleep(t, deadline);
+
+	sigwake_lock_wait(wq, t, &flags);
+	/* An event that raced with the timeout or a host signal wins. */
+	ret = t->wake ? t->wake : slept;
+	t->waiting = false;
+	t->wake = 0;
+	if (wq)
+		list_del_init(&t->wq_node);
+	sigwake_set_state(t, SIGWAKE_RUNNING_IN_HOST);
+	sigwake_unlock_wait(wq, t, flags);
+
+out_leave:
+	sigwake_waiter_leave(dom, t);
+	if (ret == SIGWAKE_REASON_TIMEOUT) {
+		atomic64_inc(&dom->stats.timeouts);
+		atomic64_inc(&t->stats.timeouts);
+	} else if (ret == -ERESTARTSYS) {
+		atomic64_inc(&dom->stats.interrupted);
+		atomic64_inc(&t->stats.interrupted);
+	}
+	sigwake_thread_put(t);
+	return ret;
+}
+
+static void sigwake_send_kick(struct task_struct *task, int signo)
+{
+	struct kernel_siginfo info;
+
+	clear_siginfo(&info);
+	info.si_signo = signo;
+	info.si_errno = 0;
+	info.si_code = SI_TKILL;
+	info.si_pid = task_tgid_vnr(current);
+	info.si_uid = from_kuid_munged(current_user_ns(), current_uid());
+	send_sig_info(signo, &info, task);
+}
+
+/*
+ * Deliver guest signal @bit (0 for a bare kick) to @t, whose lock is held
+ * and which is not dead.  Returns the outcome; sets *kick_task, with a
+ * reference, when the caller must send the kick signal after unlocking.
+ */
+static int sigwake_deliver(struct sigwake_thread *t, u64 bit,
+			   struct task_struct **kick_task)
+{
+	struct sigwake_thread_block *blk = t->blk;
+	u32 state;
+
+	lockdep_assert_held(&t->lock);
+
+	if (bit) {
+		atomic64_or(bit, (atomic64_t *)&blk->pending);
+		/* Pairs with the runtime's barrier between state and pending. */
+		smp_mb__after_atomic();
+		if (READ_ONCE(blk->blocked) & bit)
+			return SIGWAKE_POST_RECORDED;
+	}
+
+	if (t->waiting) {
+		__sigwake_wake(t, bit ? SIGWAKE_REASON_SIGNAL :
+					SIGWAKE_REASON_KICK);
+		return SIGWAKE_POST_WOKEN;
+	}
+
+	state = READ_ONCE(blk->state);
+	if (state == SIGWAKE_RUNNING_IN_GUEST || state == SIGWAKE_IN_SYSCALL) {
+		atomic_or(SIGWAKE_TF_KICKED, (atomic_t *)&blk->flags);
+		if (t->kick_byte)
+			WRITE_ONCE(*t->kick_byte, 1);
+		if (t->kick_signo) {
+			get_task_struct(t->task);
+			*kick_task = t->task;
+		}
+		atomic64_inc(&t->dom->stats.kicks);
+		atomic64_inc(&t->stats.kicks);
+		return SIGWAKE_POST_KICKED;
+	}
+
+	if (!bit)
+		atomic_or(SIGWAKE_TF_KICKED, (atomic_t *)&blk->flags);
+	return SIGWAKE_POST_RECORDED;
+}
+
+static void sigwake_finish_kick(struct sigwake_thread *t,
+				struct task_struct *task)
+{
+	if (!task)
+		return;
+	sigwake_send_kick(task, t->kick_signo);
+	put_task_struct(task);
+}
+
+/* Targeted POST (@bit != 0) or KICK (@bit == 0). */
+static int sigwake_post_one(struct sigwake_domain *dom, u32 target, u64 bit)
+{
+	struct task_struct *kick_task = NULL;
+	struct sigwake_thread *t;
+	unsigned long flags;
+	int ret;
+
+	t = sigwake_thread_get(dom, target);
+	if (!t)
+		return -ENOENT;
+	spin_lock_irqsave(&t->lock, flags);
+	if (t->dead)
+		ret = t->exited ? -ESRCH : -ENOENT;
+	else if (t->task->flags & PF_EXITING)
+		ret = -ESRCH;
+	else
+		ret = sigwake_deliver(t, bit, &kick_task);
+	spin_unlock_irqrestore(&t->lock, flags);
+
+	sigwake_finish_kick(t, kick_task);
+	sigwake_thread_put(t);
+	return ret;
+}
+
+/* Which class a thread falls in for a process-directed post: lower wins. */
+enum {
+	SIGWAKE_PICK_HOST,
+	SIGWAKE_PICK_GUEST,
+	SIGWAKE_PICK_NONE,
+};
+
+static int sigwake_pick_class(struct sigwake_thread *t, u64 bit)
+{
+	u32 state;
+
+	if (t->dead || (t->task->flags & PF_EXITING) ||
+	    (READ_ONCE(t->blk->blocked) & bit))
+		return SIGWAKE_PICK_NONE;
+	state = READ_ONCE(t->blk->state);
+	if (state == SIGWAKE_RUNNING_IN_GUEST || state == SIGWAKE_IN_SYSCALL)
+		return SIGWAKE_PICK_GUEST;
+	return SIGWAKE_PICK_HOST;
+}
+
+/*
+ * Process-directed POST: a waiting thread first (the waiter list is short
+ * and ordered), then one in host, then one in guest, lowest handle first.
+ * Runs entirely under waiters_lock, which makes "every thread blocks it,
+ * queue it for the domain" atomic against a WAIT collecting the queue.
+ */
+static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
+{
+	struct sigwake_thread *t, *picked = NULL, *guest = NULL;
+	struct task_struct *kick_task = NULL;
+	unsigned long flags, index;
+	int ret = SIGWAKE_POST_QUEUED;
+
+	rcu_read_lock();
+	spin_lock_irqsave(&dom->waiters_lock, flags);
+
+	list_for_each_entry(t, &dom->waiters, dom_node) {
+		spin_lock(&t->lock);
+		if (sigwake_pick_class(t, bit) != SIGWAKE_PICK_NONE) {
+			picked = t;
+			goto deliver_locked;
+		}
+		spin_unlock(&t->lock);
+	}
+
+	xa_for_each(&dom->threads, index, t) {
+		int class;
+
+		spin_lock(&t->lock);
+		class = sigwake_pick_class(t, bit);
+		if (class == SIGWAKE_PICK_HOST) {
+			picked = t;
+			goto deliver_locked;
+		}
+		spin_unlock(&t->lock);
+		if (class == SIGWAKE_PICK_GUEST && !guest)
+			guest = t;
+	}
+
+	if (guest) {
+		spin_lock(&guest->lock);
+		if (sigwake_pick_class(guest, bit) != SIGWAKE_PICK_NONE) {
+			picked = guest;
+			goto deliver_locked;
+		}
+		spin_unlock(&guest->lock);
+	}
+
+	dom->queued |= bit;
+	*handle = 0;
+	goto out_unlock;
+
+deliver_locked:
+	ret = sigwake_deliver(picked, bit, &kick_task);
+	*handle = picked->handle;
+	spin_unlock(&picked->lock);
+out_unlock:
+	spin_unlock_irqrestore(&dom->waiters_lock, flags);
+	if (picked)
+		sigwake_finish_kick(picked, kick_task);
+	rcu_read_unlock();
+	return ret;
+}
+
+int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
+			u32 *handle)
+{
+	if (!sigwake_signo_valid(signo))
+		return -EINVAL;
+	atomic64_inc(&dom->stats.posts);
+	if (target == SIGWAKE_TARGET_ANY)
+		return sigwake_post_any(dom, sigwake_bit(signo), handle);
+	*handle = target;
+	return sigwake_post_one(dom, target, sigwake_bit(signo));
+}
+
+int sigwake_thread_kick(struct sigwake_domain *dom, u32 target)
+{
+	return sigwake_post_one(dom, target, 0);
+}

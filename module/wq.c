@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Wait queues: what a guest futex, condition variable, pipe or sleep maps
+ * onto.  A queue may be bound to a 32-bit word of user memory that WAIT
+ * compares, under the queue's lock, with the value the caller expects: the
+ * futex protocol, so a runtime's own condition variables lose no wakeup.
+ */
+
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "core.h"
+
+struct sigwake_wq *sigwake_wq_get(struct sigwake_domain *dom, u32 handle)
+{
+	struct sigwake_wq *wq;
+
+	rcu_read_lock();
+	wq = xa_load(&dom->wqs, handle);
+	if (wq && !refcount_inc_not_zero(&wq->ref))
+		wq = NULL;
+	rcu_read_unlock();
+	return wq;
+}
+
+void sigwake_wq_put(struct sigwake_wq *wq)
+{
+	if (!refcount_dec_and_test(&wq->ref))
+		return;
+	if (wq->kword)
+		sigwake_unpin(wq->dom, wq->word_uaddr);
+	kfree_rcu(wq, rcu);
+}
+
+int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
+		      u32 *handle)
+{
+	struct sigwake_wq *wq;
+	void *kaddr;
+	int ret;
+
+	wq = kzalloc(sizeof(*wq), GFP_KERNEL_ACCOUNT);
+	if (!wq)
+		return -ENOMEM;
+	refcount_set(&wq->ref, 1);
+	spin_lock_init(&wq->lock);
+	INIT_LIST_HEAD(&wq->waiters);
+	wq->dom = dom;
+	wq->word_uaddr = word;
+
+	mutex_lock(&dom->lock);
+	if (dom->nr_wqs >= READ_ONCE(sigwake_max_queues)) {
+		ret = -ENOSPC;
+		goto err_unlock;
+	}
+	if (word) {
+		kaddr = sigwake_pin(dom, word);
+		if (IS_ERR(kaddr)) {
+			ret = PTR_ERR(kaddr);
+			goto err_unlock;
+		}
+		wq->kword = kaddr;
+	}
+	ret = xa_alloc(&dom->wqs, &wq->handle, wq, xa_limit_31b,
+		       GFP_KERNEL_ACCOUNT);
+	if (ret) {
+		ret = ret == -EBUSY ? -ENOSPC : ret;
+		goto err_unpin;
+	}
+	dom->nr_wqs++;
+	mutex_unlock(&dom->lock);
+
+	*handle = wq->handle;
+	return 0;
+
+err_unpin:
+	if (wq->kword)
+		sigwake_unpin(dom, word);
+err_unlock:
+	mutex_unlock(&dom->lock);
+	kfree(wq);
+	return ret;
+}
+
+/**
+ * sigwake_wq_kill() - mark a queue destroyed and end every wait on it
+ * @wq: the queue, already removed from its domain's handles
+ *
+ * Each sleeper returns EIDRM; the last reference unpins the word.
+ */
+void sigwake_wq_kill(struct sigwake_wq *wq)
+{
+	struct sigwake_thread *t, *next;
+	unsigned long flags;
+
+	spin_lock_irqsave(&wq->lock, flags);
+	wq->dead = true;
+	list_for_each_entry_safe(t, next, &wq->waiters, wq_node) {
+		list_del_init(&t->wq_node);
+		sigwake_thread_wake_one(t, -EIDRM);
+	}
+	spin_unlock_irqrestore(&wq->lock, flags);
+}
+
+int sigwake_wq_destroy(struct sigwake_domain *dom, u32 handle)
+{
+	struct sigwake_wq *wq;
+
+	mutex_lock(&dom->lock);
+	wq = xa_erase(&dom->wqs, handle);
+	if (wq)
+		dom->nr_wqs--;
+	mutex_unlock(&dom->lock);
+	if (!wq)
+		return -ENOENT;
+
+	sigwake_wq_kill(wq);
+	sigwake_wq_put(wq);
+	return 0;
+}
+
+/**
+ * sigwake_wq_wake() - SIGWAKE_IOC_WAKE
+ * @wq: the queue, referenced by the caller
+ * @nr: how many sleepers to wake at most, oldest first
+ *
+ * Under the queue's lock each one is marked WOKEN, its wake_seq bumped and
+ * its task woken.  Sleepers that a post or kick woke already leave the list
+ * without being counted.
+ *
+ * Return: the number of threads woken.
+ */
+int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr)
+{
+	struct sigwake_thread *t, *next;
+	unsigned long flags;
+	u32 woken = 0;
+
+	spin_lock_irqsave(&wq->lock, flags);
+	list_for_each_entry_safe(t, next, &wq->waiters, wq_node) {
+		if (woken >= nr)
+			break;
+		list_del_init(&t->wq_node);
+		woken += sigwake_thread_wake_one(t, SIGWAKE_REASON_WAKE);
+	}
+	spin_unlock_irqrestore(&wq->lock, flags);
+
+	atomic64_add(woken, &wq->dom->stats.wakes);
+	return woken;
+}
