@@ -1,0 +1,1058 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sigwake ioctl contract: argument structs, flags, handles and every errno of
+ * uapi/linux/sigwake.h, with raw ioctls.
+ *
+ * Fixtures, one per kind of handle:
+ *   domain  an open /dev/sigwake, nothing registered
+ *   thread  a domain with the test thread registered
+ *   wq      a registered thread plus a queue bound to a word
+ *   limits  a domain and the module parameters, restored afterwards
+ */
+#include "sigwake_test.h"
+
+/* ------------------------------------------------------------------ */
+
+FIXTURE(domain) {
+	int fd;
+	struct sigwake_thread_block *blk;	/* 4 blocks, one page */
+};
+
+FIXTURE_SETUP(domain)
+{
+	self->fd = -1;
+	self->blk = sw_alloc_blocks(4);
+	ASSERT_NE(NULL, self->blk);
+	SW_OPEN_DOMAIN(self->fd);
+}
+
+FIXTURE_TEARDOWN(domain)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+FIXTURE(thread) {
+	int fd;
+	struct sigwake_thread_block *blk;
+	__u32 handle;
+};
+
+FIXTURE_SETUP(thread)
+{
+	self->fd = -1;
+	self->blk = sw_alloc_blocks(4);
+	ASSERT_NE(NULL, self->blk);
+	SW_OPEN_DOMAIN(self->fd);
+	ASSERT_EQ(0, sw_register(self->fd, self->blk, NULL, 0, &self->handle));
+}
+
+FIXTURE_TEARDOWN(thread)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+FIXTURE(wq) {
+	int fd;
+	struct sigwake_thread_block *blk;
+	__u32 handle;
+	__u32 *word;
+	__u32 wq;
+};
+
+FIXTURE_SETUP(wq)
+{
+	self->fd = -1;
+	self->blk = sw_alloc_blocks(1);
+	ASSERT_NE(NULL, self->blk);
+	self->word = sw_alloc_page();
+	ASSERT_NE(NULL, self->word);
+	SW_OPEN_DOMAIN(self->fd);
+	ASSERT_EQ(0, sw_register(self->fd, self->blk, NULL, 0, &self->handle));
+	ASSERT_EQ(0, sw_wq_create(self->fd, self->word, &self->wq));
+}
+
+FIXTURE_TEARDOWN(wq)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* ------------------------------------------------------------------ */
+/* struct-size and pointer semantics, every command                    */
+
+struct cmd_desc {
+	const char *name;
+	unsigned long cmd;
+	__u32 ver0;
+};
+
+/* REGISTER first: the domain tests run it unregistered, then register. */
+static const struct cmd_desc cmds[] = {
+	{ "REGISTER", SIGWAKE_IOC_REGISTER, SIGWAKE_REGISTER_ARGS_SIZE_VER0 },
+	{ "UNREGISTER", SIGWAKE_IOC_UNREGISTER, SIGWAKE_UNREGISTER_ARGS_SIZE_VER0 },
+	{ "WAIT", SIGWAKE_IOC_WAIT, SIGWAKE_WAIT_ARGS_SIZE_VER0 },
+	{ "WAKE", SIGWAKE_IOC_WAKE, SIGWAKE_WAKE_ARGS_SIZE_VER0 },
+	{ "POST", SIGWAKE_IOC_POST, SIGWAKE_POST_ARGS_SIZE_VER0 },
+	{ "KICK", SIGWAKE_IOC_KICK, SIGWAKE_KICK_ARGS_SIZE_VER0 },
+	{ "WQ_CREATE", SIGWAKE_IOC_WQ_CREATE, SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0 },
+	{ "WQ_DESTROY", SIGWAKE_IOC_WQ_DESTROY, SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0 },
+};
+
+/* The published VER0 sizes are the structs of this header. */
+TEST(ver0_sizes_match_structs)
+{
+	EXPECT_EQ(sizeof(struct sigwake_register_args), SIGWAKE_REGISTER_ARGS_SIZE_VER0);
+	EXPECT_EQ(sizeof(struct sigwake_unregister_args), SIGWAKE_UNREGISTER_ARGS_SIZE_VER0);
+	EXPECT_EQ(sizeof(struct sigwake_wait_args), SIGWAKE_WAIT_ARGS_SIZE_VER0);
+	EXPECT_EQ(sizeof(struct sigwake_wake_args), SIGWAKE_WAKE_ARGS_SIZE_VER0);
+	EXPECT_EQ(sizeof(struct sigwake_post_args), SIGWAKE_POST_ARGS_SIZE_VER0);
+	EXPECT_EQ(sizeof(struct sigwake_kick_args), SIGWAKE_KICK_ARGS_SIZE_VER0);
+	EXPECT_EQ(sizeof(struct sigwake_wq_create_args), SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0);
+	EXPECT_EQ(sizeof(struct sigwake_wq_destroy_args), SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0);
+	EXPECT_EQ(64, sizeof(struct sigwake_thread_block));
+}
+
+/* A two-page zeroed buffer whose first __u32 is the size. */
+static unsigned char *size_buf(void)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void set_size(unsigned char *buf, __u32 size)
+{
+	memcpy(buf, &size, sizeof(size));
+}
+
+TEST_F(domain, short_size_einval)
+{
+	unsigned char *buf = size_buf();
+	__u32 sizes[] = { 0, 4, 0 /* ver0 - 1 */ };
+	unsigned int i, j;
+
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		sizes[2] = cmds[i].ver0 - 1;
+		for (j = 0; j < ARRAY_SIZE(sizes); j++) {
+			memset(buf, 0, 64);
+			set_size(buf, sizes[j]);
+			EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, cmds[i].cmd, buf)) {
+				TH_LOG("%s with size %u", cmds[i].name, sizes[j]);
+			}
+		}
+		if (i == 0)
+			ASSERT_EQ(0, sw_register(self->fd, self->blk, NULL, 0, NULL));
+	}
+}
+
+TEST_F(domain, nonzero_tail_e2big)
+{
+	unsigned char *buf = size_buf();
+	unsigned int i;
+
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		memset(buf, 0, 128);
+		set_size(buf, cmds[i].ver0 + 8);
+		buf[cmds[i].ver0 + 5] = 0x40;
+		EXPECT_EQ(-E2BIG, sw_ioctl(self->fd, cmds[i].cmd, buf)) {
+			TH_LOG("%s with size %u, non-zero tail", cmds[i].name,
+			       cmds[i].ver0 + 8);
+		}
+		if (i == 0)
+			ASSERT_EQ(0, sw_register(self->fd, self->blk, NULL, 0, NULL));
+	}
+}
+
+TEST_F(domain, over_page_size_e2big)
+{
+	__u32 pg = (__u32)sysconf(_SC_PAGESIZE);
+	unsigned char *buf = size_buf();
+	unsigned int i;
+
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		memset(buf, 0, 2 * pg);
+		set_size(buf, pg + 8);
+		EXPECT_EQ(-E2BIG, sw_ioctl(self->fd, cmds[i].cmd, buf)) {
+			TH_LOG("%s with size %u, all-zero tail", cmds[i].name,
+			       pg + 8);
+		}
+		if (i == 0)
+			ASSERT_EQ(0, sw_register(self->fd, self->blk, NULL, 0, NULL));
+	}
+}
+
+static void bad_arg_pointer(struct __test_metadata *_metadata, int fd,
+			    struct sigwake_thread_block *blk, void *arg,
+			    const char *what)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		EXPECT_EQ(-EFAULT, sw_ioctl(fd, cmds[i].cmd, arg)) {
+			TH_LOG("%s with a %s argument pointer", cmds[i].name,
+			       what);
+		}
+		if (i == 0)
+			ASSERT_EQ(0, sw_register(fd, blk, NULL, 0, NULL));
+	}
+}
+
+TEST_F(domain, null_arg_efault)
+{
+	bad_arg_pointer(_metadata, self->fd, self->blk, NULL, "NULL");
+}
+
+TEST_F(domain, unmapped_arg_efault)
+{
+	void *p = sw_unmapped_addr();
+
+	ASSERT_NE(NULL, p);
+	bad_arg_pointer(_metadata, self->fd, self->blk, p, "unmapped");
+}
+
+TEST_F(domain, kernel_arg_efault)
+{
+	bad_arg_pointer(_metadata, self->fd, self->blk,
+			(void *)(uintptr_t)SW_KERNEL_ADDR, "kernel");
+}
+
+/* WAKE writes woken back: a read-only argument struct cannot take it. */
+TEST_F(wq, readonly_arg_efault)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct sigwake_wake_args *a;
+
+	a = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	a->size = sizeof(*a);
+	a->wq = self->wq;
+	a->nr = 1;
+	ASSERT_EQ(0, mprotect(a, pg, PROT_READ));
+	EXPECT_EQ(-EFAULT, sw_ioctl(self->fd, SIGWAKE_IOC_WAKE, a));
+}
+
+/*
+ * A caller with longer structs and zero tails keeps working, for every
+ * command, and output fields come back.
+ */
+struct big_register { struct sigwake_register_args a; __u64 tail[2]; };
+struct big_unregister { struct sigwake_unregister_args a; __u64 tail[2]; };
+struct big_wait { struct sigwake_wait_args a; __u64 tail[2]; };
+struct big_wake { struct sigwake_wake_args a; __u64 tail[2]; };
+struct big_post { struct sigwake_post_args a; __u64 tail[2]; };
+struct big_kick { struct sigwake_kick_args a; __u64 tail[2]; };
+struct big_wq_create { struct sigwake_wq_create_args a; __u64 tail[2]; };
+struct big_wq_destroy { struct sigwake_wq_destroy_args a; __u64 tail[2]; };
+
+TEST_F(domain, larger_struct_zero_tail_ok)
+{
+	struct big_register reg = { .a = { .size = sizeof(reg),
+		.block = (uintptr_t)self->blk } };
+	struct big_wq_create wqc = { .a = { .size = sizeof(wqc) } };
+	struct big_wait wt = { .a = { .size = sizeof(wt), .wq = SIGWAKE_NO_WQ,
+		.timeout_ns = 0 } };
+	struct big_wake wk = { .a = { .size = sizeof(wk), .nr = 1 } };
+	struct big_post po = { .a = { .size = sizeof(po), .signo = SW_SIG } };
+	struct big_kick ki = { .a = { .size = sizeof(ki) } };
+	struct big_wq_destroy wqd = { .a = { .size = sizeof(wqd) } };
+	struct big_unregister un = { .a = { .size = sizeof(un) } };
+
+	ASSERT_EQ(0, sw_ioctl(self->fd, SIGWAKE_IOC_REGISTER, &reg));
+	EXPECT_EQ(1, reg.a.handle);
+
+	ASSERT_EQ(0, sw_ioctl(self->fd, SIGWAKE_IOC_WQ_CREATE, &wqc));
+	EXPECT_LE(1, wqc.a.handle);
+
+	EXPECT_EQ(0, sw_ioctl(self->fd, SIGWAKE_IOC_WAIT, &wt));
+	EXPECT_EQ(SIGWAKE_REASON_TIMEOUT, wt.a.reason);
+
+	wk.a.wq = wqc.a.handle;
+	wk.a.woken = 77;
+	EXPECT_EQ(0, sw_ioctl(self->fd, SIGWAKE_IOC_WAKE, &wk));
+	EXPECT_EQ(0, wk.a.woken);
+
+	po.a.target = reg.a.handle;
+	EXPECT_EQ(0, sw_ioctl(self->fd, SIGWAKE_IOC_POST, &po));
+	EXPECT_EQ(reg.a.handle, po.a.handle);
+	EXPECT_EQ(SIGWAKE_POST_RECORDED, po.a.outcome);
+
+	ki.a.target = reg.a.handle;
+	EXPECT_EQ(0, sw_ioctl(self->fd, SIGWAKE_IOC_KICK, &ki));
+	EXPECT_EQ(SIGWAKE_POST_RECORDED, ki.a.outcome);
+
+	wqd.a.handle = wqc.a.handle;
+	EXPECT_EQ(0, sw_ioctl(self->fd, SIGWAKE_IOC_WQ_DESTROY, &wqd));
+
+	un.a.handle = reg.a.handle;
+	EXPECT_EQ(0, sw_ioctl(self->fd, SIGWAKE_IOC_UNREGISTER, &un));
+}
+
+/* "over a page" is E2BIG; exactly a page with a zero tail is not. */
+TEST_F(wq, page_size_zero_tail_ok)
+{
+	__u32 pg = (__u32)sysconf(_SC_PAGESIZE);
+	unsigned char *buf = size_buf();
+	struct sigwake_wake_args a = {
+		.size = pg,
+		.wq = self->wq,
+		.nr = 1,
+		.woken = 99,
+	};
+
+	ASSERT_NE(NULL, buf);
+	memcpy(buf, &a, sizeof(a));
+	EXPECT_EQ(0, sw_ioctl(self->fd, SIGWAKE_IOC_WAKE, buf));
+	memcpy(&a, buf, sizeof(a));
+	EXPECT_EQ(0, a.woken);
+}
+
+TEST_F(domain, unknown_command_enotty)
+{
+	unsigned char *buf = size_buf();
+	const unsigned long bad[] = {
+		_IOWR(SIGWAKE_IOC_MAGIC, 0x1f, struct sigwake_wake_args),
+		_IOWR(SIGWAKE_IOC_MAGIC, 0x7f, struct sigwake_wake_args),
+		_IO(SIGWAKE_IOC_MAGIC, 0x1e),
+		_IOWR(SIGWAKE_IOC_MAGIC + 1, SIGWAKE_CMD_WAKE, struct sigwake_wake_args),
+		_IOWR('T', SIGWAKE_CMD_POST, struct sigwake_post_args),
+	};
+	unsigned int i;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, sw_register(self->fd, self->blk, NULL, 0, NULL));
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		set_size(buf, 16);
+		EXPECT_EQ(-ENOTTY, sw_ioctl(self->fd, bad[i], buf)) {
+			TH_LOG("command %#lx", bad[i]);
+		}
+	}
+}
+
+/* The kernel dispatches on type and number; the size bits do not matter. */
+TEST_F(domain, dispatch_ignores_size_bits)
+{
+	struct sigwake_register_args reg = {
+		.size = sizeof(reg),
+		.block = (uintptr_t)self->blk,
+	};
+	struct sigwake_post_args post = {
+		.size = sizeof(post),
+		.signo = SW_SIG,
+	};
+	unsigned long cmd_reg = _IOC(_IOC_READ | _IOC_WRITE, SIGWAKE_IOC_MAGIC,
+				     SIGWAKE_CMD_REGISTER, 200);
+	unsigned long cmd_post = _IOC(_IOC_NONE, SIGWAKE_IOC_MAGIC,
+				      SIGWAKE_CMD_POST, 0);
+
+	ASSERT_EQ(0, sw_ioctl(self->fd, cmd_reg, &reg));
+	EXPECT_EQ(1, reg.handle);
+	post.target = reg.handle;
+	EXPECT_EQ(0, sw_ioctl(self->fd, cmd_post, &post));
+	EXPECT_EQ(SIGWAKE_POST_RECORDED, post.outcome);
+	EXPECT_EQ(SW_BIT(SW_SIG), SW_LOAD(&self->blk->pending));
+}
+
+/* Output fields are written back only on success. */
+TEST_F(thread, outputs_untouched_on_error)
+{
+	struct sigwake_post_args post = {
+		.size = sizeof(post),
+		.target = self->handle,
+		.signo = 0,
+		.handle = 0xdeadbeef,
+		.outcome = 0xcafe,
+	};
+	struct sigwake_wait_args wait = {
+		.size = sizeof(wait),
+		.flags = 0x80000000u,
+		.wq = SIGWAKE_NO_WQ,
+		.reason = 0xbeef,
+	};
+
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_POST, &post));
+	EXPECT_EQ(0xdeadbeef, post.handle);
+	EXPECT_EQ(0xcafe, post.outcome);
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_WAIT, &wait));
+	EXPECT_EQ(0xbeef, wait.reason);
+	EXPECT_EQ(0x80000000u, wait.flags);
+}
+
+/* ------------------------------------------------------------------ */
+/* REGISTER                                                            */
+
+TEST_F(domain, register_first_handle_is_1)
+{
+	__u32 h = 0;
+
+	ASSERT_EQ(0, sw_register(self->fd, self->blk, NULL, 0, &h));
+	EXPECT_EQ(1, h);
+}
+
+TEST_F(domain, register_leaves_block_untouched)
+{
+	struct sigwake_thread_block before;
+	__u32 h;
+
+	self->blk->state = SIGWAKE_RUNNING_IN_GUEST;
+	self->blk->flags = SIGWAKE_TF_PREEMPTED;
+	self->blk->pending = 0x1234;
+	self->blk->blocked = 0xf0f0;
+	self->blk->wake_seq = 42;
+	memcpy(&before, self->blk, sizeof(before));
+	ASSERT_EQ(0, sw_register(self->fd, self->blk, NULL, 0, &h));
+	EXPECT_EQ(0, memcmp(&before, self->blk, sizeof(before)));
+}
+
+TEST_F(domain, register_twice_eexist)
+{
+	ASSERT_EQ(0, sw_register(self->fd, &self->blk[0], NULL, 0, NULL));
+	EXPECT_EQ(-EEXIST, sw_register(self->fd, &self->blk[1], NULL, 0, NULL));
+	EXPECT_EQ(-EEXIST, sw_register(self->fd, &self->blk[0], NULL, 0, NULL));
+}
+
+static void *register_in_thread(void *arg)
+{
+	struct sw_thread *t = arg;
+
+	t->reg_err = sw_register(t->fd, t->blk, NULL, 0, &t->handle);
+	return NULL;
+}
+
+TEST_F(domain, register_threads_get_distinct_handles)
+{
+	struct sw_thread t[3];
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		sw_thread_init(&t[i], self->fd, &self->blk[i]);
+		ASSERT_EQ(0, pthread_create(&t[i].th, NULL, register_in_thread, &t[i]));
+		ASSERT_EQ(0, pthread_join(t[i].th, NULL));
+		ASSERT_EQ(0, t[i].reg_err);
+		EXPECT_LE(1, t[i].handle);
+	}
+	EXPECT_NE(t[0].handle, t[1].handle);
+	EXPECT_NE(t[0].handle, t[2].handle);
+	EXPECT_NE(t[1].handle, t[2].handle);
+}
+
+TEST_F(domain, register_unknown_flag_einval)
+{
+	__u32 bad[] = { 1u << 0, 1u << 7, 1u << 31 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct sigwake_register_args a = {
+			.size = sizeof(a),
+			.flags = bad[i],
+			.block = (uintptr_t)self->blk,
+		};
+
+		EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_REGISTER, &a)) {
+			TH_LOG("flags %#x", bad[i]);
+		}
+	}
+}
+
+TEST_F(domain, register_null_block_einval)
+{
+	EXPECT_EQ(-EINVAL, sw_register(self->fd, NULL, NULL, 0, NULL));
+}
+
+TEST_F(domain, register_misaligned_block_einval)
+{
+	const size_t off[] = { 1, 4, 8, 32, 63 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(off); i++) {
+		EXPECT_EQ(-EINVAL, sw_register(self->fd,
+					       (char *)self->blk + off[i],
+					       NULL, 0, NULL)) {
+			TH_LOG("block at page offset %zu", off[i]);
+		}
+	}
+	/* and the aligned one still works afterwards */
+	EXPECT_EQ(0, sw_register(self->fd, &self->blk[1], NULL, 0, NULL));
+}
+
+TEST_F(domain, register_unmapped_block_efault)
+{
+	void *p = sw_unmapped_addr();
+
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(-EFAULT, sw_register(self->fd, p, NULL, 0, NULL));
+}
+
+TEST_F(domain, register_readonly_block_efault)
+{
+	void *p = sw_readonly_page();
+
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(-EFAULT, sw_register(self->fd, p, NULL, 0, NULL));
+}
+
+TEST_F(domain, register_kernel_block_efault)
+{
+	EXPECT_EQ(-EFAULT, sw_register(self->fd,
+				       (void *)(uintptr_t)SW_KERNEL_ADDR,
+				       NULL, 0, NULL));
+}
+
+TEST_F(domain, register_bad_kick_addr_efault)
+{
+	void *unmapped = sw_unmapped_addr();
+	void *ro = sw_readonly_page();
+
+	ASSERT_NE(NULL, unmapped);
+	ASSERT_NE(NULL, ro);
+	EXPECT_EQ(-EFAULT, sw_register(self->fd, self->blk, unmapped, SIGUSR1, NULL));
+	EXPECT_EQ(-EFAULT, sw_register(self->fd, self->blk, ro, SIGUSR1, NULL));
+	EXPECT_EQ(-EFAULT, sw_register(self->fd, self->blk,
+				       (void *)(uintptr_t)(SW_KERNEL_ADDR + 3),
+				       SIGUSR1, NULL));
+	/* a failed registration leaves nothing behind */
+	EXPECT_EQ(0, sw_register(self->fd, self->blk, NULL, 0, NULL));
+}
+
+TEST_F(domain, register_bad_kick_signo_einval)
+{
+	const __u32 bad[] = { SIGKILL, SIGSTOP, 65, 1000, 0x80000000u };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		EXPECT_EQ(-EINVAL, sw_register(self->fd, self->blk, NULL,
+					       (int)bad[i], NULL)) {
+			TH_LOG("kick_signo %u", bad[i]);
+		}
+	}
+}
+
+TEST_F(domain, register_valid_kick_signo_ok)
+{
+	const int good[] = { 0, SIGUSR1, SIGURG, SIGRTMIN, 64 };
+	unsigned char *kick = sw_alloc_page();
+	unsigned int i;
+	__u32 h;
+
+	ASSERT_NE(NULL, kick);
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		EXPECT_EQ(0, sw_register(self->fd, self->blk, kick, good[i], &h)) {
+			TH_LOG("kick_signo %d", good[i]);
+			continue;
+		}
+		EXPECT_EQ(0, sw_unregister(self->fd, h));
+	}
+	EXPECT_EQ(0, kick[0]);
+}
+
+/* ------------------------------------------------------------------ */
+/* UNREGISTER                                                          */
+
+TEST_F(thread, unregister_ok_then_enoent)
+{
+	EXPECT_EQ(0, sw_unregister(self->fd, self->handle));
+	EXPECT_EQ(-ENOENT, sw_unregister(self->fd, self->handle));
+	EXPECT_EQ(-ENOENT, sw_post(self->fd, self->handle, SW_SIG, NULL, NULL));
+}
+
+TEST_F(thread, unregister_unknown_enoent)
+{
+	EXPECT_EQ(-ENOENT, sw_unregister(self->fd, 0));
+	EXPECT_EQ(-ENOENT, sw_unregister(self->fd, self->handle + 1000));
+	EXPECT_EQ(-ENOENT, sw_unregister(self->fd, 0xffffffffu));
+}
+
+TEST_F(thread, register_again_after_unregister)
+{
+	__u32 h = 0;
+
+	ASSERT_EQ(0, sw_unregister(self->fd, self->handle));
+	EXPECT_EQ(0, sw_register(self->fd, &self->blk[1], NULL, 0, &h));
+	EXPECT_LE(1, h);
+	EXPECT_EQ(0, sw_post(self->fd, h, SW_SIG, NULL, NULL));
+	EXPECT_EQ(SW_BIT(SW_SIG), SW_LOAD(&self->blk[1].pending));
+	EXPECT_EQ(0, SW_LOAD(&self->blk[0].pending));
+}
+
+/* Any thread of the domain may unregister any other. */
+TEST_F(thread, unregister_other_thread)
+{
+	struct sw_thread t;
+
+	sw_thread_init(&t, self->fd, &self->blk[1]);
+	ASSERT_EQ(0, sw_thread_start(&t));
+	EXPECT_EQ(0, sw_unregister(self->fd, t.handle));
+	EXPECT_EQ(-ENOENT, sw_post(self->fd, t.handle, SW_SIG, NULL, NULL));
+	/* the thread itself can register again */
+	sw_thread_finish(&t);
+	sw_thread_init(&t, self->fd, &self->blk[1]);
+	EXPECT_EQ(0, sw_thread_start(&t));
+	sw_thread_finish(&t);
+}
+
+/* ------------------------------------------------------------------ */
+/* WAIT argument checks                                                */
+
+TEST_F(domain, wait_unregistered_thread_enoent)
+{
+	EXPECT_EQ(-ENOENT, sw_wait(self->fd, SIGWAKE_NO_WQ, 0, 0, 0, NULL));
+	EXPECT_EQ(-ENOENT, sw_wait(self->fd, SIGWAKE_NO_WQ, 0,
+				   SIGWAKE_TIMEOUT_NONE, 0, NULL));
+}
+
+/* The domain has a registered thread, but not this one. */
+static void *wait_unregistered_fn(void *arg)
+{
+	struct sw_thread *t = arg;
+
+	t->wait_err = sw_wait(t->fd, SIGWAKE_NO_WQ, 0, 0, 0, NULL);
+	return NULL;
+}
+
+TEST_F(thread, wait_from_other_unregistered_thread_enoent)
+{
+	struct sw_thread t;
+
+	sw_thread_init(&t, self->fd, NULL);
+	ASSERT_EQ(0, pthread_create(&t.th, NULL, wait_unregistered_fn, &t));
+	ASSERT_EQ(0, pthread_join(t.th, NULL));
+	EXPECT_EQ(-ENOENT, t.wait_err);
+}
+
+TEST_F(thread, wait_unknown_flag_einval)
+{
+	const __u32 bad[] = { 1u << 1, 1u << 8, 1u << 31 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		EXPECT_EQ(-EINVAL, sw_wait(self->fd, SIGWAKE_NO_WQ, 0, 0,
+					   bad[i], NULL)) {
+			TH_LOG("flags %#x", bad[i]);
+		}
+	}
+}
+
+TEST_F(thread, wait_nonzero_pad_einval)
+{
+	struct sigwake_wait_args a = {
+		.size = sizeof(a),
+		.wq = SIGWAKE_NO_WQ,
+		.timeout_ns = 0,
+		.pad = 1,
+	};
+
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_WAIT, &a));
+}
+
+TEST_F(thread, wait_bad_timeout_einval)
+{
+	const __s64 bad[] = { -2, -1000000000LL, INT64_MIN };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		EXPECT_EQ(-EINVAL, sw_wait(self->fd, SIGWAKE_NO_WQ, 0, bad[i],
+					   0, NULL)) {
+			TH_LOG("relative timeout %lld", (long long)bad[i]);
+		}
+		EXPECT_EQ(-EINVAL, sw_wait(self->fd, SIGWAKE_NO_WQ, 0, bad[i],
+					   SIGWAKE_WAIT_ABSTIME, NULL)) {
+			TH_LOG("absolute timeout %lld", (long long)bad[i]);
+		}
+	}
+}
+
+TEST_F(thread, wait_unknown_wq_enoent)
+{
+	EXPECT_EQ(-ENOENT, sw_wait(self->fd, 0, 0, 0, 0, NULL));
+	EXPECT_EQ(-ENOENT, sw_wait(self->fd, 4242, 0, 0, 0, NULL));
+}
+
+/* ------------------------------------------------------------------ */
+/* WAKE, POST, KICK argument checks                                    */
+
+TEST_F(thread, wake_unknown_wq_enoent)
+{
+	EXPECT_EQ(-ENOENT, sw_wake(self->fd, 0, 1, NULL));
+	EXPECT_EQ(-ENOENT, sw_wake(self->fd, 4242, 1, NULL));
+	EXPECT_EQ(-ENOENT, sw_wake(self->fd, SIGWAKE_NO_WQ, 1, NULL));
+}
+
+TEST_F(wq, wake_empty_queue_zero)
+{
+	__u32 woken = 1234;
+
+	EXPECT_EQ(0, sw_wake(self->fd, self->wq, 5, &woken));
+	EXPECT_EQ(0, woken);
+	woken = 1234;
+	EXPECT_EQ(0, sw_wake(self->fd, self->wq, 0, &woken));
+	EXPECT_EQ(0, woken);
+}
+
+TEST_F(thread, post_bad_signo_einval)
+{
+	const __u32 bad[] = { 0, 65, 1000, 0xffffffffu };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		EXPECT_EQ(-EINVAL, sw_post(self->fd, self->handle, bad[i],
+					   NULL, NULL)) {
+			TH_LOG("signo %u", bad[i]);
+		}
+		EXPECT_EQ(-EINVAL, sw_post(self->fd, SIGWAKE_TARGET_ANY,
+					   bad[i], NULL, NULL)) {
+			TH_LOG("signo %u, TARGET_ANY", bad[i]);
+		}
+	}
+	EXPECT_EQ(0, SW_LOAD(&self->blk->pending));
+}
+
+TEST_F(thread, post_signo_bounds)
+{
+	__u32 outcome = 0;
+
+	EXPECT_EQ(0, sw_post(self->fd, self->handle, 1, NULL, &outcome));
+	EXPECT_EQ(SIGWAKE_POST_RECORDED, outcome);
+	EXPECT_EQ(0, sw_post(self->fd, self->handle, 64, NULL, &outcome));
+	EXPECT_EQ(SIGWAKE_POST_RECORDED, outcome);
+	EXPECT_EQ(SW_BIT(1) | SW_BIT(64), SW_LOAD(&self->blk->pending));
+}
+
+TEST_F(thread, post_unknown_flag_einval)
+{
+	struct sigwake_post_args a = {
+		.size = sizeof(a),
+		.flags = 1,
+		.target = self->handle,
+		.signo = SW_SIG,
+	};
+
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_POST, &a));
+	a.flags = 0x80000000u;
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_POST, &a));
+	EXPECT_EQ(0, SW_LOAD(&self->blk->pending));
+}
+
+TEST_F(thread, post_unknown_target_enoent)
+{
+	EXPECT_EQ(-ENOENT, sw_post(self->fd, 0, SW_SIG, NULL, NULL));
+	EXPECT_EQ(-ENOENT, sw_post(self->fd, self->handle + 1000, SW_SIG,
+				   NULL, NULL));
+}
+
+TEST_F(thread, kick_unknown_flag_einval)
+{
+	struct sigwake_kick_args a = {
+		.size = sizeof(a),
+		.flags = 1u << 31,
+		.target = self->handle,
+	};
+
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_KICK, &a));
+	a.flags = 1u << 5;
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_KICK, &a));
+	EXPECT_EQ(0, SW_LOAD(&self->blk->flags));
+}
+
+TEST_F(thread, kick_nonzero_timeout_einval)
+{
+	struct sigwake_kick_args a = {
+		.size = sizeof(a),
+		.target = self->handle,
+		.timeout_ns = 1000,
+	};
+
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_KICK, &a));
+	EXPECT_EQ(0, SW_LOAD(&self->blk->flags));
+}
+
+TEST_F(thread, kick_unknown_target_enoent)
+{
+	EXPECT_EQ(-ENOENT, sw_kick(self->fd, 0, NULL));
+	EXPECT_EQ(-ENOENT, sw_kick(self->fd, self->handle + 1000, NULL));
+	EXPECT_EQ(-ENOENT, sw_kick(self->fd, SIGWAKE_TARGET_ANY, NULL));
+}
+
+/* ------------------------------------------------------------------ */
+/* WQ_CREATE / WQ_DESTROY                                              */
+
+TEST_F(domain, wq_first_handle_is_1)
+{
+	__u32 h = 0;
+
+	ASSERT_EQ(0, sw_wq_create(self->fd, NULL, &h));
+	EXPECT_EQ(1, h);
+}
+
+TEST_F(domain, wq_create_word_and_plain)
+{
+	__u32 *word = sw_alloc_page();
+	__u32 h1 = 0, h2 = 0;
+
+	ASSERT_NE(NULL, word);
+	ASSERT_EQ(0, sw_wq_create(self->fd, NULL, &h1));
+	ASSERT_EQ(0, sw_wq_create(self->fd, &word[1], &h2));
+	EXPECT_LE(1, h1);
+	EXPECT_LE(1, h2);
+	EXPECT_NE(h1, h2);
+}
+
+TEST_F(domain, wq_create_unknown_flag_einval)
+{
+	struct sigwake_wq_create_args a = {
+		.size = sizeof(a),
+		.flags = 1,
+	};
+
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_WQ_CREATE, &a));
+	a.flags = 1u << 31;
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_WQ_CREATE, &a));
+}
+
+TEST_F(domain, wq_create_nonzero_pad_einval)
+{
+	struct sigwake_wq_create_args a = {
+		.size = sizeof(a),
+		.pad = 1,
+	};
+
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_WQ_CREATE, &a));
+}
+
+TEST_F(domain, wq_create_misaligned_word_einval)
+{
+	char *page = sw_alloc_page();
+	unsigned int off;
+
+	ASSERT_NE(NULL, page);
+	for (off = 1; off < 4; off++) {
+		EXPECT_EQ(-EINVAL, sw_wq_create(self->fd, page + off, NULL)) {
+			TH_LOG("word at page offset %u", off);
+		}
+	}
+}
+
+TEST_F(domain, wq_create_bad_word_efault)
+{
+	void *p = sw_unmapped_addr();
+
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(-EFAULT, sw_wq_create(self->fd, p, NULL));
+	EXPECT_EQ(-EFAULT, sw_wq_create(self->fd,
+					(void *)(uintptr_t)SW_KERNEL_ADDR, NULL));
+}
+
+TEST_F(wq, wq_destroy_then_enoent)
+{
+	EXPECT_EQ(0, sw_wq_destroy(self->fd, self->wq));
+	EXPECT_EQ(-ENOENT, sw_wq_destroy(self->fd, self->wq));
+	EXPECT_EQ(-ENOENT, sw_wake(self->fd, self->wq, 1, NULL));
+	EXPECT_EQ(-ENOENT, sw_wait(self->fd, self->wq, 0, 0, 0, NULL));
+}
+
+TEST_F(wq, wq_destroy_unknown_enoent)
+{
+	EXPECT_EQ(-ENOENT, sw_wq_destroy(self->fd, 0));
+	EXPECT_EQ(-ENOENT, sw_wq_destroy(self->fd, self->wq + 1000));
+}
+
+/* Thread handles and queue handles are separate objects. */
+TEST_F(wq, thread_handle_is_not_a_queue)
+{
+	__u32 other;
+
+	/* a queue handle never posts, a thread handle never wakes */
+	ASSERT_EQ(0, sw_wq_create(self->fd, NULL, &other));
+	if (other != self->handle)
+		EXPECT_EQ(-ENOENT, sw_post(self->fd, other, SW_SIG, NULL, NULL));
+	if (self->handle != self->wq && self->handle != other)
+		EXPECT_EQ(-ENOENT, sw_wake(self->fd, self->handle, 1, NULL));
+	EXPECT_EQ(0, sw_post(self->fd, self->handle, SW_SIG, NULL, NULL));
+}
+
+/* ------------------------------------------------------------------ */
+/* domains                                                             */
+
+TEST_F(thread, second_domain_is_independent)
+{
+	__u32 h2 = 0, outcome = 0;
+	int fd2;
+
+	SW_OPEN_DOMAIN(fd2);
+	/* the same thread, registered in a second domain with its own block */
+	ASSERT_EQ(0, sw_register(fd2, &self->blk[1], NULL, 0, &h2));
+	EXPECT_EQ(1, h2);
+	EXPECT_EQ(0, sw_post(fd2, h2, SW_SIG, NULL, &outcome));
+	EXPECT_EQ(SIGWAKE_POST_RECORDED, outcome);
+	EXPECT_EQ(SW_BIT(SW_SIG), SW_LOAD(&self->blk[1].pending));
+	EXPECT_EQ(0, SW_LOAD(&self->blk[0].pending));
+	/* a handle of one domain means nothing in the other */
+	EXPECT_EQ(-ENOENT, sw_post(fd2, h2 + 1, SW_SIG, NULL, NULL));
+	close(fd2);
+	/* closing the second domain leaves the first alone */
+	EXPECT_EQ(0, sw_post(self->fd, self->handle, 3, NULL, &outcome));
+	EXPECT_EQ(SW_BIT(3), SW_LOAD(&self->blk[0].pending));
+}
+
+TEST_F(thread, reopened_domain_starts_fresh)
+{
+	__u32 h = 0;
+
+	close(self->fd);
+	SW_OPEN_DOMAIN(self->fd);
+	EXPECT_EQ(0, sw_register(self->fd, self->blk, NULL, 0, &h));
+	EXPECT_EQ(1, h);
+}
+
+/* ------------------------------------------------------------------ */
+/* limits (module parameters)                                          */
+
+static const char *const param_names[] = {
+	"max_threads_per_domain",
+	"max_queues_per_domain",
+	"max_domains_per_user",
+};
+#define NPARAMS ARRAY_SIZE(param_names)
+
+/* Saved by main() before any test, restored at exit whatever happened. */
+static long saved_params[NPARAMS] = { -1, -1, -1 };
+
+static void restore_params(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < NPARAMS; i++)
+		if (saved_params[i] >= 0)
+			sw_param_write(param_names[i], saved_params[i]);
+}
+
+FIXTURE(limits) {
+	int fd;
+	long saved[NPARAMS];
+};
+
+FIXTURE_SETUP(limits)
+{
+	unsigned int i;
+	int err;
+
+	self->fd = -1;
+	for (i = 0; i < NPARAMS; i++)
+		self->saved[i] = -1;
+	SW_OPEN_DOMAIN(self->fd);
+	for (i = 0; i < NPARAMS; i++) {
+		long v = sw_param_read(param_names[i]);
+
+		if (v < 0 && sw_allow_skip())
+			SKIP({ fflush(NULL); _exit(255); },
+			     "module parameter %s: %s", param_names[i],
+			     strerror((int)-v));
+		ASSERT_LE(0, v) {
+			TH_LOG("cannot read " SW_PARAM_DIR "%s: %s",
+			       param_names[i], strerror((int)-v));
+		}
+		err = sw_param_write(param_names[i], v);
+		if (err == -EACCES || err == -EPERM)
+			SKIP({ fflush(NULL); _exit(255); },
+			     "changing module parameters needs root");
+		ASSERT_EQ(0, err) {
+			TH_LOG("cannot write %s: %s", param_names[i],
+			       strerror(-err));
+		}
+		self->saved[i] = v;
+	}
+}
+
+FIXTURE_TEARDOWN(limits)
+{
+	unsigned int i;
+
+	for (i = 0; i < NPARAMS; i++)
+		if (self->saved[i] >= 0)
+			EXPECT_EQ(0, sw_param_write(param_names[i], self->saved[i]));
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+TEST_F(limits, max_threads_enospc)
+{
+	struct sigwake_thread_block *blk = sw_alloc_blocks(2);
+	struct sw_thread t;
+
+	ASSERT_NE(NULL, blk);
+	ASSERT_EQ(0, sw_param_write("max_threads_per_domain", 1));
+	ASSERT_EQ(0, sw_register(self->fd, &blk[0], NULL, 0, NULL));
+	sw_thread_init(&t, self->fd, &blk[1]);
+	EXPECT_EQ(-ENOSPC, sw_thread_start(&t));
+	sw_thread_finish(&t);
+}
+
+TEST_F(limits, max_threads_slot_freed_by_unregister)
+{
+	struct sigwake_thread_block *blk = sw_alloc_blocks(2);
+	struct sw_thread t;
+	__u32 h;
+
+	ASSERT_NE(NULL, blk);
+	ASSERT_EQ(0, sw_param_write("max_threads_per_domain", 1));
+	ASSERT_EQ(0, sw_register(self->fd, &blk[0], NULL, 0, &h));
+	ASSERT_EQ(0, sw_unregister(self->fd, h));
+	sw_thread_init(&t, self->fd, &blk[1]);
+	EXPECT_EQ(0, sw_thread_start(&t));
+	sw_thread_finish(&t);
+}
+
+TEST_F(limits, max_queues_enospc)
+{
+	__u32 h[3];
+
+	ASSERT_EQ(0, sw_param_write("max_queues_per_domain", 2));
+	ASSERT_EQ(0, sw_wq_create(self->fd, NULL, &h[0]));
+	ASSERT_EQ(0, sw_wq_create(self->fd, NULL, &h[1]));
+	EXPECT_EQ(-ENOSPC, sw_wq_create(self->fd, NULL, &h[2]));
+	/* destroying one makes room for one */
+	ASSERT_EQ(0, sw_wq_destroy(self->fd, h[0]));
+	EXPECT_EQ(0, sw_wq_create(self->fd, NULL, &h[2]));
+	EXPECT_EQ(-ENOSPC, sw_wq_create(self->fd, NULL, NULL));
+}
+
+TEST_F(limits, max_domains_enospc)
+{
+	int fd2;
+
+	/* this user already holds self->fd */
+	ASSERT_EQ(0, sw_param_write("max_domains_per_user", 1));
+	fd2 = open(SIGWAKE_DEVICE, O_RDWR | O_CLOEXEC);
+	EXPECT_EQ(-1, fd2);
+	EXPECT_EQ(ENOSPC, errno);
+	if (fd2 >= 0)
+		close(fd2);
+	/* closing our domain gives the slot back */
+	close(self->fd);
+	self->fd = open(SIGWAKE_DEVICE, O_RDWR | O_CLOEXEC);
+	EXPECT_LE(0, self->fd) {
+		TH_LOG("open after close: %s", strerror(errno));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int i;
+
+	for (i = 0; i < NPARAMS; i++)
+		saved_params[i] = sw_param_read(param_names[i]);
+	atexit(restore_params);
+	return test_harness_run(argc, argv);
+}
+
+static void __attribute__((constructor)) __constructor_order_last(void)
+{
+	if (!__constructor_order)
+		__constructor_order = _CONSTRUCTOR_ORDER_BACKWARD;
+}

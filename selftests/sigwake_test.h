@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared helpers for the sigwake selftests.
+ *
+ * Every test talks to /dev/sigwake with raw ioctls built from the uapi header
+ * (uapi/linux/sigwake.h), so the tests exercise exactly the published
+ * contract and nothing a library might paper over.  The helpers return 0 or
+ * -errno and never hide an error.
+ *
+ * The thread block is shared with the kernel; the tests access it with the
+ * __atomic builtins, sequentially consistent unless a weaker order is
+ * obviously enough.
+ *
+ * Environment:
+ *   SIGWAKE_ALLOW_SKIP=1   a missing /dev/sigwake or module parameter is a
+ *                          SKIP instead of a FAIL (for hosts without the
+ *                          module; inside the test VM it must be a FAIL).
+ *   SIGWAKE_RACE_ITERS=N   iterations of the lost-event races (race_test).
+ */
+#ifndef SIGWAKE_TEST_H
+#define SIGWAKE_TEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <linux/sigwake.h>
+
+#include "kselftest_harness.h"
+
+/*
+ * Under TCG emulation with a KASAN kernel everything is 10-50x slower than
+ * native: give every test two minutes before the harness kills it.  The
+ * tests bound their own waits far below that.
+ */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 120
+
+/* How long to wait for something that must happen (ms). */
+#define SW_LONG_MS	20000
+/* A WAIT timeout that must never expire in a passing test (ns). */
+#define SW_WATCHDOG_NS	(10LL * 1000 * 1000 * 1000)
+
+#define SW_NSEC_PER_MSEC	1000000LL
+#define SW_NSEC_PER_SEC		1000000000LL
+
+/* The guest signal most tests post; any of 1..64 would do. */
+#define SW_SIG		10
+#define SW_BIT(signo)	(1ull << ((signo) - 1))
+
+/* A kernel address that no user pointer may reach (x86-64 direct map). */
+#define SW_KERNEL_ADDR	0xffff888000000000ull
+
+#define SW_LOAD(p)	__atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define SW_STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define SW_XCHG(p, v)	__atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
+#define SW_ADD(p, v)	__atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+#define SW_AND(p, v)	__atomic_and_fetch((p), (v), __ATOMIC_SEQ_CST)
+
+static inline int64_t sw_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * SW_NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static inline pid_t sw_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+static inline void sw_sleep_ms(int ms)
+{
+	struct timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (long)(ms % 1000) * SW_NSEC_PER_MSEC,
+	};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static inline void sw_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+/*
+ * SW_POLL(cond, ms): re-evaluate cond until it is true (yields true) or ms
+ * milliseconds passed (yields false).  Yields the CPU between tries: under
+ * TCG the other vCPU, or the only one, has to make progress.
+ */
+#define SW_POLL(cond, ms) ({						\
+	int64_t __sw_end = sw_now_ns() + (int64_t)(ms) * SW_NSEC_PER_MSEC; \
+	unsigned int __sw_i = 0;					\
+	bool __sw_ok;							\
+	for (;;) {							\
+		if (cond) {						\
+			__sw_ok = true;					\
+			break;						\
+		}							\
+		if (sw_now_ns() > __sw_end) {				\
+			__sw_ok = false;				\
+			break;						\
+		}							\
+		if (__sw_i++ < 100)					\
+			sched_yield();					\
+		else							\
+			usleep(200);					\
+	}								\
+	__sw_ok;							\
+})
+
+static inline bool sw_allow_skip(void)
+{
+	const char *s = getenv("SIGWAKE_ALLOW_SKIP");
+
+	return s && *s && strcmp(s, "0");
+}
+
+/*
+ * Open a domain.  A missing device fails the test unless SIGWAKE_ALLOW_SKIP
+ * is set: inside the test VM the module is loaded and the device must exist.
+ * Works in FIXTURE_SETUP too (a skip there exits the test child, so the test
+ * body does not run on a missing device).
+ */
+#define SW_OPEN_DOMAIN(fdvar) do {					\
+	(fdvar) = open(SIGWAKE_DEVICE, O_RDWR | O_CLOEXEC);		\
+	if ((fdvar) < 0 && sw_allow_skip()) {				\
+		SKIP({ fflush(NULL); _exit(255); },			\
+		     "cannot open " SIGWAKE_DEVICE ": %s",		\
+		     strerror(errno));					\
+	}								\
+	ASSERT_LE(0, (fdvar)) {						\
+		TH_LOG("cannot open " SIGWAKE_DEVICE ": %s "		\
+		       "(set SIGWAKE_ALLOW_SKIP=1 where the module is not loaded)", \
+		       strerror(errno));				\
+	}								\
+} while (0)
+
+/* Raw ioctl: 0 on success (whatever non-negative value it returned), -errno. */
+static inline int sw_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+}
+
+static inline int sw_register(int fd, void *block, void *kick_addr,
+			      int kick_signo, __u32 *handle)
+{
+	struct sigwake_register_args a = {
+		.size = sizeof(a),
+		.block = (__u64)(uintptr_t)block,
+		.kick_addr = (__u64)(uintptr_t)kick_addr,
+		.kick_signo = (__u32)kick_signo,
+	};
+	int ret = sw_ioctl(fd, SIGWAKE_IOC_REGISTER, &a);
+
+	if (!ret && handle)
+		*handle = a.handle;
+	return ret;
+}
+
+static inline int sw_unregister(int fd, __u32 handle)
+{
+	struct sigwake_unregister_args a = {
+		.size = sizeof(a),
+		.handle = handle,
+	};
+
+	return sw_ioctl(fd, SIGWAKE_IOC_UNREGISTER, &a);
+}
+
+static inline int sw_wait(int fd, __u32 wq, __u32 expected, __s64 timeout_ns,
+			  __u32 flags, __u32 *reason)
+{
+	struct sigwake_wait_args a = {
+		.size = sizeof(a),
+		.flags = flags,
+		.wq = wq,
+		.expected = expected,
+		.timeout_ns = timeout_ns,
+	};
+	int ret = sw_ioctl(fd, SIGWAKE_IOC_WAIT, &a);
+
+	if (!ret && reason)
+		*reason = a.reason;
+	return ret;
+}
+
+static inline int sw_wake(int fd, __u32 wq, __u32 nr, __u32 *woken)
+{
+	struct sigwake_wake_args a = {
+		.size = sizeof(a),
+		.wq = wq,
+		.nr = nr,
+	};
+	int ret = sw_ioctl(fd, SIGWAKE_IOC_WAKE, &a);
+
+	if (!ret && woken)
+		*woken = a.woken;
+	return ret;
+}
+
+static inline int sw_post(int fd, __u32 target, __u32 signo, __u32 *handle,
+			  __u32 *outcome)
+{
+	struct sigwake_post_args a = {
+		.size = sizeof(a),
+		.target = target,
+		.signo = signo,
+	};
+	int ret = sw_ioctl(fd, SIGWAKE_IOC_POST, &a);
+
+	if (!ret && handle)
+		*handle = a.handle;
+	if (!ret && outcome)
+		*outcome = a.outcome;
+	return ret;
+}
+
+static inline int sw_kick(int fd, __u32 target, __u32 *outcome)
+{
+	struct sigwake_kick_args a = {
+		.size = sizeof(a),
+		.target = target,
+	};
+	int ret = sw_ioctl(fd, SIGWAKE_IOC_KICK, &a);
+
+	if (!ret && outcome)
+		*outcome = a.outcome;
+	return ret;
+}
+
+static inline int sw_wq_create(int fd, void *word, __u32 *handle)
+{
+	struct sigwake_wq_create_args a = {
+		.size = sizeof(a),
+		.word = (__u64)(uintptr_t)word,
+	};
+	int ret = sw_ioctl(fd, SIGWAKE_IOC_WQ_CREATE, &a);
+
+	if (!ret && handle)
+		*handle = a.handle;
+	return ret;
+}
+
+static inline int sw_wq_destroy(int fd, __u32 handle)
+{
+	struct sigwake_wq_destroy_args a = {
+		.size = sizeof(a),
+		.handle = handle,
+	};
+
+	return sw_ioctl(fd, SIGWAKE_IOC_WQ_DESTROY, &a);
+}
+
+/*
+ * Zeroed, page-aligned memory for n thread blocks (64-byte aligned each).
+ * Never freed: every test runs in its own child process.
+ */
+static inline struct sigwake_thread_block *sw_alloc_blocks(unsigned int n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t len = ((size_t)n * SIGWAKE_THREAD_BLOCK_SIZE + pg - 1) / pg * pg;
+	void *p = mmap(NULL, len ? len : pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* A fresh zeroed page (word, kick byte, scratch). */
+static inline void *sw_alloc_page(void)
+{
+	void *p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE),
+		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* An address that was mapped a moment ago and is not any more. */
+static inline void *sw_unmapped_addr(void)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, 3 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	/* keep the guard pages around it so nothing else lands there */
+	munmap((char *)p + pg, pg);
+	return (char *)p + pg;
+}
+
+/* A page mapped read-only (zeroed). */
+static inline void *sw_readonly_page(void)
+{
+	void *p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* --- thread block fast paths (what libsigwake does, written out) --- */
+
+static inline __u32 sw_state(struct sigwake_thread_block *b)
+{
+	return SW_LOAD(&b->state);
+}
+
+static inline void sw_set_state(struct sigwake_thread_block *b, __u32 s)
+{
+	SW_STORE(&b->state, s);
+}
+
+static inline __u64 sw_take_pending(struct sigwake_thread_block *b)
+{
+	return SW_XCHG(&b->pending, 0);
+}
+
+static inline void sw_clear_flags(struct sigwake_thread_block *b, __u32 m)
+{
+	SW_AND(&b->flags, ~m);
+}
+
+/*
+ * The runtime half of the Dekker handshake: publish RUNNING_IN_GUEST, full
+ * barrier, re-read pending & ~blocked and TF_KICKED.  Returns false (and is
+ * back in host) if something is there; true means "in guest code now".
+ */
+static inline bool sw_enter_guest(struct sigwake_thread_block *b)
+{
+	SW_STORE(&b->state, SIGWAKE_RUNNING_IN_GUEST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if ((SW_LOAD(&b->pending) & ~SW_LOAD(&b->blocked)) ||
+	    (SW_LOAD(&b->flags) & SIGWAKE_TF_KICKED)) {
+		SW_STORE(&b->state, SIGWAKE_RUNNING_IN_HOST);
+		return false;
+	}
+	return true;
+}
+
+/* --- a registered helper thread that optionally runs one WAIT --- */
+
+struct sw_thread {
+	/* set by the test before sw_thread_start() */
+	int fd;
+	struct sigwake_thread_block *blk;
+	void *kick_addr;
+	int kick_signo;
+	__u64 blocked;		/* stored in blk->blocked before registering */
+	bool set_state;		/* store .state into the block after registering */
+	__u32 state;
+	bool do_wait;		/* run one WAIT after registering */
+	__u32 wq;		/* SIGWAKE_NO_WQ for none */
+	__u32 expected;
+	__u32 wait_flags;
+	__s64 timeout_ns;
+	sigset_t *sigmask;	/* if set: pthread_sigmask(SIG_SETMASK) first */
+
+	/* results */
+	pthread_t th;
+	pid_t tid;
+	int reg_err;
+	__u32 handle;
+	int registered;		/* atomic: registration attempted */
+	int wait_err;		/* 0 or -errno of the WAIT */
+	struct sigwake_wait_args args;	/* the WAIT struct after the call */
+	__u64 seq_before, seq_after, pending_after;
+	__u32 state_after;
+	int64_t t_start, t_end;
+	int waiting;		/* atomic: about to enter WAIT */
+	int done;		/* atomic: WAIT returned */
+	int release;		/* atomic: the test lets the thread exit */
+	bool unregister_at_exit;
+};
+
+static void *sw_thread_fn(void *arg)
+{
+	struct sw_thread *t = arg;
+
+	if (t->sigmask)
+		pthread_sigmask(SIG_SETMASK, t->sigmask, NULL);
+	t->tid = sw_gettid();
+	if (t->blk)
+		SW_STORE(&t->blk->blocked, t->blocked);
+	t->reg_err = sw_register(t->fd, t->blk, t->kick_addr, t->kick_signo,
+				 &t->handle);
+	if (!t->reg_err && t->set_state)
+		sw_set_state(t->blk, t->state);
+	SW_STORE(&t->registered, 1);
+
+	if (!t->reg_err && t->do_wait) {
+		t->args = (struct sigwake_wait_args){
+			.size = sizeof(t->args),
+			.flags = t->wait_flags,
+			.wq = t->wq,
+			.expected = t->expected,
+			.timeout_ns = t->timeout_ns,
+		};
+		t->seq_before = SW_LOAD(&t->blk->wake_seq);
+		SW_STORE(&t->waiting, 1);
+		t->t_start = sw_now_ns();
+		t->wait_err = sw_ioctl(t->fd, SIGWAKE_IOC_WAIT, &t->args);
+		t->t_end = sw_now_ns();
+		t->state_after = sw_state(t->blk);
+		t->seq_after = SW_LOAD(&t->blk->wake_seq);
+		t->pending_after = SW_LOAD(&t->blk->pending);
+	}
+	SW_STORE(&t->done, 1);
+
+	while (!SW_LOAD(&t->release))
+		usleep(1000);
+	if (!t->reg_err && t->unregister_at_exit)
+		sw_unregister(t->fd, t->handle);
+	return NULL;
+}
+
+/* Defaults: own block, no kick, WAIT on no queue with the watchdog timeout. */
+static inline void sw_thread_init(struct sw_thread *t, int fd,
+				  struct sigwake_thread_block *blk)
+{
+	memset(t, 0, sizeof(*t));
+	t->fd = fd;
+	t->blk = blk;
+	t->wq = SIGWAKE_NO_WQ;
+	t->timeout_ns = SW_WATCHDOG_NS;
+}
+
+/* Start the thread and wait until it tried to register: 0 or -errno. */
+static inline int sw_thread_start(struct sw_thread *t)
+{
+	int err = pthread_create(&t->th, NULL, sw_thread_fn, t);
+
+	if (err)
+		return -err;
+	if (!SW_POLL(SW_LOAD(&t->registered), SW_LONG_MS))
+		return -ETIMEDOUT;
+	return t->reg_err;
+}
+
+/* Let the thread exit and join it. */
+static inline void sw_thread_finish(struct sw_thread *t)
+{
+	SW_STORE(&t->release, 1);
+	pthread_join(t->th, NULL);
+}
+
+/* Wait until the thread sleeps in WAIT (its block says WAITING). */
+static inline bool sw_thread_is_waiting(struct sw_thread *t, int ms)
+{
+	return SW_POLL(SW_LOAD(&t->waiting) &&
+		       sw_state(t->blk) == SIGWAKE_WAITING, ms);
+}
+
+static inline bool sw_thread_done(struct sw_thread *t, int ms)
+{
+	return SW_POLL(SW_LOAD(&t->done), ms);
+}
+
+/* --- host signals --- */
+
+static inline int sw_sigaction(int sig, void (*fn)(int, siginfo_t *, void *),
+			       int flags)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = fn;
+	sa.sa_flags = SA_SIGINFO | flags;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(sig, &sa, NULL);
+}
+
+/* --- module parameters --- */
+
+#define SW_PARAM_DIR	"/sys/module/sigwake/parameters/"
+
+/* Read a module parameter: its value, or -errno. */
+static inline long sw_param_read(const char *name)
+{
+	char path[256], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), SW_PARAM_DIR "%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 0);
+}
+
+/* Write a module parameter: 0 or -errno. */
+static inline int sw_param_write(const char *name, long val)
+{
+	char path[256], buf[64];
+	ssize_t n;
+	int fd, len;
+
+	snprintf(path, sizeof(path), SW_PARAM_DIR "%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = snprintf(buf, sizeof(buf), "%ld\n", val);
+	n = write(fd, buf, (size_t)len);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n == len ? 0 : (n < 0 ? (int)n : -EIO);
+}
+
+#endif /* SIGWAKE_TEST_H */
