@@ -1,0 +1,248 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
+#
+# /init of the sigwake test VM (busybox ash; no bash in the VM).
+#
+# Reads its orders from the kernel command line:
+#   sigwake.mode=check|demo|shell  run /tests/TESTS, run /demos/DEMOS, or a shell
+#   sigwake.kernel=<name>          exported to the programs as SIGWAKE_KERNEL
+#   sigwake.timeout=<seconds>      per-program timeout
+#
+# Everything the host parses goes to the second serial port (/dev/ttyS1),
+# framed by "# sigwake-run:" lines; the kernel log stays on ttyS0.
+# This script must not exit: init exiting panics the kernel.
+
+/bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin /proc /sys /dev /tmp /run
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+export HOME=/root
+umask 022
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts /dev/shm /root
+mount -t devpts devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+hostname sigwake-vm
+ip link set lo up 2>/dev/null
+
+mode=check
+kernel=unknown
+timeout=600
+set -f
+read -r cmdline </proc/cmdline
+for arg in $cmdline; do
+	case $arg in
+	sigwake.mode=*)    mode=${arg#*=} ;;
+	sigwake.kernel=*)  kernel=${arg#*=} ;;
+	sigwake.timeout=*) timeout=${arg#*=} ;;
+	esac
+done
+set +f
+export SIGWAKE_VM=qemu-tcg SIGWAKE_KERNEL="$kernel"
+
+# fd 3: the result port.
+if [ -c /dev/ttyS1 ] && exec 3>/dev/ttyS1; then
+	stty -F /dev/ttyS1 raw -echo 2>/dev/null
+else
+	echo "sigwake-init: no /dev/ttyS1, results go to the console" >/dev/console
+	exec 3>/dev/console
+fi
+
+out() { echo "$*" >&3; }
+mark() { out "# sigwake-run: $*"; }
+note() { echo "sigwake-init: $*" >/dev/kmsg 2>/dev/null; }
+
+# One pseudo-test reported by init itself: report <name> <0|1|skip> [reason]
+report() {
+	mark "BEGIN $1"
+	out "1..1"
+	case $2 in
+	0)    out "ok 1 $1" ;;
+	skip) out "ok 1 $1 # SKIP $3" ;;
+	*)    out "not ok 1 $1${3:+ # $3}" ;;
+	esac
+	mark "END rc=0 time=0 timeout=0 $1"
+}
+
+# Run one line of TESTS/DEMOS in <dir>, in its own session and process
+# group, with a timeout; output to the result port.
+run_one() {
+	dir=$1 line=$2
+	mark "BEGIN $line"
+	note "start: $line"
+	start=$(date +%s)
+	rm -f /tmp/.sigwake-timedout
+	(cd "$dir" && exec setsid sh -c "exec $line") </dev/null >&3 2>&3 &
+	pid=$!
+	(
+		t=0
+		while [ $t -lt "$timeout" ]; do
+			sleep 1
+			kill -0 $pid 2>/dev/null || exit 0
+			t=$((t + 1))
+		done
+		touch /tmp/.sigwake-timedout
+		out "# sigwake-run: timeout after ${timeout}s, killing process group $pid"
+		kill -TERM -$pid 2>/dev/null
+		sleep 5
+		kill -KILL -$pid 2>/dev/null
+	) &
+	wd=$!
+	wait $pid
+	rc=$?
+	kill $wd 2>/dev/null
+	wait $wd 2>/dev/null
+	# Children the program left behind in its process group.
+	kill -KILL -$pid 2>/dev/null
+	to=0
+	[ -e /tmp/.sigwake-timedout ] && to=1
+	mark "END rc=$rc time=$(($(date +%s) - start)) timeout=$to $line"
+	note "end: rc=$rc: $line"
+}
+
+# Each non-empty, non-comment line of a list file, in order.
+run_list() {
+	dir=$1 list=$2 loaded=$3
+	[ -f "$list" ] || { out "# sigwake-run: $list is missing"; return; }
+	while IFS= read -r line; do
+		case $line in ""|"#"*) continue ;; esac
+		if [ "$loaded" = 1 ]; then
+			run_one "$dir" "$line"
+		else
+			mark "NOTRUN $line"
+		fi
+	done <"$list"
+}
+
+load_kvm() {
+	for m in irqbypass ccp kvm kvm-amd; do
+		[ -f /lib/kvm/$m.ko ] || continue
+		if msg=$(insmod /lib/kvm/$m.ko 2>&1); then
+			out "# sigwake-run: insmod $m.ko: ok"
+		else
+			out "# sigwake-run: insmod $m.ko: failed: $msg"
+		fi
+	done
+	if [ -c /dev/kvm ]; then
+		out "# sigwake-run: /dev/kvm is available"
+	else
+		out "# sigwake-run: /dev/kvm is not available"
+	fi
+}
+
+kml=/sys/kernel/debug/kmemleak
+kmemleak_ok=0
+kmemleak_prepare() {
+	[ -e $kml ] || return
+	# Forget what the kernel leaked while booting: objects must be 5 s
+	# old before kmemleak reports them.
+	sleep 5
+	# No automatic scans: only the explicit ones below count.
+	echo scan=off >$kml 2>/dev/null
+	if echo scan >$kml 2>/dev/null && echo clear >$kml 2>/dev/null; then
+		kmemleak_ok=1
+	else
+		out "# sigwake-run: kmemleak is present but not usable"
+	fi
+}
+
+kmemleak_check() {
+	[ $kmemleak_ok = 1 ] || return
+	sleep 6
+	echo scan >$kml
+	sleep 1
+	echo scan >$kml
+	if grep -q "unreferenced object" $kml; then
+		mark "BEGIN no kmemleak reports"
+		out "1..1"
+		sed 's/^/# /' $kml >&3
+		out "not ok 1 no kmemleak reports # $(grep -c 'unreferenced object' $kml) unreferenced objects"
+		mark "END rc=0 time=0 timeout=0 no kmemleak reports"
+	else
+		report "no kmemleak reports" 0
+	fi
+}
+
+ko=$(find / -maxdepth 1 -name "*.ko" | head -n1)
+module=$(basename "${ko:-/sigwake.ko}" .ko)
+
+load_module() {
+	loaded=0
+	if [ -z "$ko" ]; then
+		report "insmod $module.ko" 1 "no module in the initramfs"
+	elif msg=$(insmod "$ko" 2>&1); then
+		loaded=1
+		report "insmod $module.ko" 0
+	else
+		out "# $msg"
+		report "insmod $module.ko" 1 "insmod failed"
+	fi
+}
+
+unload_module() {
+	if [ "$loaded" != 1 ]; then
+		report "module unloads cleanly" skip "not loaded"
+	elif msg=$(rmmod "$module" 2>&1); then
+		if grep -q "^$module " /proc/modules; then
+			report "module unloads cleanly" 1 "still in /proc/modules"
+		else
+			report "module unloads cleanly" 0
+		fi
+	else
+		out "# $msg"
+		grep "^$module " /proc/modules | sed 's/^/# /' >&3
+		report "module unloads cleanly" 1 "rmmod failed"
+	fi
+}
+
+finish() {
+	out "# sigwake-run: taint=$(cat /proc/sys/kernel/tainted)"
+	mark "DONE"
+	sync
+	poweroff -f
+	sleep 10
+	echo o >/proc/sysrq-trigger
+}
+
+out "# sigwake-run: mode=$mode kernel=$kernel release=$(uname -r) cpus=$(nproc)"
+
+case $mode in
+check|demo)
+	load_kvm
+	kmemleak_prepare
+	load_module
+	if [ "$mode" = check ]; then
+		export PATH=/tests:$PATH
+		run_list /tests /tests/TESTS "$loaded"
+	else
+		export PATH=/demos:$PATH
+		run_list /demos /demos/DEMOS "$loaded"
+	fi
+	unload_module
+	kmemleak_check
+	finish
+	;;
+shell)
+	load_kvm
+	load_module
+	export PATH=/tests:/demos:$PATH PS1='sigwake-vm:\w# '
+	cd /tests 2>/dev/null || cd /
+	echo
+	echo "sigwake test VM: module $module.ko $( [ $loaded = 1 ] && echo loaded || echo NOT loaded)."
+	echo "Tests in /tests (see TESTS), demos in /demos (see DEMOS). Exit the shell to power off."
+	setsid cttyhack sh
+	poweroff -f
+	;;
+*)
+	out "# sigwake-run: unknown mode '$mode'"
+	finish
+	;;
+esac
+sleep 1000000

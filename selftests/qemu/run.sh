@@ -1,0 +1,423 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run.sh check|demo|shell|fetch
+#
+# Boot real kernels in QEMU (TCG) with sigwake.ko and run the selftests
+# (check), the examples (demo) or an interactive shell (shell); "fetch"
+# only fills the kernel cache.  See README.md for the variables.
+set -eu
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=${SIGWAKE_TOP:-$(cd "$here/../.." && pwd)}
+BUILD=${SIGWAKE_BUILD:-$TOP/build/qemu}
+
+KERNELS=${KERNELS:-6.1 6.12 debug}
+KERNEL=${KERNEL:-6.1}
+TEST_TIMEOUT=${TEST_TIMEOUT:-600}
+VM_TIMEOUT=${VM_TIMEOUT:-}
+TESTS_FILTER=${TESTS_FILTER:-}
+QEMU=${QEMU:-qemu-system-x86_64}
+QEMU_MEM=${QEMU_MEM:-2G}
+QEMU_SMP=${QEMU_SMP:-2}
+QEMU_OPTS=${QEMU_OPTS:-}
+KERNEL_CMDLINE=${KERNEL_CMDLINE:-console=ttyS0 panic=-1 oops=panic panic_on_warn=1 softlockup_panic=1 hung_task_panic=1 loglevel=7 mitigations=off}
+KERNEL_APPEND=${KERNEL_APPEND:-}
+MODULE=${MODULE:-sigwake}
+MODULE_SRC=${MODULE_SRC:-Kbuild module uapi}
+TESTS_DIR=${TESTS_DIR:-}
+DEMOS_DIR=${DEMOS_DIR:-}
+QUIET=${QUIET:-}
+SKIP_DEPS=${SKIP_DEPS:-}
+
+die() { echo "qemu-run: error: $*" >&2; exit 2; }
+msg() { echo "qemu-run: $*" >&2; }
+
+mode=${1:-}
+case $mode in
+check|demo|shell|fetch) ;;
+*) die "usage: $0 check|demo|shell|fetch" ;;
+esac
+
+# Kernel splats that fail a run when they show up on the console.
+splat_re='BUG:|WARNING:|kernel BUG at|KASAN:|UBSAN:|Kernel panic|general protection fault|Oops|'\
+'possible recursive locking|possible circular locking|inconsistent lock state|'\
+'suspicious RCU usage|DEBUG_LOCKS_WARN_ON|INFO: lockdep|lockdep (is )?turned off|'\
+'trying to register non-static key|INFO: task .* blocked|'\
+'sleeping function called from invalid context|scheduling while atomic|'\
+'soft lockup|hard LOCKUP|RCU stall|rcu_.*detected stall|self-detected stall|'\
+'refcount_t:|list_(add|del) corruption|stack guard page|double fault|Bad page'
+# The command line is echoed on the console and may contain any of the words.
+splat_ignore='Command line:'
+
+jobs_flag() {
+	case " ${MAKEFLAGS:-} " in
+	*jobserver*|*" -j"*|*" j"*) ;;
+	*) echo "-j$(nproc)" ;;
+	esac
+}
+
+# ---------------------------------------------------------------- deps
+deps() {
+	[ -n "$SKIP_DEPS" ] && return 0
+	"$TOP/scripts/deps.sh" ||
+		die "missing dependencies (see above); SKIP_DEPS=1 skips this check"
+}
+
+# ---------------------------------------------------------------- kernels
+# resolve <token>: sets KDIR BZIMAGE RELEASE MODDIR LABEL or returns 1.
+resolve() {
+	local tok=$1 out line
+	KDIR='' BZIMAGE='' RELEASE='' MODDIR=''
+	case $tok in
+	debug)
+		if [ ! -f "$here/debug-kernel.sh" ]; then
+			msg "$here/debug-kernel.sh does not exist (yet): cannot test the debug kernel"
+			return 1
+		fi
+		msg "debug: building or finding the debug kernel (debug-kernel.sh)"
+		out=$(bash "$here/debug-kernel.sh") || { msg "debug-kernel.sh failed"; return 1; }
+		;;
+	*)
+		out=$("$here/fetch-kernel.sh" "$tok") || return 1
+		;;
+	esac
+	while IFS= read -r line; do
+		case $line in
+		KERNELDIR=*) KDIR=${line#*=} ;;
+		BZIMAGE=*)   BZIMAGE=${line#*=} ;;
+		RELEASE=*)   RELEASE=${line#*=} ;;
+		MODDIR=*)    MODDIR=${line#*=} ;;
+		esac
+	done <<<"$out"
+	if [ -z "$KDIR" ] || [ ! -f "$KDIR/Makefile" ]; then
+		msg "$tok: no usable KERNELDIR (got '${KDIR}')"
+		return 1
+	fi
+	if [ -z "$BZIMAGE" ] || [ ! -f "$BZIMAGE" ]; then
+		msg "$tok: no kernel image (got '${BZIMAGE}')"
+		return 1
+	fi
+	if [ -z "$RELEASE" ]; then
+		RELEASE=$(cat "$KDIR/include/config/kernel.release" 2>/dev/null || echo "$tok")
+	fi
+	LABEL=$RELEASE
+	case $tok in
+	debug) case $RELEASE in *debug*) ;; *) LABEL="$RELEASE (debug)" ;; esac ;;
+	esac
+}
+
+# KVM modules for the VM: from MODDIR, or from a kernel build tree.
+kvm_modules() {
+	local m f
+	for m in virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd; do
+		f=
+		if [ -n "$MODDIR" ] && [ -f "$MODDIR/$(basename $m).ko" ]; then
+			f=$MODDIR/$(basename $m).ko
+		elif [ -f "$KDIR/$m.ko" ]; then
+			f=$KDIR/$m.ko
+		fi
+		[ -n "$f" ] && echo "$f"
+	done
+	return 0
+}
+
+# ---------------------------------------------------------------- builds
+# build_module <kbuild dir>: prints the path of the .ko.
+build_module() {
+	local kb=$1 src=$1/src p have=
+	mkdir -p "$src"
+	for p in $MODULE_SRC; do
+		[ -e "$TOP/$p" ] || continue
+		have=1
+		rsync -a --delete \
+			--exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' --exclude='*.mod' \
+			--exclude='*.mod.c' --exclude='*.a' --exclude='modules.order' \
+			--exclude='Module.symvers' --exclude='.*.d' --exclude='.tmp*' \
+			"$TOP/$p" "$src/"
+	done
+	[ -n "$have" ] || { msg "none of '$MODULE_SRC' exists in $TOP"; return 1; }
+	msg "building $MODULE.ko against $KDIR"
+	# shellcheck disable=SC2046
+	if ! make $(jobs_flag) -C "$KDIR" M="$src" modules W=1 KCFLAGS=-Werror \
+		>"$kb/module-build.log" 2>&1; then
+		tail -n 60 "$kb/module-build.log" >&2
+		msg "module build failed; full log: $kb/module-build.log"
+		return 1
+	fi
+	grep -E 'warning:' "$kb/module-build.log" >&2 || true
+	KO=$(find "$src" -name "$MODULE.ko" -print -quit)
+	[ -n "$KO" ] || { msg "no $MODULE.ko after the build"; return 1; }
+}
+
+# build_user <selftests|examples> <out dir>
+build_user() {
+	local sub=$1 out=$2
+	[ -f "$TOP/$sub/Makefile" ] || return 3
+	mkdir -p "$out"
+	msg "building $sub/ (static) into $out"
+	# shellcheck disable=SC2046
+	make $(jobs_flag) -C "$TOP/$sub" OUT="$out" all
+}
+
+# Normalised list (trimmed, no comments), filtered by TESTS_FILTER.
+filter_list() {
+	local in=$1 filter=$2 line name pat keep
+	[ -f "$in" ] || return 0
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=$(echo "$line" | tr -s ' \t' '  ')
+		line=${line# }; line=${line% }
+		case $line in ""|"#"*) continue ;; esac
+		if [ -n "$filter" ]; then
+			name=${line%% *}
+			keep=
+			set -f
+			for pat in $filter; do
+				set +f
+				# shellcheck disable=SC2053
+				if [[ $name == $pat || $(basename "$name") == $pat || $line == $pat ]]; then
+					keep=1
+				fi
+			done
+			set +f
+			[ -n "$keep" ] || continue
+		fi
+		echo "$line"
+	done <"$in"
+}
+
+# newc cpio entry for /dev/console, so that init has a console even when
+# the initramfs is built by a user who cannot mknod.
+console_cpio() {
+	# magic ino mode uid gid nlink mtime size devmaj devmin rdevmaj rdevmin namesize check
+	printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
+		1 $((0020600)) 0 0 1 0 0 0 0 5 1 12 0
+	printf 'dev/console\0\0\0'
+	printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
+		0 0 0 0 1 0 0 0 0 0 0 11 0
+	printf 'TRAILER!!!\0\0\0\0'
+}
+
+# make_initramfs <kbuild dir> <tests dir> <demos dir> <ko>
+make_initramfs() {
+	local kb=$1 tests=$2 demos=$3 ko=$4 st=$1/initramfs.d f
+	rm -rf "$st"
+	mkdir -p "$st"/{bin,dev,etc,proc,sys,tmp,root,lib/kvm,tests,demos}
+	cp /bin/busybox "$st/bin/busybox"
+	ln -s busybox "$st/bin/sh"
+	cp "$here/init.sh" "$st/init"
+	chmod 755 "$st/init"
+	cp "$ko" "$st/$MODULE.ko"
+	for f in $(kvm_modules); do cp "$f" "$st/lib/kvm/"; done
+	local ex=(--exclude='*.o' --exclude='*.d' --exclude='*.a')
+	[ -n "$tests" ] && [ -d "$tests" ] && rsync -a "${ex[@]}" "$tests/" "$st/tests/"
+	[ -n "$demos" ] && [ -d "$demos" ] && rsync -a "${ex[@]}" "$demos/" "$st/demos/"
+	filter_list "$tests/TESTS" "$TESTS_FILTER" >"$st/tests/TESTS"
+	filter_list "$demos/DEMOS" "" >"$st/demos/DEMOS"
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
+		>"$st/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$st/etc/group"
+	{
+		(cd "$st" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+			cpio --null -o -H newc -R 0:0 --quiet)
+		console_cpio
+	} | gzip -1 -n >"$kb/initramfs.cpio.gz"
+}
+
+# ---------------------------------------------------------------- QEMU
+# boot <kbuild dir> <mode> <token> <vm timeout>: returns QEMU's status.
+boot() {
+	local kb=$1 vmode=$2 tok=$3 limit=$4 rc=0 qpid
+	local append="$KERNEL_CMDLINE rdinit=/init sigwake.mode=$vmode sigwake.kernel=$tok sigwake.timeout=$TEST_TIMEOUT $KERNEL_APPEND"
+	local -a cmd
+	# shellcheck disable=SC2206
+	cmd=("$QEMU" -machine q35 -accel "tcg,thread=multi" -cpu max
+	     -smp "$QEMU_SMP" -m "$QEMU_MEM" -nodefaults -nographic -no-reboot
+	     -monitor none -kernel "$BZIMAGE" -initrd "$kb/initramfs.cpio.gz"
+	     -append "$append" $QEMU_OPTS)
+	: >"$kb/result.tap"
+	: >"$kb/console.log"
+	if [ "$vmode" = shell ]; then
+		"${cmd[@]}" -serial mon:stdio \
+			-chardev "file,id=result,path=$kb/result.tap,append=on" -serial chardev:result ||
+			rc=$?
+		return $rc
+	fi
+	cmd+=(-serial "file:$kb/console.log"
+	      -chardev "file,id=result,path=$kb/result.tap,append=on" -serial chardev:result)
+	printf '%q ' "${cmd[@]}" >"$kb/qemu.cmd"
+	echo >>"$kb/qemu.cmd"
+	timeout --foreground -k 10 "$limit" "${cmd[@]}" </dev/null &
+	qpid=$!
+	if [ "$vmode" = demo ]; then
+		tail -n +1 -f --pid=$qpid "$kb/result.tap" | show_demo
+	elif [ -z "$QUIET" ]; then
+		tail -n +1 -f --pid=$qpid "$kb/result.tap" | sed -u "s/\r\$//; s/^/[$tok] /"
+	fi
+	wait $qpid || rc=$?
+	return $rc
+}
+
+# Demo output without the framing.
+show_demo() {
+	local line
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		"# sigwake-run: BEGIN "*) echo; echo "\$ ${line#\# sigwake-run: BEGIN }" ;;
+		"# sigwake-run: END "*)
+			case $line in
+			*" rc=0 "*" timeout=0 "*) ;;
+			*) echo "[demo failed: ${line#\# sigwake-run: END }]" ;;
+			esac ;;
+		"# sigwake-run: DONE"*) ;;
+		*) echo "$line" ;;
+		esac
+	done
+}
+
+# ---------------------------------------------------------------- one kernel
+P=0 F=0 S=0
+# run_kernel <token> <mode>: adds to P F S; returns 0 if everything passed.
+run_kernel() {
+	local tok=$1 vmode=$2 kb=$BUILD/$1 limit rc t0 t1 counts np nf ns vmdone splats first
+	mkdir -p "$kb"
+	echo "== $tok" >&2
+	if ! resolve "$tok"; then
+		echo "$tok: 0 passed, 1 failed, 0 skipped"
+		F=$((F + 1))
+		return 1
+	fi
+	msg "$tok: $RELEASE, image $BZIMAGE"
+	if ! build_module "$kb"; then
+		echo "$LABEL: 0 passed, 1 failed, 0 skipped"
+		F=$((F + 1))
+		return 1
+	fi
+	make_initramfs "$kb" "$TESTS_OUT" "$DEMOS_OUT" "$KO"
+	if [ "$vmode" = check ] && [ ! -s "$kb/initramfs.d/tests/TESTS" ]; then
+		msg "warning: no test programs to run (TESTS empty${TESTS_FILTER:+ after TESTS_FILTER=$TESTS_FILTER})"
+	fi
+
+	limit=$VM_TIMEOUT
+	[ -n "$limit" ] || { [ "$tok" = debug ] && limit=1500 || limit=900; }
+	msg "booting $LABEL ($vmode; VM timeout ${limit}s, per-program ${TEST_TIMEOUT}s)"
+	t0=$(date +%s)
+	rc=0
+	boot "$kb" "$vmode" "$tok" "$limit" || rc=$?
+	t1=$(date +%s)
+	if [ "$vmode" = shell ]; then
+		return 0
+	fi
+
+	local list=$kb/initramfs.d/tests/TESTS
+	[ "$vmode" = demo ] && list=$kb/initramfs.d/demos/DEMOS
+	counts=$(awk -v mode="$vmode" -v list="$list" -f "$here/parse-tap.awk" "$kb/result.tap")
+	printf '%s\n' "$counts" | grep -v '^COUNTS ' >"$kb/problems.txt" || true
+	read -r _ np nf ns vmdone <<<"$(printf '%s\n' "$counts" | grep '^COUNTS ')"
+
+	local failed=0
+	if [ "$vmdone" != 1 ]; then
+		nf=$((nf + 1))
+		failed=1
+		if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+			echo "  FAIL VM timed out after ${limit}s (VM_TIMEOUT)" >>"$kb/problems.txt"
+		else
+			echo "  FAIL VM stopped before the end of the run (crash or panic; qemu status $rc)" \
+				>>"$kb/problems.txt"
+		fi
+	fi
+	# Each splat line, with the program that was running at the time.
+	splats=$(awk -v re="$splat_re" -v ign="$splat_ignore" '
+		/sigwake-init: start: / { sub(/.*sigwake-init: start: /, ""); cur = $0; next }
+		/sigwake-init: end: / { cur = ""; next }
+		$0 ~ re && index($0, ign) == 0 { print (cur != "" ? "[during " cur "] " : "") $0 }
+		' "$kb/console.log" | head -n 40)
+	if [ -n "$splats" ]; then
+		nf=$((nf + 1))
+		failed=1
+		{
+			echo "  FAIL kernel splat on the console:"
+			printf '%s\n' "$splats" | sed 's/^/    /'
+		} >>"$kb/problems.txt"
+	fi
+	[ "$nf" -gt 0 ] && failed=1
+
+	msg "$LABEL: boot+run took $((t1 - t0))s"
+	cat "$kb/problems.txt"
+	if [ "$failed" = 1 ]; then
+		if [ -n "$splats" ]; then
+			echo "  console from the first splat on:"
+			first=$(grep -n -E -a "$splat_re" "$kb/console.log" | grep -v -a "$splat_ignore" |
+				head -n 1 | cut -d: -f1)
+			tail -n "+$first" "$kb/console.log" | head -n 50 | sed 's/^/    | /'
+		elif [ "$vmdone" != 1 ]; then
+			echo "  last lines of the console:"
+			tail -n 30 "$kb/console.log" | sed 's/^/    | /'
+		fi
+		echo "  console: $kb/console.log"
+		echo "  results: $kb/result.tap"
+	fi
+	if [ "$vmode" = demo ]; then
+		echo "$LABEL demos: $np passed, $nf failed"
+	else
+		echo "$LABEL: $np passed, $nf failed, $ns skipped"
+	fi
+	P=$((P + np)) F=$((F + nf)) S=$((S + ns))
+	return $failed
+}
+
+# ---------------------------------------------------------------- main
+deps
+mkdir -p "$BUILD"
+
+if [ "$mode" = fetch ]; then
+	for k in $KERNELS; do resolve "$k" && msg "$k: $RELEASE $BZIMAGE"; done
+	exit 0
+fi
+
+# User-space programs do not depend on the kernel: build them once.
+TESTS_OUT=$TESTS_DIR
+DEMOS_OUT=$DEMOS_DIR
+if [ -z "$TESTS_OUT" ]; then
+	TESTS_OUT=$BUILD/user/tests
+	rc=0; build_user selftests "$TESTS_OUT" || rc=$?
+	case $rc in
+	0) ;;
+	3) [ "$mode" = check ] && die "$TOP/selftests/Makefile does not exist"; TESTS_OUT= ;;
+	*) die "building the selftests failed" ;;
+	esac
+fi
+if [ -z "$DEMOS_OUT" ]; then
+	DEMOS_OUT=$BUILD/user/demos
+	rc=0; build_user examples "$DEMOS_OUT" || rc=$?
+	case $rc in
+	0) ;;
+	3) [ "$mode" = demo ] && die "$TOP/examples/Makefile does not exist"; DEMOS_OUT= ;;
+	*) die "building the examples failed" ;;
+	esac
+fi
+if [ "$mode" = check ] && [ ! -f "$TESTS_OUT/TESTS" ]; then
+	die "$TESTS_OUT/TESTS was not produced by the selftests build"
+fi
+if [ "$mode" = demo ] && [ ! -f "$DEMOS_OUT/DEMOS" ]; then
+	die "$DEMOS_OUT/DEMOS was not produced by the examples build"
+fi
+
+status=0
+case $mode in
+check)
+	[ -n "$KERNELS" ] || die "KERNELS is empty"
+	for k in $KERNELS; do
+		run_kernel "$k" check || status=1
+	done
+	echo "$P passed, $F failed, $S skipped"
+	;;
+demo)
+	run_kernel "$KERNEL" demo || status=1
+	;;
+shell)
+	run_kernel "$KERNEL" shell || status=1
+	;;
+esac
+exit $status
