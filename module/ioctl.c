@@ -243,7 +243,7 @@ long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	BUILD_BUG_ON(sizeof(struct sigwake_register_args) !=
 		     SIGWAKE_REGISTER_ARGS_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sigwake_wait_args) !=
-		     SIGWAKE_WAIT_ARGS_SIZE_VER0);
+		     SIGWAKE_WAIT_ARGS_SIZE_VER1);
 	BUILD_BUG_ON(sizeof(struct sigwake_kick_args) !=
 		     SIGWAKE_KICK_ARGS_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sigwake_wq_create_args) !=

@@ -49,6 +49,8 @@
  *  EIDRM     WAIT: the queue was destroyed, or the waiting thread was
  *            unregistered, while it slept
  *  EBADF     WAIT: the owning process closed the domain fd while it slept
+ *  ETIMEDOUT KICK with SIGWAKE_KICK_WAIT: the target stayed in guest code
+ *  EOPNOTSUPP PREEMPT: the kernel lacks preempt notifiers
  *  ========  =============================================================
  *
  * Handles (threads and wait queues) are small integers starting at 1; 0 is
@@ -66,6 +68,8 @@
 #define SIGWAKE_NO_WQ		0xffffffffu
 /* POST: a process-directed guest signal; the kernel picks the receiver. */
 #define SIGWAKE_TARGET_ANY	0xffffffffu
+/* PREEMPT: every thread of the domain, present and future. */
+#define SIGWAKE_TARGET_ALL	0xfffffffeu
 /* WAIT: timeout_ns value that waits forever. */
 #define SIGWAKE_TIMEOUT_NONE	(-1)
 
@@ -88,6 +92,10 @@
  *	only.  A blocked signal stays in @pending and neither wakes nor kicks.
  * @wake_seq: incremented by the kernel every time it wakes the thread out of
  *	WAIT, before the thread can run.
+ * @entry_seq: optional, written by the runtime only: incremented on every
+ *	entry into guest code (sigwake_enter_guest() does).  SIGWAKE_IOC_PREEMPT
+ *	uses it to tell one long guest stint from many short ones; a runtime
+ *	that leaves it alone gets the sampling tolerance described there.
  * @__reserved: zero; room for the kernel to grow into.
  *
  * The block is 64 bytes and must be 64-byte aligned (so it never straddles a
@@ -108,7 +116,8 @@ struct sigwake_thread_block {
 	__u64 pending;
 	__u64 blocked;
 	__u64 wake_seq;
-	__u64 __reserved[4];
+	__u64 entry_seq;
+	__u64 __reserved[3];
 };
 
 #define SIGWAKE_THREAD_BLOCK_SIZE	64
@@ -132,7 +141,8 @@ enum sigwake_wait_reason {
 	SIGWAKE_REASON_WAKE = 1,
 	SIGWAKE_REASON_SIGNAL = 2,
 	SIGWAKE_REASON_KICK = 3,
-	SIGWAKE_REASON_TIMEOUT = 4
+	SIGWAKE_REASON_TIMEOUT = 4,
+	SIGWAKE_REASON_FD = 5
 };
 
 /* struct sigwake_post_args.outcome and struct sigwake_kick_args.outcome */
@@ -215,6 +225,18 @@ struct sigwake_unregister_args {
  *	SIGWAKE_REASON_TIMEOUT if none fires.
  * @reason: out: enum sigwake_wait_reason.
  * @pad: must be 0.
+ * @fds: user address of an array of @nfds struct sigwake_pollfd (version 1
+ *	of the struct, SIGWAKE_WAIT_ARGS_SIZE_VER1).
+ * @nfds: 0 to wait on no file descriptor, else at most SIGWAKE_WAIT_MAX_FDS.
+ *	The wait also ends, with SIGWAKE_REASON_FD, when one of them is ready
+ *	for one of its @events (POLLERR, POLLHUP and POLLNVAL always count), as
+ *	poll(2) would report.  The descriptors are watched from before the
+ *	pre-sleep checks, so readiness that arrives at any point is not missed.
+ *	On every successful return each @revents is filled in, as poll(2)
+ *	does; REASON_FD is reported only when no signal, kick or wake came
+ *	first.  A negative @fd is ignored (revents 0); a closed one gives
+ *	POLLNVAL.
+ * @pad2: must be 0.
  *
  * In order, under the thread's lock (and the queue's, if any):
  *  1. Guest signals queued for the domain (SIGWAKE_POST_QUEUED) that the
@@ -224,10 +246,11 @@ struct sigwake_unregister_args {
  *     came while the thread ran in host is not lost; the runtime clears the
  *     flag).
  *  4. the queue's word differs from @expected: EAGAIN.
- *  5. otherwise @state becomes WAITING and the thread sleeps until a WAKE
+ *  5. one of @fds is ready: SIGWAKE_REASON_FD.
+ *  6. otherwise @state becomes WAITING and the thread sleeps until a WAKE
  *     (REASON_WAKE, @state WOKEN and @wake_seq bumped before it runs), an
- *     unblocked POST (REASON_SIGNAL), a KICK (REASON_KICK), or the deadline
- *     (REASON_TIMEOUT).
+ *     unblocked POST (REASON_SIGNAL), a KICK (REASON_KICK), a ready file
+ *     descriptor (REASON_FD) or the deadline (REASON_TIMEOUT).
  * On return @state is RUNNING_IN_HOST.
  *
  * A host signal ends the wait with ERESTARTSYS: the handler's SA_RESTART
@@ -239,7 +262,7 @@ struct sigwake_unregister_args {
  * the host signal is never dropped: the call then returns it instead.
  *
  * Errors: ENOENT (caller not registered, unknown @wq), EINVAL (flags, pad,
- * timeout), EAGAIN, EINTR, EIDRM (queue destroyed or thread unregistered
+ * timeout, @nfds too large), EFAULT (@fds), EAGAIN, EINTR, EIDRM (queue destroyed or thread unregistered
  * while asleep), EBADF (the owner closed the domain fd while asleep).
  */
 struct sigwake_wait_args {
@@ -250,9 +273,26 @@ struct sigwake_wait_args {
 	__s64 timeout_ns;
 	__u32 reason;
 	__u32 pad;
+	__u64 fds;
+	__u32 nfds;
+	__u32 pad2;
 };
 
 #define SIGWAKE_WAIT_ARGS_SIZE_VER0		32
+#define SIGWAKE_WAIT_ARGS_SIZE_VER1		48
+#define SIGWAKE_WAIT_MAX_FDS			1024
+
+/**
+ * struct sigwake_pollfd - a file descriptor for SIGWAKE_IOC_WAIT, as struct pollfd
+ * @fd: the descriptor; negative: ignored
+ * @events: POLLIN, POLLOUT, ... as for poll(2)
+ * @revents: out: the events that are ready
+ */
+struct sigwake_pollfd {
+	__s32 fd;
+	__s16 events;
+	__s16 revents;
+};
 
 #define SIGWAKE_WAIT_ABSTIME	(1u << 0)
 #define SIGWAKE_WAIT_FLAGS_ALL	(SIGWAKE_WAIT_ABSTIME)
@@ -334,11 +374,19 @@ struct sigwake_post_args {
  *  - otherwise: SIGWAKE_TF_KICKED is set, so the thread's next WAIT returns
  *    SIGWAKE_REASON_KICK at once; outcome SIGWAKE_POST_RECORDED.
  *
- * @flags: none defined yet, must be 0.
- * @timeout_ns: reserved for a later flag, must be 0.
- * @outcome: out: enum sigwake_post_outcome.
+ * @flags: SIGWAKE_KICK_WAIT: return only once the target is no longer
+ *	RUNNING_IN_GUEST (it stored another state, or sleeps in WAIT),
+ *	re-kicking it every kick_retry_us microseconds (module parameter,
+ *	default 1000) while it stays there: a single signal can be lost (it
+ *	arrived just before the runtime entered guest code and checked the
+ *	kick byte too early), a kick retried until seen cannot.
+ * @timeout_ns: with SIGWAKE_KICK_WAIT, how long to wait (relative;
+ *	SIGWAKE_TIMEOUT_NONE waits forever, 0 checks once); otherwise 0.
+ * @outcome: out: enum sigwake_post_outcome of the first kick.
  *
- * Errors: EINVAL, ENOENT, ESRCH.
+ * Errors: EINVAL, ENOENT, ESRCH (also if the target exits while the kicker
+ * waits), ETIMEDOUT (still in guest at the deadline), EINTR (a host signal
+ * interrupted the kicker's wait).
  */
 struct sigwake_kick_args {
 	__u32 size;
@@ -349,6 +397,9 @@ struct sigwake_kick_args {
 };
 
 #define SIGWAKE_KICK_ARGS_SIZE_VER0		24
+
+#define SIGWAKE_KICK_WAIT	(1u << 0)
+#define SIGWAKE_KICK_FLAGS_ALL	(SIGWAKE_KICK_WAIT)
 
 /**
  * DOC: SIGWAKE_IOC_WQ_CREATE
@@ -389,6 +440,99 @@ struct sigwake_wq_destroy_args {
 
 #define SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0	8
 
+/**
+ * DOC: SIGWAKE_IOC_FORWARD
+ *
+ * Route host signal @host_signo, whenever it is sent to the owning process
+ * (kill(2) from anywhere, a terminal's Ctrl-C, tgkill(2) to any of its
+ * threads), to a guest POST of @guest_signo to @target (a thread handle or
+ * SIGWAKE_TARGET_ANY), inside the kernel: no user-space handler runs, and no
+ * thread-local lookup or global thread list is needed.
+ *
+ * The kernel sees the signal as it is generated, whatever the disposition,
+ * so the runtime should set the host disposition to SIG_IGN: then the host
+ * signal has no other effect (with SIG_DFL, SIGINT would still terminate
+ * the process; with a handler, the handler runs as well).  A host signal
+ * that the process blocks is still forwarded when generated.  Signals that
+ * arrive faster than the runtime takes them coalesce in @pending, exactly as
+ * standard signals coalesce in the kernel; none is lost beyond that.  The
+ * post runs from interrupt-work context right after the signal is
+ * generated (never inside the sender's locks); it is counted as a post and
+ * its kick signal, if any, is sent as SI_KERNEL.
+ *
+ * A later FORWARD of the same @host_signo replaces the route;
+ * SIGWAKE_FORWARD_REMOVE drops it (ENOENT if there is none).  Forwards end
+ * when the domain is closed.  At most one route per host signal.
+ *
+ * @flags: SIGWAKE_FORWARD_REMOVE.
+ * @host_signo: 1..64, not SIGKILL, SIGSTOP, nor a thread's kick_signo use
+ *	(the kernel's own kick signals are never forwarded).
+ * @guest_signo: 1..64 (ignored with SIGWAKE_FORWARD_REMOVE).
+ * @target: a thread handle or SIGWAKE_TARGET_ANY (ignored with REMOVE).
+ * @pad: must be 0.
+ *
+ * Errors: EINVAL, ENOENT (unknown @target, or nothing to remove).
+ */
+struct sigwake_forward_args {
+	__u32 size;
+	__u32 flags;
+	__u32 host_signo;
+	__u32 guest_signo;
+	__u32 target;
+	__u32 pad;
+};
+
+#define SIGWAKE_FORWARD_ARGS_SIZE_VER0		24
+
+#define SIGWAKE_FORWARD_REMOVE		(1u << 0)
+#define SIGWAKE_FORWARD_FLAGS_ALL	(SIGWAKE_FORWARD_REMOVE)
+
+/**
+ * DOC: SIGWAKE_IOC_PREEMPT
+ *
+ * Give thread @target (or every thread of the domain, present and future,
+ * with SIGWAKE_TARGET_ALL) a native-CPU budget: when it has stayed
+ * RUNNING_IN_GUEST for more than @budget_ns of its own CPU time, it is
+ * kicked with SIGWAKE_TF_PREEMPTED and SIGWAKE_TF_KICKED set, its kick byte
+ * set and its kick_signo sent.  Entering and leaving guest code costs no
+ * syscall: the state word is the switch.  No process-wide interval timer
+ * and no signal-mask change is involved, and only the thread's own time on
+ * a CPU counts.
+ *
+ * The kernel samples the state word while the thread runs (at least eight
+ * times per budget) and when it is scheduled in and out.  A stint starts at
+ * the first sample that sees RUNNING_IN_GUEST and ends at any sample that
+ * sees another state or a new @entry_seq; so the preemption comes between
+ * @budget_ns and @budget_ns plus one sampling period (budget / 8, at least
+ * SIGWAKE_PREEMPT_MIN_PERIOD_NS) plus timer latency after the entry.  A
+ * runtime that bumps @entry_seq on every entry (libsigwake does) never has
+ * short stints mistaken for a long one.  After a preemption the budget
+ * starts again at the next entry.
+ *
+ * The thread itself arms the timer: for another thread the kernel asks it
+ * to (task work, as a signal would), before its next return to user mode.
+ *
+ * @flags: none defined, must be 0.
+ * @target: a thread handle or SIGWAKE_TARGET_ALL.
+ * @pad: must be 0.
+ * @budget_ns: 0 turns preemption off, else at least
+ *	SIGWAKE_PREEMPT_MIN_BUDGET_NS.
+ *
+ * Errors: EINVAL, ENOENT, ESRCH, EOPNOTSUPP (kernel without preempt
+ * notifiers).
+ */
+struct sigwake_preempt_args {
+	__u32 size;
+	__u32 flags;
+	__u32 target;
+	__u32 pad;
+	__u64 budget_ns;
+};
+
+#define SIGWAKE_PREEMPT_ARGS_SIZE_VER0		24
+#define SIGWAKE_PREEMPT_MIN_BUDGET_NS		100000
+#define SIGWAKE_PREEMPT_MIN_PERIOD_NS		20000
+
 /* ioctl type 0xD5, numbers 0x00-0x1f */
 #define SIGWAKE_IOC_MAGIC	0xD5
 
@@ -400,7 +544,9 @@ enum {
 	SIGWAKE_CMD_POST = 0x04,
 	SIGWAKE_CMD_KICK = 0x05,
 	SIGWAKE_CMD_WQ_CREATE = 0x06,
-	SIGWAKE_CMD_WQ_DESTROY = 0x07
+	SIGWAKE_CMD_WQ_DESTROY = 0x07,
+	SIGWAKE_CMD_FORWARD = 0x08,
+	SIGWAKE_CMD_PREEMPT = 0x09
 };
 
 #define SIGWAKE_IOC_REGISTER \
@@ -419,5 +565,9 @@ enum {
 	_IOWR(SIGWAKE_IOC_MAGIC, SIGWAKE_CMD_WQ_CREATE, struct sigwake_wq_create_args)
 #define SIGWAKE_IOC_WQ_DESTROY \
 	_IOWR(SIGWAKE_IOC_MAGIC, SIGWAKE_CMD_WQ_DESTROY, struct sigwake_wq_destroy_args)
+#define SIGWAKE_IOC_FORWARD \
+	_IOWR(SIGWAKE_IOC_MAGIC, SIGWAKE_CMD_FORWARD, struct sigwake_forward_args)
+#define SIGWAKE_IOC_PREEMPT \
+	_IOWR(SIGWAKE_IOC_MAGIC, SIGWAKE_CMD_PREEMPT, struct sigwake_preempt_args)
 
 #endif /* _UAPI_LINUX_SIGWAKE_H */
