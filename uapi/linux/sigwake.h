@@ -699,6 +699,7 @@ enum sigwake_nl_cmd {
 
 	__SIGWAKE_NL_CMD_MAX
 };
+
 #define SIGWAKE_NL_CMD_MAX	(__SIGWAKE_NL_CMD_MAX - 1)
 
 enum sigwake_nl_attr {
@@ -731,6 +732,7 @@ enum sigwake_nl_attr {
 
 	__SIGWAKE_NL_A_MAX
 };
+
 #define SIGWAKE_NL_A_MAX	(__SIGWAKE_NL_A_MAX - 1)
 
 /* Inside SIGWAKE_NL_A_COUNTERS; every counter is a u64. */
@@ -748,6 +750,7 @@ enum sigwake_nl_cnt_attr {
 
 	__SIGWAKE_NL_A_CNT_MAX
 };
+
 #define SIGWAKE_NL_A_CNT_MAX	(__SIGWAKE_NL_A_CNT_MAX - 1)
 
 /* SIGWAKE_NL_A_REASON of SIGWAKE_NL_CMD_THREAD_DEL */
