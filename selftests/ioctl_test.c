@@ -9,6 +9,8 @@
  *   wq      a registered thread plus a queue bound to a word
  *   limits  a domain and the module parameters, restored afterwards
  */
+#include <stddef.h>
+
 #include "sigwake_test.h"
 
 /* ------------------------------------------------------------------ */
@@ -85,33 +87,58 @@ FIXTURE_TEARDOWN(wq)
 struct cmd_desc {
 	const char *name;
 	unsigned long cmd;
-	__u32 ver0;
+	__u32 ver0;	/* shortest size the kernel accepts */
+	__u32 size;	/* the struct as this header (and the kernel) knows it */
 };
 
 /* REGISTER first: the domain tests run it unregistered, then register. */
 static const struct cmd_desc cmds[] = {
-	{ "REGISTER", SIGWAKE_IOC_REGISTER, SIGWAKE_REGISTER_ARGS_SIZE_VER0 },
-	{ "UNREGISTER", SIGWAKE_IOC_UNREGISTER, SIGWAKE_UNREGISTER_ARGS_SIZE_VER0 },
-	{ "WAIT", SIGWAKE_IOC_WAIT, SIGWAKE_WAIT_ARGS_SIZE_VER0 },
-	{ "WAKE", SIGWAKE_IOC_WAKE, SIGWAKE_WAKE_ARGS_SIZE_VER0 },
-	{ "POST", SIGWAKE_IOC_POST, SIGWAKE_POST_ARGS_SIZE_VER0 },
-	{ "KICK", SIGWAKE_IOC_KICK, SIGWAKE_KICK_ARGS_SIZE_VER0 },
-	{ "WQ_CREATE", SIGWAKE_IOC_WQ_CREATE, SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0 },
-	{ "WQ_DESTROY", SIGWAKE_IOC_WQ_DESTROY, SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0 },
+	{ "REGISTER", SIGWAKE_IOC_REGISTER, SIGWAKE_REGISTER_ARGS_SIZE_VER0,
+	  sizeof(struct sigwake_register_args) },
+	{ "UNREGISTER", SIGWAKE_IOC_UNREGISTER, SIGWAKE_UNREGISTER_ARGS_SIZE_VER0,
+	  sizeof(struct sigwake_unregister_args) },
+	{ "WAIT", SIGWAKE_IOC_WAIT, SIGWAKE_WAIT_ARGS_SIZE_VER0,
+	  sizeof(struct sigwake_wait_args) },
+	{ "WAKE", SIGWAKE_IOC_WAKE, SIGWAKE_WAKE_ARGS_SIZE_VER0,
+	  sizeof(struct sigwake_wake_args) },
+	{ "POST", SIGWAKE_IOC_POST, SIGWAKE_POST_ARGS_SIZE_VER0,
+	  sizeof(struct sigwake_post_args) },
+	{ "KICK", SIGWAKE_IOC_KICK, SIGWAKE_KICK_ARGS_SIZE_VER0,
+	  sizeof(struct sigwake_kick_args) },
+	{ "WQ_CREATE", SIGWAKE_IOC_WQ_CREATE, SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0,
+	  sizeof(struct sigwake_wq_create_args) },
+	{ "WQ_DESTROY", SIGWAKE_IOC_WQ_DESTROY, SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0,
+	  sizeof(struct sigwake_wq_destroy_args) },
 };
 
-/* The published VER0 sizes are the structs of this header. */
-TEST(ver0_sizes_match_structs)
+/*
+ * The uapi layout: every struct ends on an 8-byte boundary (no implicit
+ * tail padding that differs between 32- and 64-bit), is at least its VER0
+ * size, and VER0 ends where the first published version ended.
+ */
+TEST(uapi_struct_layout)
 {
-	EXPECT_EQ(sizeof(struct sigwake_register_args), SIGWAKE_REGISTER_ARGS_SIZE_VER0);
-	EXPECT_EQ(sizeof(struct sigwake_unregister_args), SIGWAKE_UNREGISTER_ARGS_SIZE_VER0);
-	EXPECT_EQ(sizeof(struct sigwake_wait_args), SIGWAKE_WAIT_ARGS_SIZE_VER0);
-	EXPECT_EQ(sizeof(struct sigwake_wake_args), SIGWAKE_WAKE_ARGS_SIZE_VER0);
-	EXPECT_EQ(sizeof(struct sigwake_post_args), SIGWAKE_POST_ARGS_SIZE_VER0);
-	EXPECT_EQ(sizeof(struct sigwake_kick_args), SIGWAKE_KICK_ARGS_SIZE_VER0);
-	EXPECT_EQ(sizeof(struct sigwake_wq_create_args), SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0);
-	EXPECT_EQ(sizeof(struct sigwake_wq_destroy_args), SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0);
-	EXPECT_EQ(64, sizeof(struct sigwake_thread_block));
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		EXPECT_LE(cmds[i].ver0, cmds[i].size) {
+			TH_LOG("%s: VER0 %u, struct %u", cmds[i].name,
+			       cmds[i].ver0, cmds[i].size);
+		}
+		EXPECT_EQ(0, cmds[i].size % 8) {
+			TH_LOG("%s: struct size %u", cmds[i].name, cmds[i].size);
+		}
+	}
+	EXPECT_EQ(SIGWAKE_WAIT_ARGS_SIZE_VER0,
+		  offsetof(struct sigwake_wait_args, pad) + sizeof(__u32));
+	EXPECT_EQ(SIGWAKE_KICK_ARGS_SIZE_VER0,
+		  offsetof(struct sigwake_kick_args, timeout_ns) + sizeof(__s64));
+	EXPECT_EQ(SIGWAKE_THREAD_BLOCK_SIZE, sizeof(struct sigwake_thread_block));
+	EXPECT_EQ(0, offsetof(struct sigwake_thread_block, state));
+	EXPECT_EQ(4, offsetof(struct sigwake_thread_block, flags));
+	EXPECT_EQ(8, offsetof(struct sigwake_thread_block, pending));
+	EXPECT_EQ(16, offsetof(struct sigwake_thread_block, blocked));
+	EXPECT_EQ(24, offsetof(struct sigwake_thread_block, wake_seq));
 }
 
 /* A two-page zeroed buffer whose first __u32 is the size. */
@@ -158,11 +185,11 @@ TEST_F(domain, nonzero_tail_e2big)
 	ASSERT_NE(NULL, buf);
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		memset(buf, 0, 128);
-		set_size(buf, cmds[i].ver0 + 8);
-		buf[cmds[i].ver0 + 5] = 0x40;
+		set_size(buf, cmds[i].size + 8);
+		buf[cmds[i].size + 5] = 0x40;
 		EXPECT_EQ(-E2BIG, sw_ioctl(self->fd, cmds[i].cmd, buf)) {
 			TH_LOG("%s with size %u, non-zero tail", cmds[i].name,
-			       cmds[i].ver0 + 8);
+			       cmds[i].size + 8);
 		}
 		if (i == 0)
 			ASSERT_EQ(0, sw_register(self->fd, self->blk, NULL, 0, NULL));
