@@ -108,13 +108,26 @@ static unsigned long long rng_seed;
 
 /* Per-iteration handshakes, each holding iteration + 1. */
 static __u32 iter_start, iter_window, iter_posted, iter_done;
+
+/*
+ * Where the guest thread is, for the host thread's consistency check: a
+ * post in a deterministic moment must find the guest where the moment says.
+ */
+enum phase { PH_HOST, PH_GUEST_CODE, PH_WINDOW, PH_WAIT, PH_NR };
+static const char *const phase_name[PH_NR] = {
+	[PH_HOST] = "in runtime code",
+	[PH_GUEST_CODE] = "in guest code",
+	[PH_WINDOW] = "holding the pre-sleep window",
+	[PH_WAIT] = "in or entering SIGWAKE_IOC_WAIT",
+};
+static __u32 guest_phase;
 static long long post_ns;
 static int cur_moment;
 
 struct stats {
 	unsigned int done[AT_NR], hung[AT_NR], iters[AT_NR];
 	unsigned int outcome[AT_NR][SIGWAKE_POST_QUEUED + 1];
-	unsigned int post_errors, kick_signals, guest_exits, refused;
+	unsigned int post_errors, kick_signals, guest_exits, refused, odd;
 	long long *lat;
 	unsigned int nlat;
 };
@@ -258,11 +271,13 @@ static void guest_usr1_handler(void)
 
 /*
  * Deliver the guest signals the runtime took: run each handler, as the
- * guest's sigaction asked (only SIGUSR1 has one here).
+ * guest's sigaction asked (only SIGUSR1 has one here).  Returns how many
+ * signals it delivered.
  */
-static void deliver(void)
+static int deliver(void)
 {
 	__u64 sigs = be->take_signals();
+	int n = __builtin_popcountll(sigs);
 
 	while (sigs) {
 		int signo = __builtin_ctzll(sigs) + 1;
@@ -276,6 +291,7 @@ static void deliver(void)
 		story("runtime: handler returned (pipe word now %u)",
 		      ld(&gpipe.word));
 	}
+	return n;
 }
 
 /*
@@ -292,10 +308,12 @@ static void hold_window(unsigned int it, const __u32 *seen, __u32 seen_val)
 	if (!window_armed)
 		return;
 	window_armed = false;
+	st32(&guest_phase, PH_WINDOW);
 	st32(&iter_window, it + 1);
 	await(&iter_posted, it + 1, WATCHDOG_NS);
 	if (seen)
 		await(seen, seen_val + 1, NSEC_PER_SEC / 10);
+	st32(&guest_phase, PH_HOST);
 }
 
 /*
@@ -416,24 +434,25 @@ static void sw_guest_code(long long budget_ns, bool until_signal)
 
 	for (;;) {
 		__atomic_store_n(&kick_byte, 0, __ATOMIC_RELAXED);
+		st32(&guest_phase, PH_GUEST_CODE);
 		if (sigwake_enter_guest(b)) {
+			st32(&guest_phase, PH_HOST);
 			st.refused++;
 			story("runtime: a guest signal is pending: "
 			      "refuses to enter guest code");
-			deliver();
-			if (until_signal)
+			if (deliver() && until_signal)
 				return;
 		} else {
 			while (!__atomic_load_n(&kick_byte, __ATOMIC_RELAXED) &&
 			       now_ns() < end)
 				cpu_relax();
 			sigwake_leave_guest(b);
+			st32(&guest_phase, PH_HOST);
 			if (__atomic_load_n(&kick_byte, __ATOMIC_RELAXED)) {
 				st.guest_exits++;
 				story("runtime: kicked out of guest code "
 				      "(kick byte set)");
-				deliver();
-				if (until_signal)
+				if (deliver() && until_signal)
 					return;
 			}
 		}
@@ -451,7 +470,9 @@ static int sw_read_wait(unsigned int it, __u32 seq, long long deadline)
 	      seq, pipe_wq, seq);
 	/* The kernel checks pending signals itself, inside WAIT. */
 	hold_window(it, NULL, 0);
+	st32(&guest_phase, PH_WAIT);
 	r = sigwake_wait(dom, pipe_wq, seq, deadline, SIGWAKE_WAIT_ABSTIME);
+	st32(&guest_phase, PH_HOST);
 	switch (r) {
 	case SIGWAKE_REASON_SIGNAL:
 		story("runtime: WAIT returned SIGWAKE_REASON_SIGNAL");
@@ -726,12 +747,42 @@ static void *guest_thread(void *arg)
 	return NULL;
 }
 
+/* The outcome a post at moment @m must have, or 0 if it may vary. */
+static int expected_outcome(int m)
+{
+	if (be != &sigwake_backend)
+		return 0;
+	switch (m) {
+	case AT_ASLEEP:
+		return SIGWAKE_POST_WOKEN;
+	case AT_WINDOW:
+		return SIGWAKE_POST_RECORDED;
+	case AT_GUEST:
+		return SIGWAKE_POST_KICKED;
+	}
+	return 0;
+}
+
 static void host_post(int m)
 {
-	int r;
+	__u32 ph0, ph1, state;
+	int r, want;
 
 	__atomic_store_n(&post_ns, now_ns(), __ATOMIC_RELAXED);
+	ph0 = ld(&guest_phase);
 	r = be->post();
+	ph1 = ld(&guest_phase);
+	want = expected_outcome(m);
+	if (want && r != want && st.odd++ < 5) {
+		state = sigwake_state(gself->block);
+		printf("  note: iteration %u, post %s: outcome %s, expected "
+		       "%s; the guest thread was %s before the post and %s "
+		       "after it (block state now %u)\n", ld(&iter_start),
+		       moment_desc[m], r > 0 ? sigwake_outcome_name(r) :
+		       strerror(-r), sigwake_outcome_name(want),
+		       phase_name[ph0 < PH_NR ? ph0 : 0],
+		       phase_name[ph1 < PH_NR ? ph1 : 0], state);
+	}
 	if (r > 0 && r <= SIGWAKE_POST_QUEUED)
 		st.outcome[m][r]++;
 	else
@@ -814,6 +865,7 @@ static int run(const struct backend *backend, unsigned int n)
 	niters = n;
 	stop_run = false;
 	iter_start = iter_window = iter_posted = iter_done = 0;
+	guest_phase = PH_HOST;
 	gpipe.count = 0;
 	memset(&st, 0, sizeof(st));
 	st.lat = calloc(n ? n : 1, sizeof(*st.lat));
