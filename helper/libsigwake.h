@@ -307,9 +307,11 @@ const char *sigwake_outcome_name(int outcome);
  * @sigs: out, may be NULL: pending & ~blocked as read after the barrier.
  * @flags: out, may be NULL: the block's flags as read after the barrier.
  *
- * Stores @state (sequentially consistent), full barrier, re-reads @pending,
- * @blocked and @flags.  If an unblocked signal is pending or TF_KICKED is
- * set, stores RUNNING_IN_HOST back and refuses.  Nothing is consumed: the
+ * For RUNNING_IN_GUEST, first increments @entry_seq (so SIGWAKE_IOC_PREEMPT
+ * tells short stints from one long one).  Stores @state (sequentially
+ * consistent), full barrier, re-reads @pending, @blocked and @flags.  If an
+ * unblocked signal is pending or TF_KICKED is set, stores RUNNING_IN_HOST
+ * back and refuses.  Nothing is consumed: the
  * runtime takes pending signals and flags itself.
  *
  * Return: 0 if the thread is now in @state, 1 if it refused (and is back in
@@ -321,6 +323,15 @@ static inline int sigwake_try_enter(struct sigwake_thread_block *b,
 	__u64 pend, blk;
 	__u32 fl;
 
+	/*
+	 * A new guest stint: bump @entry_seq (the runtime is its only writer)
+	 * before publishing the state, so a PREEMPT sample that sees
+	 * RUNNING_IN_GUEST never pairs it with the previous stint's number.
+	 */
+	if (state == SIGWAKE_RUNNING_IN_GUEST)
+		__atomic_store_n(&b->entry_seq,
+				 __atomic_load_n(&b->entry_seq, __ATOMIC_RELAXED) + 1,
+				 __ATOMIC_RELAXED);
 	__atomic_store_n(&b->state, state, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	pend = __atomic_load_n(&b->pending, __ATOMIC_SEQ_CST);
@@ -360,8 +371,9 @@ static inline __u64 sigwake__enter(struct sigwake_thread_block *b, __u32 state)
  * sigwake_enter_guest() - enter guest code unless an event is pending
  * @b: the calling thread's block.
  *
- * The runtime's half of the Dekker handshake (see the DOC above): store
- * RUNNING_IN_GUEST, full barrier, re-read pending & ~blocked (and TF_KICKED).
+ * The runtime's half of the Dekker handshake (see the DOC above): bump
+ * @entry_seq, store RUNNING_IN_GUEST, full barrier, re-read pending &
+ * ~blocked (and TF_KICKED).
  *
  * Return: 0 if the thread may now run guest code (state RUNNING_IN_GUEST;
  * call sigwake_leave_guest() when it comes back).  Otherwise the state is
