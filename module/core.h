@@ -18,6 +18,7 @@
 #define _SIGWAKE_CORE_H
 
 #include <linux/atomic.h>
+#include <linux/irq_work.h>
 #include <linux/ktime.h>
 #include <linux/list.h>
 #include <linux/llist.h>
@@ -34,10 +35,13 @@
 extern unsigned int sigwake_max_threads;
 extern unsigned int sigwake_max_queues;
 extern unsigned int sigwake_max_domains;
+extern unsigned int sigwake_kick_retry_us;
 
 /* Every live domain, by id; readers walk it under RCU. */
 extern struct xarray sigwake_domains;
 extern struct workqueue_struct *sigwake_wq_reap;
+extern bool sigwake_forward_available;
+DECLARE_PER_CPU(bool, sigwake_sending_kick);
 
 /**
  * struct sigwake_counters - event counts, for statistics
@@ -51,6 +55,8 @@ struct sigwake_counters {
 	atomic64_t waits;
 	atomic64_t timeouts;
 	atomic64_t interrupted;
+	atomic64_t forwards;
+	atomic64_t preemptions;
 };
 
 /**
@@ -73,6 +79,12 @@ struct sigwake_counters {
  * @waiters: threads inside SIGWAKE_IOC_WAIT, oldest first.
  * @queued: process-directed guest signals that every thread blocked.
  * @exited: threads whose task exited, for @reap_work to release.
+ * @fwd_mask: host signals with a FORWARD route; written under @lock, read
+ *	locklessly by the signal_generate probe.
+ * @fwd_routes: per host signal, guest signo | target << 32; 0 for none.
+ * @fwd_pending: host signals seen by the probe, not yet posted.
+ * @fwd_work: posts @fwd_pending outside the sender's locks.
+ * @had_forward: a route was ever set (teardown must wait for the probe).
  */
 struct sigwake_domain {
 	refcount_t ref;
@@ -101,6 +113,12 @@ struct sigwake_domain {
 
 	struct llist_head exited;
 	struct work_struct reap_work;
+
+	u64 fwd_mask;
+	u64 fwd_routes[SIGWAKE_NSIG];
+	atomic64_t fwd_pending;
+	struct irq_work fwd_work;
+	bool had_forward;
 
 	struct sigwake_counters stats;
 	struct rcu_head rcu;
@@ -187,6 +205,8 @@ int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
 int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
 			u32 *handle);
 int sigwake_thread_kick(struct sigwake_domain *dom, u32 target);
+int sigwake_thread_kick_wait(struct sigwake_domain *dom, u32 target,
+			     s64 timeout_ns, int *outcome);
 int sigwake_thread_wake_one(struct sigwake_thread *t, int reason);
 void sigwake_thread_release(struct sigwake_domain *dom,
 			    struct sigwake_thread *t, int why);
@@ -202,6 +222,14 @@ struct sigwake_wq *sigwake_wq_get(struct sigwake_domain *dom, u32 handle);
 void sigwake_wq_kill(struct sigwake_wq *wq);
 void sigwake_wq_put(struct sigwake_wq *wq);
 int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr);
+
+/* forward.c */
+void sigwake_forward_probe(void *data, int sig, struct kernel_siginfo *info,
+			   struct task_struct *task, int group, int result);
+void sigwake_forward_init(struct sigwake_domain *dom);
+void sigwake_forward_shutdown(struct sigwake_domain *dom);
+int sigwake_forward_set(struct sigwake_domain *dom,
+			struct sigwake_forward_args *args);
 
 /* ioctl.c */
 long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg);

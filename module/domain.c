@@ -90,6 +90,7 @@ struct sigwake_domain *sigwake_domain_create(void)
 	xa_init(&dom->pins);
 	init_llist_head(&dom->exited);
 	INIT_WORK(&dom->reap_work, sigwake_domain_reap);
+	sigwake_forward_init(dom);
 	get_task_comm(dom->comm, current);
 
 	dom->user = get_uid(current_user());
@@ -166,6 +167,7 @@ void sigwake_domain_destroy(struct sigwake_domain *dom)
 	unsigned long index;
 
 	xa_erase(&sigwake_domains, dom->id);
+	sigwake_forward_shutdown(dom);
 
 	mutex_lock(&dom->lock);
 	dom->dead = true;

@@ -144,13 +144,26 @@ static int sigwake_ioc_kick(struct sigwake_domain *dom,
 			    struct sigwake_ucmd *ucmd)
 {
 	struct sigwake_kick_args *args = ucmd->cmd;
-	int ret;
+	int ret, outcome;
 
-	if (args->flags || args->timeout_ns)
+	if (args->flags & ~SIGWAKE_KICK_FLAGS_ALL)
 		return -EINVAL;
-	ret = sigwake_thread_kick(dom, args->target);
-	if (ret < 0)
-		return ret;
+	if (args->flags & SIGWAKE_KICK_WAIT) {
+		if (args->timeout_ns < 0 &&
+		    args->timeout_ns != SIGWAKE_TIMEOUT_NONE)
+			return -EINVAL;
+		ret = sigwake_thread_kick_wait(dom, args->target,
+					       args->timeout_ns, &outcome);
+		if (ret)
+			return ret;
+		ret = outcome;
+	} else {
+		if (args->timeout_ns)
+			return -EINVAL;
+		ret = sigwake_thread_kick(dom, args->target);
+		if (ret < 0)
+			return ret;
+	}
 	args->outcome = ret;
 	return sigwake_respond(ucmd, sizeof(*args));
 }
@@ -187,6 +200,12 @@ static int sigwake_ioc_wq_destroy(struct sigwake_domain *dom,
 	return sigwake_wq_destroy(dom, args->handle);
 }
 
+static int sigwake_ioc_forward(struct sigwake_domain *dom,
+			       struct sigwake_ucmd *ucmd)
+{
+	return sigwake_forward_set(dom, ucmd->cmd);
+}
+
 union sigwake_ioctl_buffer {
 	struct sigwake_register_args reg;
 	struct sigwake_unregister_args unreg;
@@ -196,6 +215,7 @@ union sigwake_ioctl_buffer {
 	struct sigwake_kick_args kick;
 	struct sigwake_wq_create_args wq_create;
 	struct sigwake_wq_destroy_args wq_destroy;
+	struct sigwake_forward_args forward;
 };
 
 struct sigwake_ioctl_op {
@@ -229,6 +249,8 @@ static const struct sigwake_ioctl_op sigwake_ioctl_ops[] = {
 		   sigwake_wq_create_args, SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0),
 	SIGWAKE_OP(SIGWAKE_CMD_WQ_DESTROY, sigwake_ioc_wq_destroy,
 		   sigwake_wq_destroy_args, SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0),
+	SIGWAKE_OP(SIGWAKE_CMD_FORWARD, sigwake_ioc_forward,
+		   sigwake_forward_args, SIGWAKE_FORWARD_ARGS_SIZE_VER0),
 };
 
 long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

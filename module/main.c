@@ -28,8 +28,14 @@ module_param_named(max_domains_per_user, sigwake_max_domains, uint, 0644);
 MODULE_PARM_DESC(max_domains_per_user,
 		 "Open domains per user (open(2) fails with ENOSPC beyond)");
 
+module_param_named(kick_retry_us, sigwake_kick_retry_us, uint, 0644);
+MODULE_PARM_DESC(kick_retry_us,
+		 "KICK with SIGWAKE_KICK_WAIT: re-kick interval in microseconds");
+
 struct workqueue_struct *sigwake_wq_reap;
 static struct tracepoint *sigwake_tp_exit;
+static struct tracepoint *sigwake_tp_signal;
+bool sigwake_forward_available;
 
 static int sigwake_open(struct inode *inode, struct file *file)
 {
@@ -78,6 +84,8 @@ static void sigwake_find_tracepoint(struct tracepoint *tp, void *priv)
 {
 	if (!strcmp(tp->name, "sched_process_exit"))
 		sigwake_tp_exit = tp;
+	else if (!strcmp(tp->name, "signal_generate"))
+		sigwake_tp_signal = tp;
 }
 
 static int __init sigwake_init(void)
@@ -99,14 +107,24 @@ static int __init sigwake_init(void)
 	if (ret)
 		goto err_destroy_wq;
 
+	if (sigwake_tp_signal &&
+	    !tracepoint_probe_register(sigwake_tp_signal,
+				       sigwake_forward_probe, NULL))
+		sigwake_forward_available = true;
+	else
+		pr_warn("no signal_generate tracepoint: SIGWAKE_IOC_FORWARD unavailable\n");
+
 	ret = misc_register(&sigwake_misc);
 	if (ret)
-		goto err_unregister_probe;
+		goto err_unregister_forward;
 
 	pr_info("loaded: /dev/%s\n", sigwake_misc.name);
 	return 0;
 
-err_unregister_probe:
+err_unregister_forward:
+	if (sigwake_forward_available)
+		tracepoint_probe_unregister(sigwake_tp_signal,
+					    sigwake_forward_probe, NULL);
 	tracepoint_probe_unregister(sigwake_tp_exit,
 				    sigwake_thread_exit_probe, NULL);
 	tracepoint_synchronize_unregister();
@@ -118,6 +136,9 @@ err_destroy_wq:
 static void __exit sigwake_exit(void)
 {
 	misc_deregister(&sigwake_misc);
+	if (sigwake_forward_available)
+		tracepoint_probe_unregister(sigwake_tp_signal,
+					    sigwake_forward_probe, NULL);
 	tracepoint_probe_unregister(sigwake_tp_exit,
 				    sigwake_thread_exit_probe, NULL);
 	tracepoint_synchronize_unregister();

@@ -506,17 +506,33 @@ out_leave:
 	return ret;
 }
 
+/* Set while this CPU sends a kick signal, which FORWARD must not route. */
+DEFINE_PER_CPU(bool, sigwake_sending_kick);
+
+/*
+ * Send the kick signal to one task.  From an ioctl it looks like a tgkill(2)
+ * by the poster; from interrupt context (a forwarded signal, a preemption)
+ * it comes from the kernel.
+ */
 static void sigwake_send_kick(struct task_struct *task, int signo)
 {
-	struct kernel_siginfo info;
+	struct kernel_siginfo info, *infop = SEND_SIG_PRIV;
 
-	clear_siginfo(&info);
-	info.si_signo = signo;
-	info.si_errno = 0;
-	info.si_code = SI_TKILL;
-	info.si_pid = task_tgid_vnr(current);
-	info.si_uid = from_kuid_munged(current_user_ns(), current_uid());
-	send_sig_info(signo, &info, task);
+	if (in_task()) {
+		clear_siginfo(&info);
+		info.si_signo = signo;
+		info.si_errno = 0;
+		info.si_code = SI_TKILL;
+		info.si_pid = task_tgid_vnr(current);
+		info.si_uid = from_kuid_munged(current_user_ns(),
+					       current_uid());
+		infop = &info;
+	}
+	preempt_disable();
+	this_cpu_write(sigwake_sending_kick, true);
+	send_sig_info(signo, infop, task);
+	this_cpu_write(sigwake_sending_kick, false);
+	preempt_enable();
 }
 
 /*
@@ -698,4 +714,92 @@ int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
 int sigwake_thread_kick(struct sigwake_domain *dom, u32 target)
 {
 	return sigwake_post_one(dom, target, 0);
+}
+
+unsigned int sigwake_kick_retry_us = 1000;
+
+/* Is @t in guest code?  Called with t->lock held. */
+static bool sigwake_in_guest(struct sigwake_thread *t)
+{
+	return !t->dead && !t->waiting &&
+	       READ_ONCE(t->blk->state) == SIGWAKE_RUNNING_IN_GUEST;
+}
+
+/**
+ * sigwake_thread_kick_wait() - KICK with SIGWAKE_KICK_WAIT
+ * @dom: the domain
+ * @target: the thread's handle
+ * @timeout_ns: relative timeout, or SIGWAKE_TIMEOUT_NONE
+ * @outcome: out: the outcome of the first kick
+ *
+ * Kicks, then polls the target's state with a growing step, and kicks again
+ * every kick_retry_us while it stays RUNNING_IN_GUEST.
+ *
+ * Return: 0 once the target left guest code, or -ETIMEDOUT, -EINTR,
+ * -ESRCH, -ENOENT.
+ */
+int sigwake_thread_kick_wait(struct sigwake_domain *dom, u32 target,
+			     s64 timeout_ns, int *outcome)
+{
+	ktime_t now, deadline, next_kick, expires;
+	struct task_struct *kick_task;
+	struct sigwake_thread *t;
+	u64 step_ns = 20 * NSEC_PER_USEC;
+	u64 retry_ns;
+	unsigned long flags;
+	bool first = true, in_guest;
+	int ret;
+
+	t = sigwake_thread_get(dom, target);
+	if (!t)
+		return -ENOENT;
+
+	now = ktime_get();
+	deadline = timeout_ns < 0 ? KTIME_MAX :
+		   ktime_add_safe(now, ns_to_ktime(timeout_ns));
+	next_kick = now;
+
+	for (;;) {
+		kick_task = NULL;
+		retry_ns = max_t(u64, READ_ONCE(sigwake_kick_retry_us), 1) *
+			   NSEC_PER_USEC;
+		spin_lock_irqsave(&t->lock, flags);
+		if (t->dead || (t->task->flags & PF_EXITING)) {
+			spin_unlock_irqrestore(&t->lock, flags);
+			ret = (t->dead && !t->exited) ? -ENOENT : -ESRCH;
+			break;
+		}
+		now = ktime_get();
+		if (first || (sigwake_in_guest(t) &&
+			      ktime_compare(now, next_kick) >= 0)) {
+			ret = sigwake_deliver(t, 0, &kick_task);
+			if (first)
+				*outcome = ret;
+			first = false;
+			next_kick = ktime_add_ns(now, retry_ns);
+		}
+		in_guest = sigwake_in_guest(t);
+		spin_unlock_irqrestore(&t->lock, flags);
+		sigwake_finish_kick(t, kick_task);
+
+		ret = 0;
+		if (!in_guest)
+			break;
+		ret = -ETIMEDOUT;
+		if (ktime_compare(now, deadline) >= 0)
+			break;
+		ret = -EINTR;
+		if (signal_pending(current))
+			break;
+
+		expires = ktime_add_ns(now, step_ns);
+		if (ktime_compare(expires, deadline) > 0)
+			expires = deadline;
+		step_ns = min(step_ns * 2, retry_ns);
+		set_current_state(TASK_INTERRUPTIBLE);
+		schedule_hrtimeout_range(&expires, current->timer_slack_ns,
+					 HRTIMER_MODE_ABS);
+	}
+	sigwake_thread_put(t);
+	return ret;
 }

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SIGWAKE_IOC_FORWARD: a host signal sent to the owning process becomes a
+ * guest post, inside the kernel.
+ *
+ * The kernel reports every signal it generates on the signal_generate
+ * tracepoint, whether the signal is then delivered, ignored or already
+ * pending.  The probe runs under the target's siglock with interrupts off,
+ * where neither a wake-up of our own nor a kick signal (which takes that
+ * same siglock) may happen: it only records the host signal in the domain's
+ * fwd_pending set and queues the domain's irq_work, which makes the posts
+ * once the sender's locks are released.  Repeated host signals before the
+ * irq_work runs coalesce, as standard signals do.
+ */
+
+#include <linux/irq_work.h>
+#include <linux/sched/signal.h>
+#include <linux/signal.h>
+#include <linux/tracepoint.h>
+
+#include "core.h"
+
+/* Domains with at least one route: the probe's fast way out. */
+static atomic_t sigwake_forwarding = ATOMIC_INIT(0);
+
+static u64 sigwake_route(u32 guest_signo, u32 target)
+{
+	return guest_signo | (u64)target << 32;
+}
+
+void sigwake_forward_probe(void *data, int sig, struct kernel_siginfo *info,
+			   struct task_struct *task, int group, int result)
+{
+	struct sigwake_domain *dom;
+	unsigned long index;
+	struct pid *tgid;
+	u64 bit;
+
+	if (!atomic_read(&sigwake_forwarding))
+		return;
+	if (sig < 1 || sig > SIGWAKE_NSIG || this_cpu_read(sigwake_sending_kick))
+		return;
+
+	bit = 1ULL << (sig - 1);
+	tgid = task_tgid(task);
+	rcu_read_lock();
+	xa_for_each(&sigwake_domains, index, dom) {
+		if (dom->tgid != tgid || !(READ_ONCE(dom->fwd_mask) & bit))
+			continue;
+		atomic64_or(bit, &dom->fwd_pending);
+		irq_work_queue(&dom->fwd_work);
+	}
+	rcu_read_unlock();
+}
+
+static void sigwake_forward_work(struct irq_work *work)
+{
+	struct sigwake_domain *dom = container_of(work, struct sigwake_domain,
+						  fwd_work);
+	u64 pending, route;
+	u32 handle;
+	int sig;
+
+	pending = atomic64_xchg(&dom->fwd_pending, 0);
+	while (pending) {
+		sig = __ffs64(pending) + 1;
+		pending &= pending - 1;
+		route = READ_ONCE(dom->fwd_routes[sig - 1]);
+		if (!route)
+			continue;
+		atomic64_inc(&dom->stats.forwards);
+		sigwake_thread_post(dom, route >> 32, (u32)route, &handle);
+	}
+}
+
+void sigwake_forward_init(struct sigwake_domain *dom)
+{
+	init_irq_work(&dom->fwd_work, sigwake_forward_work);
+	atomic64_set(&dom->fwd_pending, 0);
+}
+
+/**
+ * sigwake_forward_shutdown() - drop every route of a dying domain
+ * @dom: the domain, already out of sigwake_domains
+ *
+ * After this, no probe sees the domain and no irq_work of it runs.
+ */
+void sigwake_forward_shutdown(struct sigwake_domain *dom)
+{
+	mutex_lock(&dom->lock);
+	if (dom->fwd_mask) {
+		WRITE_ONCE(dom->fwd_mask, 0);
+		atomic_dec(&sigwake_forwarding);
+	}
+	mutex_unlock(&dom->lock);
+	if (!dom->had_forward)
+		return;
+	/* Tracepoint probes run in RCU read-side critical sections. */
+	synchronize_rcu();
+	irq_work_sync(&dom->fwd_work);
+}
+
+static bool sigwake_host_signo_valid(u32 signo)
+{
+	return signo >= 1 && signo <= SIGWAKE_NSIG && signo != SIGKILL &&
+	       signo != SIGSTOP;
+}
+
+int sigwake_forward_set(struct sigwake_domain *dom,
+			struct sigwake_forward_args *args)
+{
+	u64 bit;
+	int ret = 0;
+
+	if (args->flags & ~SIGWAKE_FORWARD_FLAGS_ALL || args->pad)
+		return -EINVAL;
+	if (!sigwake_host_signo_valid(args->host_signo))
+		return -EINVAL;
+	if (!sigwake_forward_available)
+		return -EOPNOTSUPP;
+	bit = 1ULL << (args->host_signo - 1);
+
+	if (!(args->flags & SIGWAKE_FORWARD_REMOVE)) {
+		if (args->guest_signo < 1 || args->guest_signo > SIGWAKE_NSIG)
+			return -EINVAL;
+		if (args->target != SIGWAKE_TARGET_ANY &&
+		    !xa_load(&dom->threads, args->target))
+			return -ENOENT;
+	}
+
+	mutex_lock(&dom->lock);
+	if (args->flags & SIGWAKE_FORWARD_REMOVE) {
+		if (!(dom->fwd_mask & bit)) {
+			ret = -ENOENT;
+			goto out_unlock;
+		}
+		WRITE_ONCE(dom->fwd_mask, dom->fwd_mask & ~bit);
+		WRITE_ONCE(dom->fwd_routes[args->host_signo - 1], 0);
+		if (!dom->fwd_mask)
+			atomic_dec(&sigwake_forwarding);
+		goto out_unlock;
+	}
+
+	WRITE_ONCE(dom->fwd_routes[args->host_signo - 1],
+		   sigwake_route(args->guest_signo, args->target));
+	if (!dom->fwd_mask)
+		atomic_inc(&sigwake_forwarding);
+	dom->had_forward = true;
+	/* The route is in place before the probe can match the bit. */
+	smp_wmb();
+	WRITE_ONCE(dom->fwd_mask, dom->fwd_mask | bit);
+out_unlock:
+	mutex_unlock(&dom->lock);
+	return ret;
+}
