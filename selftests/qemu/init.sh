@@ -211,6 +211,7 @@ finish() {
 	echo o >/proc/sysrq-trigger
 }
 
+note "mode=$mode kernel=$kernel timeout=$timeout"
 out "# sigwake-run: mode=$mode kernel=$kernel release=$(uname -r) cpus=$(nproc)"
 
 case $mode in

@@ -15,7 +15,7 @@
 # ... # SKIP" and "# TODO" count as skips, "# XFAIL" as a pass); a program
 # that exits non-zero (other than 4, KSFT_SKIP), times out or prints fewer
 # results than its plan counts as failure(s).  Demo mode: every program is
-# one result, passed if it exited 0 in time.
+# one result, passed if it exited 0 in time and printed no "not ok" line.
 #
 # Prints a line per problem, then "COUNTS <pass> <fail> <skip> <done>".
 
@@ -43,14 +43,16 @@ function finish(rc, secs, timedout, ended,    results, missing, why) {
 	missing = 0
 	why = ""
 	if (mode == "demo") {
-		if (!ended || rc != 0 || timedout) {
-			nf = 1
-			why = !ended ? "did not finish (VM crashed or timed out)" : \
-			      timedout ? "timed out after " secs "s" : "exited with status " rc
-			problem(cur ": " why)
+		if (!ended || rc != 0 || timedout || nf) {
+			if (!ended)
+				problem(cur ": did not finish (VM crashed or timed out)")
+			else if (timedout)
+				problem(cur ": timed out after " secs "s")
+			else if (rc != 0)
+				problem(cur ": exited with status " rc)
+			fail++
 		} else
-			np = 1
-		pass += np; fail += nf
+			pass++
 		running = 0
 		return
 	}

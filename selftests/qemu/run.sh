@@ -29,6 +29,8 @@ TESTS_DIR=${TESTS_DIR:-}
 DEMOS_DIR=${DEMOS_DIR:-}
 QUIET=${QUIET:-}
 SKIP_DEPS=${SKIP_DEPS:-}
+SIGWAKE_KO=${SIGWAKE_KO:-}
+HOST_TESTS=${HOST_TESTS:-1}
 
 die() { echo "qemu-run: error: $*" >&2; exit 2; }
 msg() { echo "qemu-run: $*" >&2; }
@@ -271,6 +273,7 @@ show_demo() {
 			*) echo "[demo failed: ${line#\# sigwake-run: END }]" ;;
 			esac ;;
 		"# sigwake-run: DONE"*) ;;
+		"# sigwake-run: "*) echo "[vm] ${line#\# sigwake-run: }" ;;
 		*) echo "$line" ;;
 		esac
 	done
@@ -289,7 +292,10 @@ run_kernel() {
 		return 1
 	fi
 	msg "$tok: $RELEASE, image $BZIMAGE"
-	if ! build_module "$kb"; then
+	KO=$SIGWAKE_KO
+	if [ -n "$KO" ]; then
+		msg "using SIGWAKE_KO=$KO, not building the module"
+	elif ! build_module "$kb"; then
 		echo "$LABEL: 0 passed, 1 failed, 0 skipped"
 		F=$((F + 1))
 		return 1
@@ -367,8 +373,35 @@ run_kernel() {
 	return $failed
 }
 
+# ---------------------------------------------------------------- host tests
+# selftests/host/run.sh (packaging, install, docs; owned there): once per
+# "check", not per kernel.  Its closing "host: N passed, N failed, N
+# skipped" line is added to the totals.  HOST_TESTS=0 skips it; a list of
+# names ("docs install") runs only those.
+run_host_tests() {
+	local hr=$TOP/selftests/host/run.sh line np nf ns
+	[ "$HOST_TESTS" != 0 ] && [ -f "$hr" ] || return 0
+	echo "== host" >&2
+	HOST_TESTS=$HOST_TESTS bash "$hr" | tee "$BUILD/host.log" || true
+	line=$(grep -E '^host: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' \
+		"$BUILD/host.log" | tail -n1)
+	if [ -z "$line" ]; then
+		echo "host: no summary line from $hr"
+		F=$((F + 1))
+		return 1
+	fi
+	read -r _ np _ nf _ ns _ <<<"${line//,/}"
+	P=$((P + np)) F=$((F + nf)) S=$((S + ns))
+	[ "$nf" -eq 0 ]
+}
+
 # ---------------------------------------------------------------- main
 deps
+if [ -n "$SIGWAKE_KO" ]; then
+	[ -f "$SIGWAKE_KO" ] || die "SIGWAKE_KO=$SIGWAKE_KO: no such file"
+	[ "$(wc -w <<<"$KERNELS")" -eq 1 ] || [ "$mode" != check ] ||
+		die "SIGWAKE_KO is built for one kernel: give KERNELS=<that one>"
+fi
 mkdir -p "$BUILD"
 
 if [ "$mode" = fetch ]; then
@@ -411,6 +444,7 @@ check)
 	for k in $KERNELS; do
 		run_kernel "$k" check || status=1
 	done
+	run_host_tests || status=1
 	echo "$P passed, $F failed, $S skipped"
 	;;
 demo)
