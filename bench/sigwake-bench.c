@@ -1,0 +1,2249 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sigwake-bench: sigwake side by side with the user-space techniques it
+ * replaces, every pair measured in the same run, interleaved in rounds so
+ * that drift (frequency, noisy neighbours, TCG's translation cache warming
+ * up) hits both sides of a comparison alike.
+ *
+ *   roundtrip  two threads ping-pong: sigwake WAIT/WAKE on word-bound
+ *              queues vs futex WAIT/WAKE vs eventfd vs a pipe
+ *   post       a guest signal to a thread blocked in a wait, until that
+ *              thread runs: POST vs LiteBox's technique (tgkill a host
+ *              signal; the handler sets a pending bit, CASes WAITING->WOKEN
+ *              and futex-wakes) vs tgkill + sigtimedwait
+ *   entry      one guest entry plus exit with preemption armed: sigwake's
+ *              state-word stores vs Shadow's setitimer(ITIMER_VIRTUAL) +
+ *              sigprocmask on every enable and disable
+ *   kick       KICK (and POST) to a thread spinning in RUNNING_IN_GUEST
+ *              until its kick-signal handler runs vs pthread_kill + a TLS
+ *              flag
+ *   scaling    POST and WAKE cost with 1 .. 8192 registered threads, and
+ *              the kernel memory one registration costs
+ *   lost       lost events under one race load: the naive protocol (check
+ *              a flag, then futex-wait without a value check) vs sigwake
+ *
+ * Prints a table and writes a JSON file.  Speed is reported as ratios, never
+ * as pass or fail; the exit status says only whether the run completed
+ * (0), found sigwake missing (4, the baselines still ran), lost a sigwake
+ * event (3), or failed (1).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libsigwake.h"
+
+#ifndef BENCH_VERSION
+#define BENCH_VERSION "unknown"
+#endif
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define NSEC_PER_SEC	1000000000ull
+#define NSEC_PER_MSEC	1000000ull
+
+/* Host signals.  SIGRTMIN is a function in glibc: resolved in main(). */
+static int sig_kick;		/* sigwake kick_signo; pthread_kill baseline */
+static int sig_litebox;		/* LiteBox-style host signal */
+static int sig_sigwait;		/* taken with sigtimedwait */
+#define SIG_PREEMPT	SIGVTALRM	/* Shadow's ITIMER_VIRTUAL signal */
+
+/* Guest signals posted through sigwake. */
+#define GSIG_POST	10
+#define GSIG_STOP	15
+
+/* Preemption budget, the same for sigwake and the itimer technique. */
+#define PREEMPT_BUDGET_NS	(10 * NSEC_PER_MSEC)
+
+/* Bounded wait of the lost-event rounds: a sleep this long is a lost event. */
+#define LOST_TIMEOUT_NS		(10 * NSEC_PER_MSEC)
+
+/* Each technique is measured in this many interleaved chunks. */
+#define REPS		4
+#define REPS_QUICK	2
+
+/* ------------------------------------------------------------ options */
+
+static const char *const bench_names[] = {
+	"roundtrip", "post", "entry", "kick", "scaling", "lost",
+};
+
+static struct {
+	int quick;
+	long iterations;	/* 0: each benchmark's default */
+	const char *json;
+	unsigned int only;	/* bitmask over bench_names; 0: all */
+	int max_threads;
+} opt = {
+	.json = "bench.json",
+	.max_threads = 8192,
+};
+
+static int selected(const char *name)
+{
+	size_t i;
+
+	if (!opt.only)
+		return 1;
+	for (i = 0; i < ARRAY_SIZE(bench_names); i++)
+		if (!strcmp(bench_names[i], name))
+			return !!(opt.only & (1u << i));
+	return 0;
+}
+
+/* Samples per technique: --iterations, else the default for the mode. */
+static size_t iters(size_t full, size_t quick)
+{
+	if (opt.iterations > 0)
+		return (size_t)opt.iterations;
+	return opt.quick ? quick : full;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "sigwake-bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sigwake-bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/*
+ * Wait for another thread: spin briefly, then yield, so that a partner on
+ * the same CPU gets to run.
+ */
+#define SPIN_UNTIL(cond)						\
+	do {								\
+		unsigned int spin_n_ = 0;				\
+		while (!(cond)) {					\
+			if (++spin_n_ > 100)				\
+				sched_yield();				\
+			else						\
+				cpu_relax();				\
+		}							\
+	} while (0)
+
+#define LOAD(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define STORE_SC(p, v)	__atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define INC(p)		__atomic_add_fetch((p), 1, __ATOMIC_ACQ_REL)
+
+static pid_t gettid_(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+static long futex_wait(uint32_t *uaddr, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, uaddr, FUTEX_WAIT_PRIVATE, val, ts, NULL, 0);
+}
+
+static long futex_wake(uint32_t *uaddr, int nr)
+{
+	return syscall(SYS_futex, uaddr, FUTEX_WAKE_PRIVATE, nr, NULL, NULL, 0);
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static pthread_t spawn(void *(*fn)(void *), void *arg, size_t stack)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	int err;
+
+	pthread_attr_init(&attr);
+	if (stack)
+		pthread_attr_setstacksize(&attr, stack);
+	err = pthread_create(&th, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	if (err)
+		die("pthread_create: %s", strerror(err));
+	return th;
+}
+
+static void install(int sig, void (*fn)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL))
+		die("sigaction(%d): %s", sig, strerror(errno));
+}
+
+/*
+ * The scheduler state of a thread, from /proc: 'S' once it really sleeps
+ * (a wait that only published "waiting" but has not called schedule() yet
+ * still shows 'R').  The fd stays open; pread at 0 regenerates the text.
+ */
+static int proc_stat_open(pid_t tid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+static char proc_state(int fd)
+{
+	char buf[512], *p;
+	ssize_t n;
+
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return '?';
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] && p[2] ? p[2] : '?';
+}
+
+static void wait_sleeping(int fd)
+{
+	while (proc_state(fd) != 'S')
+		sched_yield();
+}
+
+static void wait_tid_sleeping(pid_t tid)
+{
+	int fd = proc_stat_open(tid);
+
+	wait_sleeping(fd);
+	close(fd);
+}
+
+/* ------------------------------------------------------------ statistics */
+
+struct stats {
+	size_t n;
+	double median, p99, mean, min, max;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted @v. */
+static double pct(const double *v, size_t n, double p)
+{
+	size_t k;
+
+	if (!n)
+		return 0;
+	k = (size_t)(p / 100.0 * (double)n + 0.999999);
+	if (k < 1)
+		k = 1;
+	if (k > n)
+		k = n;
+	return v[k - 1];
+}
+
+static struct stats summarize(double *v, size_t n)
+{
+	struct stats s = { .n = n };
+	double sum = 0;
+	size_t i;
+
+	if (!n)
+		return s;
+	qsort(v, n, sizeof(*v), cmp_double);
+	for (i = 0; i < n; i++)
+		sum += v[i];
+	s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	s.p99 = pct(v, n, 99);
+	s.mean = sum / (double)n;
+	s.min = v[0];
+	s.max = v[n - 1];
+	return s;
+}
+
+/* ------------------------------------------------------------ results */
+
+/*
+ * One measured line.  @bench, @group and @key place it in the JSON
+ * (benchmarks.<bench>[.<group>].<key>); @label is the table's text.
+ */
+struct row {
+	const char *bench;
+	const char *group;
+	char key[32];
+	char label[64];
+	struct stats st;
+	char note[96];
+	int skipped;
+};
+
+static struct row rows[96];
+static size_t nrows;
+
+static struct row *add_row(const char *bench, const char *group,
+			   const char *key, const char *label)
+{
+	struct row *r;
+
+	if (nrows == ARRAY_SIZE(rows))
+		die("too many result rows");
+	r = &rows[nrows++];
+	memset(r, 0, sizeof(*r));
+	r->bench = bench;
+	r->group = group;
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	snprintf(r->label, sizeof(r->label), "%s", label);
+	return r;
+}
+
+static const struct row *find_row(const char *bench, const char *group,
+				  const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+
+		if (r->skipped || !r->st.n || strcmp(r->bench, bench) ||
+		    strcmp(r->key, key))
+			continue;
+		if (!group != !r->group || (group && strcmp(group, r->group)))
+			continue;
+		return r;
+	}
+	return NULL;
+}
+
+/* An aim: value = num / den of two rows' medians, compared with @limit. */
+struct aim {
+	char name[64];
+	char expr[96];
+	double value;
+	double limit;
+	int at_most;		/* value <= limit, else value >= limit */
+	int have;
+	char note[160];
+};
+
+static struct aim aims[16];
+static size_t naims;
+
+static struct aim *add_aim(const char *name, double limit, int at_most)
+{
+	struct aim *a = &aims[naims++];
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->limit = limit;
+	a->at_most = at_most;
+	return a;
+}
+
+static int aim_met(const struct aim *a)
+{
+	return a->at_most ? a->value <= a->limit : a->value >= a->limit;
+}
+
+/* Lost-event counts, per technique. */
+struct lost_res {
+	const char *key;
+	const char *label;
+	size_t rounds, lost, late, woken, early;
+	int ran;
+};
+
+static struct lost_res lost_res[2] = {
+	{ .key = "naive_futex",
+	  .label = "naive: check flag, then futex wait (no value check)" },
+	{ .key = "sigwake", .label = "sigwake POST / WAIT" },
+};
+static uint64_t lost_delay_max_ns;
+
+/* Kernel memory per registration, per thread count. */
+struct mem_res {
+	int n;
+	long slab_kb, sunreclaim_kb, vmpin_kb;
+	long slabinfo_bytes;	/* -1: /proc/slabinfo not readable */
+};
+
+static struct mem_res mem_res[8];
+static size_t nmem;
+
+/* ------------------------------------------------------------ environment */
+
+static struct {
+	struct utsname uts;
+	char virt[64];
+	char cpu_model[128];
+	char clocksource[32];
+	char runner[64];
+	char runner_kernel[64];
+	long cpus;
+	double clock_ns;	/* cost of one now_ns() */
+	char sigwake[128];	/* "available" or why not */
+	char preempt[128];
+	long max_threads_per_domain;
+	char date[32];
+} env;
+
+static void read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = 0;
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}
+
+static void detect_env(void)
+{
+	char line[1024], *p;
+	int hypervisor = 0;
+	double v[64];
+	const char *s;
+	FILE *f;
+	size_t i;
+	time_t t;
+
+	uname(&env.uts);
+	env.cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	f = fopen("/proc/cpuinfo", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!env.cpu_model[0] && !strncmp(line, "model name", 10) &&
+		    (p = strchr(line, ':'))) {
+			p += 1 + (p[1] == ' ');
+			p[strcspn(p, "\n")] = 0;
+			snprintf(env.cpu_model, sizeof(env.cpu_model), "%s", p);
+		}
+		if (!strncmp(line, "flags", 5) && strstr(line, " hypervisor"))
+			hypervisor = 1;
+	}
+	if (f)
+		fclose(f);
+	if (strstr(env.cpu_model, "TCG"))
+		snprintf(env.virt, sizeof(env.virt), "qemu-tcg");
+	else if (hypervisor)
+		snprintf(env.virt, sizeof(env.virt), "virtualized");
+	else
+		snprintf(env.virt, sizeof(env.virt), "native");
+	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+		  env.clocksource, sizeof(env.clocksource));
+	s = getenv("SIGWAKE_VM");
+	snprintf(env.runner, sizeof(env.runner), "%s", s ? s : "");
+	s = getenv("SIGWAKE_KERNEL");
+	snprintf(env.runner_kernel, sizeof(env.runner_kernel), "%s", s ? s : "");
+	read_line("/sys/module/sigwake/parameters/max_threads_per_domain",
+		  line, sizeof(line));
+	env.max_threads_per_domain = line[0] ? atol(line) : -1;
+
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		uint64_t t0 = now_ns(), t1;
+		int k;
+
+		for (k = 0; k < 16; k++)
+			t1 = now_ns();
+		v[i] = (double)(t1 - t0) / 16;
+	}
+	env.clock_ns = summarize(v, ARRAY_SIZE(v)).median;
+
+	t = time(NULL);
+	strftime(env.date, sizeof(env.date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+}
+
+/* ------------------------------------------------------------ sigwake */
+
+static int sw_fd = -1;
+static struct sigwake_self *main_self;
+
+static int sw_ok(void)
+{
+	return sw_fd >= 0;
+}
+
+static struct sigwake_self *sw_register(int kick_signo)
+{
+	struct sigwake_self *self;
+	int r = sigwake_register(sw_fd, kick_signo, NULL, &self);
+
+	if (r < 0)
+		die("sigwake_register: %s", strerror(-r));
+	return self;
+}
+
+/* Forget stale kicks and signals after a WAIT that did not end in a wake. */
+static void sw_absorb(struct sigwake_self *self, int reason)
+{
+	if (reason == SIGWAKE_REASON_KICK)
+		sigwake_take_flags(self->block);
+	else if (reason == SIGWAKE_REASON_SIGNAL)
+		sigwake_take_pending(self->block);
+}
+
+/*
+ * The kick handler: the time it ran and a TLS flag, as a VMM's vCPU thread
+ * sets kvm_run->immediate_exit through TLS.  Shared by sigwake's kick signal
+ * and the pthread_kill baseline, so both pay for the same handler.
+ */
+static __thread volatile sig_atomic_t tls_kicked;
+static uint64_t kick_handler_ns;
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+	STORE(&kick_handler_ns, now_ns());
+	tls_kicked = 1;
+}
+
+static void nop_handler(int sig)
+{
+	(void)sig;
+}
+
+static unsigned long preempt_fired;
+
+static void preempt_handler(int sig)
+{
+	(void)sig;
+	__atomic_add_fetch(&preempt_fired, 1, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------ interleaving */
+
+/*
+ * A technique measures @n samples into @out (nanoseconds each), doing its
+ * own setup, warm-up and teardown, and returns how many it measured.
+ */
+typedef size_t (*tech_fn)(const void *cfg, double *out, size_t n);
+
+struct tech {
+	const char *key;
+	const char *label;
+	tech_fn fn;
+	const void *cfg;
+	int sigwake;		/* needs the module */
+};
+
+static size_t warmup(size_t n)
+{
+	size_t w = n / 10 + 2;
+
+	return w > 50 ? 50 : w;
+}
+
+static void run_techs(const char *bench, const char *group,
+		      const struct tech *t, size_t nt, size_t n)
+{
+	int reps = opt.quick ? REPS_QUICK : REPS;
+	double *buf[8];
+	size_t got[8] = { 0 }, i;
+	int rep;
+
+	if (nt > ARRAY_SIZE(buf))
+		die("too many techniques");
+	for (i = 0; i < nt; i++) {
+		buf[i] = calloc(n + 1, sizeof(double));
+		if (!buf[i])
+			die("out of memory");
+	}
+	for (rep = 0; rep < reps; rep++) {
+		size_t chunk = n / reps + (rep < (int)(n % reps));
+
+		for (i = 0; i < nt; i++) {
+			if (t[i].sigwake && !sw_ok())
+				continue;
+			got[i] += t[i].fn(t[i].cfg, buf[i] + got[i], chunk);
+		}
+	}
+	for (i = 0; i < nt; i++) {
+		struct row *r = add_row(bench, group, t[i].key, t[i].label);
+
+		if (t[i].sigwake && !sw_ok()) {
+			r->skipped = 1;
+			snprintf(r->note, sizeof(r->note), "sigwake unavailable");
+		} else {
+			r->st = summarize(buf[i], got[i]);
+		}
+		free(buf[i]);
+	}
+}
+
+/* ------------------------------------------------------------ 1. roundtrip */
+
+enum { RT_SIGWAKE, RT_FUTEX, RT_EVENTFD, RT_PIPE };
+
+struct pingpong {
+	int kind;
+	size_t total;		/* warm-up plus measured round trips */
+	uint32_t word[2][16] __attribute__((aligned(64)));
+	int wq[2];
+	int efd[2];
+	int pfd[2][2];
+	struct sigwake_self *self_b;
+};
+
+#define PP_WORD(pp, s)	(&(pp)->word[s][0])
+
+/* Hand the turn to side @s, whose word becomes @v. */
+static void pp_signal(struct pingpong *pp, int s, uint32_t v)
+{
+	uint64_t one = 1;
+	char c = 'x';
+
+	switch (pp->kind) {
+	case RT_SIGWAKE:
+		STORE_SC(PP_WORD(pp, s), v);
+		sigwake_wake(sw_fd, pp->wq[s], 1);
+		break;
+	case RT_FUTEX:
+		STORE_SC(PP_WORD(pp, s), v);
+		futex_wake(PP_WORD(pp, s), 1);
+		break;
+	case RT_EVENTFD:
+		if (write(pp->efd[s], &one, sizeof(one)) != sizeof(one))
+			die("eventfd write: %s", strerror(errno));
+		break;
+	case RT_PIPE:
+		if (write(pp->pfd[s][1], &c, 1) != 1)
+			die("pipe write: %s", strerror(errno));
+		break;
+	}
+}
+
+/* Wait for side @s's turn: its word moves away from @old. */
+static void pp_wait(struct pingpong *pp, int s, uint32_t old,
+		    struct sigwake_self *self)
+{
+	uint64_t val;
+	char c;
+	int r;
+
+	switch (pp->kind) {
+	case RT_SIGWAKE:
+		while (LOAD(PP_WORD(pp, s)) == old) {
+			r = sigwake_wait(sw_fd, pp->wq[s], old,
+					 SIGWAKE_TIMEOUT_NONE, 0);
+			if (r < 0 && r != -EAGAIN && r != -EINTR)
+				die("sigwake_wait: %s", strerror(-r));
+			sw_absorb(self, r);
+		}
+		break;
+	case RT_FUTEX:
+		while (LOAD(PP_WORD(pp, s)) == old)
+			futex_wait(PP_WORD(pp, s), old, NULL);
+		break;
+	case RT_EVENTFD:
+		while (read(pp->efd[s], &val, sizeof(val)) != sizeof(val))
+			if (errno != EINTR)
+				die("eventfd read: %s", strerror(errno));
+		break;
+	case RT_PIPE:
+		while (read(pp->pfd[s][0], &c, 1) != 1)
+			if (errno != EINTR)
+				die("pipe read: %s", strerror(errno));
+		break;
+	}
+}
+
+static void *pp_echo(void *arg)
+{
+	struct pingpong *pp = arg;
+	struct sigwake_self *self = NULL;
+	uint32_t i;
+
+	if (pp->kind == RT_SIGWAKE)
+		self = sw_register(sig_kick);
+	for (i = 1; i <= pp->total; i++) {
+		pp_wait(pp, 1, i - 1, self);
+		pp_signal(pp, 0, i);
+	}
+	if (self)
+		sigwake_unregister(self);
+	return NULL;
+}
+
+static size_t rt_run(const void *cfg, double *out, size_t n)
+{
+	struct pingpong *pp;
+	size_t w = warmup(n), i;
+	pthread_t th;
+	int s;
+
+	pp = aligned_alloc(64, sizeof(*pp));
+	if (!pp)
+		die("out of memory");
+	memset(pp, 0, sizeof(*pp));
+	pp->kind = *(const int *)cfg;
+	pp->total = w + n;
+	for (s = 0; s < 2; s++) {
+		switch (pp->kind) {
+		case RT_SIGWAKE:
+			pp->wq[s] = sigwake_wq_create(sw_fd, PP_WORD(pp, s));
+			if (pp->wq[s] < 0)
+				die("sigwake_wq_create: %s",
+				    strerror(-pp->wq[s]));
+			break;
+		case RT_EVENTFD:
+			pp->efd[s] = eventfd(0, EFD_CLOEXEC);
+			if (pp->efd[s] < 0)
+				die("eventfd: %s", strerror(errno));
+			break;
+		case RT_PIPE:
+			if (pipe2(pp->pfd[s], O_CLOEXEC))
+				die("pipe: %s", strerror(errno));
+			break;
+		}
+	}
+	th = spawn(pp_echo, pp, 0);
+	for (i = 1; i <= pp->total; i++) {
+		uint64_t t0 = now_ns();
+
+		pp_signal(pp, 1, (uint32_t)i);
+		pp_wait(pp, 0, (uint32_t)i - 1, main_self);
+		if (i > w)
+			out[i - w - 1] = (double)(now_ns() - t0);
+	}
+	pthread_join(th, NULL);
+	for (s = 0; s < 2; s++) {
+		switch (pp->kind) {
+		case RT_SIGWAKE:
+			sigwake_wq_destroy(sw_fd, pp->wq[s]);
+			break;
+		case RT_EVENTFD:
+			close(pp->efd[s]);
+			break;
+		case RT_PIPE:
+			close(pp->pfd[s][0]);
+			close(pp->pfd[s][1]);
+			break;
+		}
+	}
+	free(pp);
+	return n;
+}
+
+static const int rt_kinds[] = { RT_SIGWAKE, RT_FUTEX, RT_EVENTFD, RT_PIPE };
+
+static void bench_roundtrip(void)
+{
+	const struct tech t[] = {
+		{ "sigwake", "sigwake WAIT/WAKE (word-bound queue)", rt_run,
+		  &rt_kinds[0], 1 },
+		{ "futex", "futex WAIT/WAKE", rt_run, &rt_kinds[1], 0 },
+		{ "eventfd", "eventfd read/write", rt_run, &rt_kinds[2], 0 },
+		{ "pipe", "pipe read/write", rt_run, &rt_kinds[3], 0 },
+	};
+
+	run_techs("wake_roundtrip", NULL, t, ARRAY_SIZE(t),
+		  iters(20000, 300));
+}
+
+/* ------------------------------------------------------------ 2. post */
+
+enum { PW_SIGWAKE, PW_LITEBOX, PW_SIGWAIT };
+
+enum { LB_RUNNING_IN_HOST, LB_WAITING, LB_WOKEN };
+
+/* LiteBox's per-thread wait state, reached from the handler through TLS. */
+struct lb_thread {
+	uint32_t state;
+	uint64_t pending;
+};
+
+static __thread struct lb_thread *tls_lb;
+
+static void litebox_handler(int sig)
+{
+	struct lb_thread *lb = tls_lb;
+	uint32_t expect = LB_WAITING;
+
+	if (!lb)
+		return;
+	__atomic_or_fetch(&lb->pending, 1ull << (sig - 1), __ATOMIC_SEQ_CST);
+	if (__atomic_compare_exchange_n(&lb->state, &expect, LB_WOKEN, 0,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		futex_wake(&lb->state, 1);
+}
+
+struct postwait {
+	int kind;
+	pid_t tid;
+	__u32 handle;
+	uint32_t ready;		/* the target is set up */
+	uint32_t done;		/* events the target has run after */
+	uint32_t stop;
+	uint64_t t_run;		/* when the target ran, for the last event */
+};
+
+static void *pw_target(void *arg)
+{
+	struct postwait *pw = arg;
+	struct sigwake_self *self = NULL;
+	struct lb_thread lb = { 0 };
+	sigset_t set;
+	siginfo_t si;
+	int r;
+
+	pw->tid = gettid_();
+	switch (pw->kind) {
+	case PW_SIGWAKE:
+		self = sw_register(sig_kick);
+		pw->handle = self->handle;
+		break;
+	case PW_LITEBOX:
+		tls_lb = &lb;
+		break;
+	case PW_SIGWAIT:
+		sigemptyset(&set);
+		sigaddset(&set, sig_sigwait);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		break;
+	}
+	STORE(&pw->ready, 1);
+
+	for (;;) {
+		uint64_t t;
+
+		switch (pw->kind) {
+		case PW_SIGWAKE:
+			r = sigwake_wait(sw_fd, SIGWAKE_NO_WQ, 0,
+					 SIGWAKE_TIMEOUT_NONE, 0);
+			t = now_ns();
+			if (r < 0 && r != -EINTR)
+				die("sigwake_wait: %s", strerror(-r));
+			sigwake_take_flags(self->block);
+			if (r != SIGWAKE_REASON_SIGNAL)
+				continue;
+			sigwake_take_pending(self->block);
+			break;
+		case PW_LITEBOX:
+			STORE_SC(&lb.state, LB_WAITING);
+			if (!LOAD(&lb.pending))
+				while (LOAD(&lb.state) == LB_WAITING)
+					futex_wait(&lb.state, LB_WAITING, NULL);
+			t = now_ns();
+			STORE(&lb.state, LB_RUNNING_IN_HOST);
+			if (!__atomic_exchange_n(&lb.pending, 0,
+						 __ATOMIC_ACQ_REL))
+				continue;
+			break;
+		default: {
+			struct timespec ts = { .tv_sec = 3600 };
+
+			r = sigtimedwait(&set, &si, &ts);
+			t = now_ns();
+			if (r != sig_sigwait)
+				continue;
+			break;
+		}
+		}
+		if (LOAD(&pw->stop))
+			break;
+		STORE(&pw->t_run, t);
+		INC(&pw->done);
+	}
+	tls_lb = NULL;
+	if (self)
+		sigwake_unregister(self);
+	return NULL;
+}
+
+static void pw_send(const struct postwait *pw, pid_t pid)
+{
+	int r;
+
+	switch (pw->kind) {
+	case PW_SIGWAKE:
+		r = sigwake_post(sw_fd, pw->handle, GSIG_POST, NULL);
+		if (r < 0)
+			die("sigwake_post: %s", strerror(-r));
+		break;
+	case PW_LITEBOX:
+		syscall(SYS_tgkill, pid, pw->tid, sig_litebox);
+		break;
+	default:
+		syscall(SYS_tgkill, pid, pw->tid, sig_sigwait);
+		break;
+	}
+}
+
+static size_t pw_run(const void *cfg, double *out, size_t n)
+{
+	struct postwait pw = { .kind = *(const int *)cfg };
+	size_t w = warmup(n), i;
+	pid_t pid = getpid();
+	pthread_t th;
+	int fd;
+
+	th = spawn(pw_target, &pw, 0);
+	SPIN_UNTIL(LOAD(&pw.ready));
+	fd = proc_stat_open(pw.tid);
+	for (i = 0; i < w + n; i++) {
+		uint64_t t0;
+
+		wait_sleeping(fd);
+		t0 = now_ns();
+		pw_send(&pw, pid);
+		SPIN_UNTIL(LOAD(&pw.done) == i + 1);
+		if (i >= w)
+			out[i - w] = (double)(LOAD(&pw.t_run) - t0);
+	}
+	STORE(&pw.stop, 1);
+	wait_sleeping(fd);
+	pw_send(&pw, pid);
+	pthread_join(th, NULL);
+	close(fd);
+	return n;
+}
+
+static const int pw_kinds[] = { PW_SIGWAKE, PW_LITEBOX, PW_SIGWAIT };
+
+static void bench_post(void)
+{
+	const struct tech t[] = {
+		{ "sigwake_post", "sigwake POST to a WAITing thread", pw_run,
+		  &pw_kinds[0], 1 },
+		{ "litebox", "LiteBox: tgkill, handler CAS + futex wake",
+		  pw_run, &pw_kinds[1], 0 },
+		{ "tgkill_sigtimedwait", "tgkill + sigtimedwait", pw_run,
+		  &pw_kinds[2], 0 },
+	};
+
+	run_techs("post_to_waiter", NULL, t, ARRAY_SIZE(t), iters(2000, 100));
+}
+
+/* ------------------------------------------------------------ 3. entry */
+
+#define ENTRY_BATCH_SW		2000
+#define ENTRY_BATCH_ITIMER	50
+
+static int preempt_armed;
+
+/* Arm (or, with budget 0, disarm) sigwake's preemption for main_self. */
+static int sw_preempt(uint64_t budget_ns)
+{
+#ifdef SIGWAKE_IOC_PREEMPT
+	struct sigwake_preempt_args pa;
+
+	memset(&pa, 0, sizeof(pa));
+	pa.size = sizeof(pa);
+	pa.target = main_self->handle;
+	pa.budget_ns = budget_ns;
+	if (ioctl(sw_fd, SIGWAKE_IOC_PREEMPT, &pa))
+		return -errno;
+	return 0;
+#else
+	(void)budget_ns;
+	return -ENOTTY;
+#endif
+}
+
+static unsigned long entry_refused;
+
+static size_t entry_sigwake(const void *cfg, double *out, size_t n)
+{
+	struct sigwake_thread_block *b = main_self->block;
+	size_t w = warmup(n), i, k;
+
+	(void)cfg;
+	if (preempt_armed && sw_preempt(PREEMPT_BUDGET_NS))
+		preempt_armed = 0;
+	for (i = 0; i < w + n; i++) {
+		uint64_t t0 = now_ns();
+
+		for (k = 0; k < ENTRY_BATCH_SW; k++) {
+			if (sigwake_enter_guest(b)) {
+				/* Preempted or kicked: deliver, go on. */
+				sigwake_take_pending(b);
+				sigwake_take_flags(b);
+				entry_refused++;
+				continue;
+			}
+			__asm__ __volatile__("" ::: "memory");
+			sigwake_leave_guest(b);
+		}
+		if (i >= w)
+			out[i - w] = (double)(now_ns() - t0) / ENTRY_BATCH_SW;
+	}
+	if (preempt_armed)
+		sw_preempt(0);
+	sigwake_take_flags(b);
+	return n;
+}
+
+static void itimer_set(uint64_t ns)
+{
+	struct itimerval it;
+
+	it.it_value.tv_sec = (time_t)(ns / NSEC_PER_SEC);
+	it.it_value.tv_usec = (suseconds_t)(ns % NSEC_PER_SEC / 1000);
+	it.it_interval = it.it_value;
+	if (setitimer(ITIMER_VIRTUAL, &it, NULL))
+		die("setitimer: %s", strerror(errno));
+}
+
+static size_t entry_itimer(const void *cfg, double *out, size_t n)
+{
+	size_t w = warmup(n), i, k;
+	sigset_t set;
+
+	(void)cfg;
+	sigemptyset(&set);
+	sigaddset(&set, SIG_PREEMPT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	for (i = 0; i < w + n; i++) {
+		uint64_t t0 = now_ns();
+
+		for (k = 0; k < ENTRY_BATCH_ITIMER; k++) {
+			/* enable */
+			itimer_set(PREEMPT_BUDGET_NS);
+			sigprocmask(SIG_UNBLOCK, &set, NULL);
+			__asm__ __volatile__("" ::: "memory");
+			/* disable */
+			itimer_set(0);
+			sigprocmask(SIG_BLOCK, &set, NULL);
+		}
+		if (i >= w)
+			out[i - w] = (double)(now_ns() - t0) /
+				     ENTRY_BATCH_ITIMER;
+	}
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	return n;
+}
+
+static void bench_entry(void)
+{
+	const struct tech t[] = {
+		{ "sigwake_state_word",
+		  "sigwake enter_guest + leave_guest (state word)",
+		  entry_sigwake, NULL, 1 },
+		{ "shadow_itimer",
+		  "Shadow: setitimer(VIRTUAL) + sigprocmask, x2",
+		  entry_itimer, NULL, 0 },
+	};
+	int r = -ENODEV;
+
+	if (sw_ok()) {
+		r = sw_preempt(PREEMPT_BUDGET_NS);
+		if (!r)
+			sw_preempt(0);
+	}
+	preempt_armed = !r;
+	if (!sw_ok())
+		snprintf(env.preempt, sizeof(env.preempt),
+			 "not measured: sigwake unavailable");
+	else if (!r)
+		snprintf(env.preempt, sizeof(env.preempt),
+			 "armed (SIGWAKE_IOC_PREEMPT, budget %llu ms)",
+			 (unsigned long long)(PREEMPT_BUDGET_NS / NSEC_PER_MSEC));
+#ifdef SIGWAKE_IOC_PREEMPT
+	else
+		snprintf(env.preempt, sizeof(env.preempt),
+			 "not armed: SIGWAKE_IOC_PREEMPT failed (%s)",
+			 strerror(-r));
+#else
+	else
+		snprintf(env.preempt, sizeof(env.preempt),
+			 "not armed: no SIGWAKE_IOC_PREEMPT in <linux/sigwake.h>");
+#endif
+	run_techs("entry_exit", NULL, t, ARRAY_SIZE(t), iters(200, 20));
+	if (sw_ok())
+		snprintf(rows[nrows - 2].note, sizeof(rows[0].note),
+			 preempt_armed ? "PREEMPT armed" : "PREEMPT not armed");
+}
+
+/* ------------------------------------------------------------ 4. kick */
+
+enum { KK_SIGWAKE_KICK, KK_SIGWAKE_POST, KK_PTHREAD_KILL };
+
+struct kick {
+	int kind;
+	struct sigwake_self *self;
+	uint32_t ready;		/* round the target is spinning in */
+	uint32_t done;		/* rounds the target came out of */
+	uint32_t stop;
+};
+
+static void *kick_target(void *arg)
+{
+	struct kick *kk = arg;
+	struct sigwake_thread_block *b = NULL;
+	uint32_t round = 0;
+
+	if (kk->kind != KK_PTHREAD_KILL) {
+		kk->self = sw_register(sig_kick);
+		b = kk->self->block;
+	}
+	while (!LOAD(&kk->stop)) {
+		if (b && sigwake_enter_guest(b)) {
+			sigwake_take_pending(b);
+			sigwake_take_flags(b);
+			continue;
+		}
+		STORE(&kk->ready, ++round);
+		/* "Guest code": runs until the kick handler says stop. */
+		while (!tls_kicked && !LOAD(&kk->stop))
+			cpu_relax();
+		if (b) {
+			sigwake_leave_guest(b);
+			sigwake_take_pending(b);
+			sigwake_take_flags(b);
+		}
+		tls_kicked = 0;
+		STORE(&kk->done, round);
+	}
+	if (kk->self)
+		sigwake_unregister(kk->self);
+	return NULL;
+}
+
+static size_t kick_run(const void *cfg, double *out, size_t n)
+{
+	struct kick kk = { .kind = *(const int *)cfg };
+	size_t w = warmup(n), i;
+	pthread_t th;
+	int r;
+
+	th = spawn(kick_target, &kk, 0);
+	for (i = 1; i <= w + n; i++) {
+		uint64_t t0;
+
+		SPIN_UNTIL(LOAD(&kk.ready) == i);
+		STORE(&kick_handler_ns, 0);
+		t0 = now_ns();
+		switch (kk.kind) {
+		case KK_SIGWAKE_KICK:
+			r = sigwake_kick(sw_fd, kk.self->handle);
+			break;
+		case KK_SIGWAKE_POST:
+			r = sigwake_post(sw_fd, kk.self->handle, GSIG_POST,
+					 NULL);
+			break;
+		default:
+			r = -pthread_kill(th, sig_kick);
+			break;
+		}
+		if (r < 0)
+			die("kick: %s", strerror(-r));
+		SPIN_UNTIL(LOAD(&kk.done) == i);
+		if (i > w)
+			out[i - w - 1] = (double)(LOAD(&kick_handler_ns) - t0);
+	}
+	STORE(&kk.stop, 1);
+	pthread_join(th, NULL);
+	return n;
+}
+
+static const int kick_kinds[] = {
+	KK_SIGWAKE_KICK, KK_SIGWAKE_POST, KK_PTHREAD_KILL,
+};
+
+static void bench_kick(void)
+{
+	const struct tech t[] = {
+		{ "sigwake_kick", "sigwake KICK, thread in guest", kick_run,
+		  &kick_kinds[0], 1 },
+		{ "sigwake_post", "sigwake POST, thread in guest", kick_run,
+		  &kick_kinds[1], 1 },
+		{ "pthread_kill_tls", "pthread_kill + TLS flag", kick_run,
+		  &kick_kinds[2], 0 },
+	};
+
+	run_techs("kick", NULL, t, ARRAY_SIZE(t), iters(2000, 100));
+}
+
+/* ------------------------------------------------------------ 5. scaling */
+
+#define SC_STACK	(64 * 1024)
+
+enum { PH_WAIT = 1, PH_HOST, PH_EXIT };
+
+struct sc_worker {
+	struct scaling *sc;
+	int idx;
+	pid_t tid;
+	pthread_t th;
+	struct sigwake_self *self;
+};
+
+struct scaling {
+	int n;
+	int wq;
+	uint32_t go;		/* futex: workers may register */
+	uint32_t phase;		/* the queue's word */
+	uint32_t host_word;	/* futex of the PH_HOST sleep */
+	int started, registered, in_host, failed, err;
+	int last_woken;
+	struct sc_worker *w;
+};
+
+static void *sc_worker(void *arg)
+{
+	struct sc_worker *w = arg;
+	struct scaling *sc = w->sc;
+	uint32_t ph;
+	int r;
+
+	w->tid = gettid_();
+	INC(&sc->started);
+	while (!LOAD(&sc->go))
+		futex_wait(&sc->go, 0, NULL);
+	r = sigwake_register(sw_fd, 0, NULL, &w->self);
+	if (r < 0) {
+		STORE(&sc->err, -r);
+		INC(&sc->failed);
+		INC(&sc->registered);
+		return NULL;
+	}
+	INC(&sc->registered);
+	while ((ph = LOAD(&sc->phase)) != PH_EXIT) {
+		if (ph == PH_WAIT) {
+			r = sigwake_wait(sw_fd, sc->wq, PH_WAIT,
+					 SIGWAKE_TIMEOUT_NONE, 0);
+			if (r == SIGWAKE_REASON_WAKE ||
+			    r == SIGWAKE_REASON_SIGNAL) {
+				sigwake_take_pending(w->self->block);
+				STORE_SC(&sc->last_woken, w->idx);
+			} else {
+				sw_absorb(w->self, r);
+			}
+			continue;
+		}
+		INC(&sc->in_host);
+		while (!LOAD(&sc->host_word))
+			futex_wait(&sc->host_word, 0, NULL);
+		break;
+	}
+	sigwake_unregister(w->self);
+	return NULL;
+}
+
+/* /proc/meminfo "Slab:" and "SUnreclaim:", /proc/self/status "VmPin:". */
+static long kb_field(const char *path, const char *key)
+{
+	char line[256];
+	size_t len = strlen(key);
+	long v = -1;
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len)) {
+			v = atol(line + len);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Bytes in active slab objects, from /proc/slabinfo; -1 if unreadable. */
+static long slabinfo_bytes(void)
+{
+	char line[512], name[64];
+	long active, total, size, sum = 0;
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld %ld %ld", name, &active, &total,
+			   &size) == 4)
+			sum += active * size;
+	fclose(f);
+	return sum;
+}
+
+struct memsnap {
+	long slab, sunreclaim, vmpin, slabinfo;
+};
+
+static struct memsnap memsnap(void)
+{
+	struct memsnap m;
+
+	/* Let RCU-deferred frees of earlier phases land first. */
+	usleep(100000);
+	m.slab = kb_field("/proc/meminfo", "Slab:");
+	m.sunreclaim = kb_field("/proc/meminfo", "SUnreclaim:");
+	m.vmpin = kb_field("/proc/self/status", "VmPin:");
+	m.slabinfo = slabinfo_bytes();
+	return m;
+}
+
+static void sc_all_waiting(struct scaling *sc)
+{
+	int i;
+
+	for (i = 0; i < sc->n; i++)
+		SPIN_UNTIL(sigwake_state(sc->w[i].self->block) ==
+			   SIGWAKE_WAITING);
+}
+
+/* The thread that the last wake or post woke is asleep in WAIT again. */
+static int sc_rewaited(struct scaling *sc)
+{
+	int idx;
+
+	SPIN_UNTIL(LOAD(&sc->last_woken) >= 0);
+	idx = LOAD(&sc->last_woken);
+	SPIN_UNTIL(sigwake_state(sc->w[idx].self->block) == SIGWAKE_WAITING);
+	wait_tid_sleeping(sc->w[idx].tid);
+	return idx;
+}
+
+static void sc_row(const char *group, int n, const char *label, double *v,
+		   size_t cnt, unsigned long anomalies)
+{
+	char key[32], text[64];
+	struct row *r;
+
+	snprintf(key, sizeof(key), "%d", n);
+	snprintf(text, sizeof(text), "%s, N=%d", label, n);
+	r = add_row("scaling", group, key, text);
+	r->st = summarize(v, cnt);
+	if (anomalies)
+		snprintf(r->note, sizeof(r->note), "%lu unexpected outcomes",
+			 anomalies);
+}
+
+static int sc_run(int n, size_t samples)
+{
+	struct scaling *sc;
+	struct memsnap m0, m1;
+	unsigned long bad;
+	uint64_t seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
+	size_t w = warmup(samples), i;
+	double *v;
+	int k, r;
+
+	sc = calloc(1, sizeof(*sc));
+	v = calloc(samples + 1, sizeof(*v));
+	if (!sc || !v)
+		die("out of memory");
+	sc->n = n;
+	sc->phase = PH_WAIT;
+	sc->last_woken = -1;
+	sc->wq = sigwake_wq_create(sw_fd, &sc->phase);
+	if (sc->wq < 0)
+		die("sigwake_wq_create: %s", strerror(-sc->wq));
+	sc->w = calloc((size_t)n, sizeof(*sc->w));
+	if (!sc->w)
+		die("out of memory");
+
+	for (k = 0; k < n; k++) {
+		pthread_attr_t attr;
+		int err;
+
+		sc->w[k].sc = sc;
+		sc->w[k].idx = k;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, SC_STACK);
+		err = pthread_create(&sc->w[k].th, &attr, sc_worker,
+				     &sc->w[k]);
+		pthread_attr_destroy(&attr);
+		if (err) {
+			note("scaling: N=%d: thread %d: %s; skipping N=%d", n,
+			     k, strerror(err), n);
+			n = sc->n = k;
+			STORE(&sc->phase, PH_EXIT);
+			STORE(&sc->host_word, 1);
+			goto out_release;
+		}
+	}
+	SPIN_UNTIL(LOAD(&sc->started) == n);
+	for (k = 0; k < n; k++)
+		wait_tid_sleeping(sc->w[k].tid);
+
+	/* Kernel memory of the registrations alone: threads exist already. */
+	m0 = memsnap();
+	STORE(&sc->go, 1);
+	futex_wake(&sc->go, INT_MAX);
+	SPIN_UNTIL(LOAD(&sc->registered) == n);
+	if (sc->failed) {
+		note("scaling: N=%d: %d registrations failed (%s); skipping",
+		     n, sc->failed, strerror(sc->err));
+		STORE(&sc->phase, PH_EXIT);
+		STORE(&sc->host_word, 1);
+		sigwake_wake(sw_fd, sc->wq, INT_MAX);
+		goto out_join;
+	}
+	sc_all_waiting(sc);
+	m1 = memsnap();
+	mem_res[nmem++] = (struct mem_res){
+		.n = n,
+		.slab_kb = m1.slab - m0.slab,
+		.sunreclaim_kb = m1.sunreclaim - m0.sunreclaim,
+		.vmpin_kb = m1.vmpin - m0.vmpin,
+		.slabinfo_bytes = m0.slabinfo < 0 ? -1 :
+				  m1.slabinfo - m0.slabinfo,
+	};
+	for (k = 0; k < n; k++)
+		wait_tid_sleeping(sc->w[k].tid);
+
+	/* WAKE one of N waiters (the oldest: FIFO). */
+	bad = 0;
+	for (i = 0; i < w + samples; i++) {
+		uint64_t t0;
+
+		STORE_SC(&sc->last_woken, -1);
+		t0 = now_ns();
+		r = sigwake_wake(sw_fd, sc->wq, 1);
+		if (i >= w)
+			v[i - w] = (double)(now_ns() - t0);
+		if (r != 1) {
+			bad++;
+			continue;
+		}
+		sc_rewaited(sc);
+	}
+	sc_row("wake", n, "WAKE 1 of N waiters", v, samples, bad);
+
+	/* POST to a random one of N waiting threads: it wakes. */
+	bad = 0;
+	for (i = 0; i < w + samples; i++) {
+		int idx = (int)(xorshift(&seed) % (uint64_t)n);
+		uint64_t t0;
+
+		STORE_SC(&sc->last_woken, -1);
+		t0 = now_ns();
+		r = sigwake_post(sw_fd, sc->w[idx].self->handle, GSIG_POST,
+				 NULL);
+		if (i >= w)
+			v[i - w] = (double)(now_ns() - t0);
+		if (r != SIGWAKE_POST_WOKEN) {
+			bad++;
+			continue;
+		}
+		sc_rewaited(sc);
+	}
+	sc_row("post_waiting", n, "POST to 1 of N waiting", v, samples, bad);
+
+	/* Every thread to host code, then POST to a random one: recorded. */
+	STORE_SC(&sc->phase, PH_HOST);
+	sigwake_wake(sw_fd, sc->wq, INT_MAX);
+	SPIN_UNTIL(LOAD(&sc->in_host) == n);
+	bad = 0;
+	for (i = 0; i < w + samples; i++) {
+		int idx = (int)(xorshift(&seed) % (uint64_t)n);
+		uint64_t t0 = now_ns();
+
+		r = sigwake_post(sw_fd, sc->w[idx].self->handle, GSIG_POST,
+				 NULL);
+		if (i >= w)
+			v[i - w] = (double)(now_ns() - t0);
+		if (r != SIGWAKE_POST_RECORDED)
+			bad++;
+	}
+	sc_row("post_host", n, "POST to 1 of N in host", v, samples, bad);
+	STORE_SC(&sc->phase, PH_EXIT);
+	STORE_SC(&sc->host_word, 1);
+
+out_join:
+out_release:
+	STORE_SC(&sc->go, 1);
+	futex_wake(&sc->go, INT_MAX);
+	futex_wake(&sc->host_word, INT_MAX);
+	for (k = 0; k < n; k++)
+		pthread_join(sc->w[k].th, NULL);
+	sigwake_wq_destroy(sw_fd, sc->wq);
+	free(sc->w);
+	free(sc);
+	free(v);
+	return 0;
+}
+
+static void bench_scaling(void)
+{
+	static const int counts[] = { 1, 64, 1024, 8192 };
+	size_t samples = iters(2000, 100), i;
+	struct rlimit rl;
+	long limit;
+
+	if (!sw_ok()) {
+		add_row("scaling", NULL, "all", "scaling (sigwake only)")
+			->skipped = 1;
+		snprintf(rows[nrows - 1].note, sizeof(rows[0].note),
+			 "sigwake unavailable");
+		return;
+	}
+	/* 64 blocks share a page; the pages count against RLIMIT_MEMLOCK. */
+	if (!getrlimit(RLIMIT_MEMLOCK, &rl) && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_MEMLOCK, &rl);
+	}
+	limit = env.max_threads_per_domain > 0 ?
+		env.max_threads_per_domain - 4 : LONG_MAX;
+	for (i = 0; i < ARRAY_SIZE(counts); i++) {
+		int n = counts[i];
+
+		if (n > opt.max_threads || (opt.quick && n > 64 &&
+					    opt.max_threads == 8192))
+			continue;
+		if (n > limit) {
+			note("scaling: N=%d is over max_threads_per_domain",
+			     n);
+			continue;
+		}
+		sc_run(n, samples);
+	}
+}
+
+/* ------------------------------------------------------------ 6. lost */
+
+enum { LT_NAIVE, LT_SIGWAKE };
+
+struct race {
+	int kind;
+	size_t rounds;
+	uint32_t round;		/* the waiter's current round */
+	uint32_t posted;	/* the poster's last finished round */
+	uint32_t flag;		/* naive: the event */
+	uint32_t word;		/* naive: futex word, never changes */
+	uint64_t t_posted;	/* when the last post had finished */
+	__u32 handle;
+	uint64_t seed;
+};
+
+static void *race_poster(void *arg)
+{
+	struct race *rc = arg;
+	uint32_t r;
+
+	for (r = 1; r <= rc->rounds; r++) {
+		uint64_t until;
+
+		SPIN_UNTIL(LOAD(&rc->round) == r);
+		until = now_ns() + xorshift(&rc->seed) % lost_delay_max_ns;
+		while (now_ns() < until)
+			cpu_relax();
+		if (rc->kind == LT_NAIVE) {
+			STORE_SC(&rc->flag, 1);
+			futex_wake(&rc->word, 1);
+		} else {
+			sigwake_post(sw_fd, rc->handle, GSIG_POST, NULL);
+		}
+		STORE(&rc->t_posted, now_ns());
+		STORE(&rc->posted, r);
+	}
+	return NULL;
+}
+
+/*
+ * One chunk of race rounds.  Each round the waiter checks for the event
+ * and, seeing none, sleeps with a bounded timeout, while the poster posts
+ * after a random delay that straddles the check.  A sleep that times out
+ * although the post had finished before its deadline slept through a
+ * recorded event: a lost event.
+ */
+static void lost_chunk(int kind, size_t rounds, uint64_t seed)
+{
+	struct lost_res *res = &lost_res[kind];
+	struct sigwake_thread_block *b = sw_ok() ? main_self->block : NULL;
+	const uint64_t bit = sigwake_sigbit(GSIG_POST);
+	struct race rc = {
+		.kind = kind, .rounds = rounds, .seed = seed | 1,
+	};
+	pthread_t th;
+	uint32_t r;
+
+	if (b) {
+		rc.handle = main_self->handle;
+		sigwake_take_pending(b);
+		sigwake_take_flags(b);
+	}
+	th = spawn(race_poster, &rc, 0);
+	for (r = 1; r <= rounds; r++) {
+		uint64_t deadline = 0;
+		int timed_out = 0, ret;
+
+		if (kind == LT_NAIVE)
+			STORE_SC(&rc.flag, 0);
+		else
+			sigwake_take_pending(b);
+		STORE_SC(&rc.round, r);
+
+		if (kind == LT_NAIVE) {
+			if (!LOAD(&rc.flag)) {
+				struct timespec ts = {
+					.tv_nsec = LOST_TIMEOUT_NS,
+				};
+
+				deadline = now_ns() + LOST_TIMEOUT_NS;
+				ret = (int)futex_wait(&rc.word, 0, &ts);
+				timed_out = ret < 0 && errno == ETIMEDOUT;
+			}
+		} else if (!(__atomic_load_n(&b->pending, __ATOMIC_SEQ_CST) &
+			     bit)) {
+			deadline = now_ns() + LOST_TIMEOUT_NS;
+			ret = sigwake_wait(sw_fd, SIGWAKE_NO_WQ, 0,
+					   LOST_TIMEOUT_NS, 0);
+			timed_out = ret == SIGWAKE_REASON_TIMEOUT;
+			if (ret == SIGWAKE_REASON_KICK)
+				sigwake_take_flags(b);
+		}
+		SPIN_UNTIL(LOAD(&rc.posted) == r);
+		if (!deadline)
+			res->early++;
+		else if (!timed_out)
+			res->woken++;
+		else if (LOAD(&rc.t_posted) < deadline)
+			res->lost++;
+		else
+			res->late++;
+	}
+	pthread_join(th, NULL);
+	if (b)
+		sigwake_take_pending(b);
+	res->rounds += rounds;
+	res->ran = 1;
+}
+
+static void bench_lost(void)
+{
+	int reps = opt.quick ? REPS_QUICK : REPS, rep, k;
+	size_t rounds = iters(20000, 1000);
+	uint32_t dummy = 1;
+	double v[200];
+	size_t i;
+
+	/*
+	 * The poster's delay: uniform in [0, 2 x the longer of a futex wake
+	 * and a sigwake poll), so that it straddles the waiter's check and
+	 * its entry into the sleep, for both protocols alike.
+	 */
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		uint64_t t0 = now_ns();
+
+		futex_wake(&dummy, 1);
+		v[i] = (double)(now_ns() - t0);
+	}
+	lost_delay_max_ns = (uint64_t)summarize(v, ARRAY_SIZE(v)).median;
+	if (sw_ok()) {
+		for (i = 0; i < ARRAY_SIZE(v); i++) {
+			uint64_t t0 = now_ns();
+
+			sigwake_poll(sw_fd);
+			v[i] = (double)(now_ns() - t0);
+		}
+		if (summarize(v, ARRAY_SIZE(v)).median > lost_delay_max_ns)
+			lost_delay_max_ns =
+				(uint64_t)summarize(v, ARRAY_SIZE(v)).median;
+	}
+	lost_delay_max_ns = 2 * lost_delay_max_ns + 1;
+
+	for (rep = 0; rep < reps; rep++) {
+		size_t chunk = rounds / reps + (rep < (int)(rounds % reps));
+
+		for (k = LT_NAIVE; k <= LT_SIGWAKE; k++) {
+			if (k == LT_SIGWAKE && !sw_ok())
+				continue;
+			lost_chunk(k, chunk, 0x2545f4914f6cdd1dull * (rep + 1));
+		}
+	}
+}
+
+/* ------------------------------------------------------------ aims */
+
+static void ratio_aim(const char *name, const char *bench, const char *group,
+		      const char *num, const char *den, double limit,
+		      int at_most, const char *expr)
+{
+	const struct row *a = find_row(bench, group, num);
+	const struct row *b = find_row(bench, group, den);
+	struct aim *x = add_aim(name, limit, at_most);
+
+	snprintf(x->expr, sizeof(x->expr), "%s", expr);
+	if (!a || !b || b->st.median <= 0 || a->st.median <= 0) {
+		snprintf(x->note, sizeof(x->note), "not measured");
+		return;
+	}
+	x->value = at_most ? a->st.median / b->st.median :
+			     b->st.median / a->st.median;
+	x->have = 1;
+}
+
+static void compute_aims(void)
+{
+	const char *groups[] = { "post_waiting", "wake", "post_host" };
+	const char *names[] = {
+		"POST to a waiter", "WAKE 1 of N", "POST to a thread in host",
+	};
+	struct aim *a;
+	size_t g;
+
+	if (selected("roundtrip"))
+		ratio_aim("wake round trip", "wake_roundtrip", NULL, "sigwake",
+			  "futex", 1.2, 1, "sigwake / futex");
+	if (selected("post"))
+		ratio_aim("post to a waiting thread", "post_to_waiter", NULL,
+			  "sigwake_post", "litebox", 0.5, 1,
+			  "sigwake POST / LiteBox technique");
+	if (selected("entry"))
+		ratio_aim("guest entry + exit", "entry_exit", NULL,
+			  "sigwake_state_word", "shadow_itimer", 20, 0,
+			  "Shadow itimer / sigwake state word");
+	if (selected("kick")) {
+		ratio_aim("kick latency (KICK)", "kick", NULL, "sigwake_kick",
+			  "pthread_kill_tls", 1.0, 1,
+			  "sigwake KICK / pthread_kill + TLS");
+		ratio_aim("kick latency (POST)", "kick", NULL, "sigwake_post",
+			  "pthread_kill_tls", 1.0, 1,
+			  "sigwake POST / pthread_kill + TLS");
+	}
+	if (selected("scaling")) {
+		for (g = 0; g < ARRAY_SIZE(groups); g++) {
+			char n_hi[16];
+			int hi = 1;
+			size_t i;
+
+			for (i = 0; i < nrows; i++)
+				if (!strcmp(rows[i].bench, "scaling") &&
+				    rows[i].group &&
+				    !strcmp(rows[i].group, groups[g]) &&
+				    atoi(rows[i].key) > hi)
+					hi = atoi(rows[i].key);
+			snprintf(n_hi, sizeof(n_hi), "%d", hi);
+			ratio_aim("", "scaling", groups[g], n_hi, "1", 1.1, 1,
+				  "");
+			a = &aims[naims - 1];
+			snprintf(a->name, sizeof(a->name),
+				 "scaling: %s, N=%d vs 1", names[g], hi);
+			snprintf(a->expr, sizeof(a->expr),
+				 "median at N=%d / median at N=1", hi);
+			if (hi == 1) {
+				a->have = 0;
+				snprintf(a->note, sizeof(a->note),
+					 "only N=1 measured");
+			}
+		}
+	}
+	if (selected("lost") && lost_res[LT_SIGWAKE].ran) {
+		a = add_aim("lost events (sigwake)", 0, 1);
+		snprintf(a->expr, sizeof(a->expr),
+			 "sigwake lost events (naive protocol: %zu of %zu rounds)",
+			 lost_res[LT_NAIVE].lost, lost_res[LT_NAIVE].rounds);
+		a->value = (double)lost_res[LT_SIGWAKE].lost;
+		a->have = 1;
+	}
+}
+
+/* ------------------------------------------------------------ output */
+
+static void fmt_ns(double ns, char *buf, size_t len)
+{
+	if (ns < 1000)
+		snprintf(buf, len, "%.1f ns", ns);
+	else if (ns < 1e6)
+		snprintf(buf, len, "%.2f us", ns / 1e3);
+	else
+		snprintf(buf, len, "%.2f ms", ns / 1e6);
+}
+
+static const char *bench_title(const char *bench)
+{
+	static const char *const map[][2] = {
+		{ "wake_roundtrip", "1. wake round trip (two threads ping-pong)" },
+		{ "post_to_waiter", "2. guest signal to a waiting thread, until it runs" },
+		{ "entry_exit", "3. guest entry + exit, preemption armed (per pair)" },
+		{ "kick", "4. kick a thread in guest code, until its handler runs" },
+		{ "scaling", "5. scaling with registered threads (cost of the ioctl)" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(map); i++)
+		if (!strcmp(map[i][0], bench))
+			return map[i][1];
+	return bench;
+}
+
+static void print_header(FILE *f)
+{
+	fprintf(f, "sigwake-bench %s: kernel %s (%s), %s, %s, %ld CPUs%s%s\n",
+		BENCH_VERSION, env.uts.release, env.uts.machine, env.virt,
+		env.cpu_model[0] ? env.cpu_model : "unknown CPU", env.cpus,
+		opt.quick ? ", --quick" : "",
+		env.runner[0] ? ", runner " : "");
+	if (env.runner[0])
+		fprintf(f, "  runner: %s, kernel %s\n", env.runner,
+			env.runner_kernel);
+	fprintf(f, "  clocksource %s, clock_gettime %.0f ns; sigwake: %s; preemption: %s\n",
+		env.clocksource[0] ? env.clocksource : "?", env.clock_ns,
+		env.sigwake, env.preempt[0] ? env.preempt : "not measured");
+}
+
+static void print_table(void)
+{
+	const char *cur = "";
+	char med[32], p99[32];
+	size_t i;
+
+	printf("\n");
+	print_header(stdout);
+	for (i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+
+		if (strcmp(cur, r->bench)) {
+			cur = r->bench;
+			printf("\n%s\n", bench_title(cur));
+			printf("  %-50s %12s %12s %8s\n", "technique", "median",
+			       "p99", "n");
+		}
+		if (r->skipped) {
+			printf("  %-50s %12s %12s %8s  (%s)\n", r->label, "-",
+			       "-", "-", r->note);
+			continue;
+		}
+		fmt_ns(r->st.median, med, sizeof(med));
+		fmt_ns(r->st.p99, p99, sizeof(p99));
+		printf("  %-50s %12s %12s %8zu%s%s\n", r->label, med, p99,
+		       r->st.n, r->note[0] ? "  " : "", r->note);
+	}
+	if (nmem) {
+		printf("\n5b. kernel memory per registered thread\n");
+		printf("  %8s %14s %14s %14s %14s\n", "N", "slabinfo B/thr",
+		       "SUnreclaim B/thr", "Slab B/thr", "pinned pages");
+		for (i = 0; i < nmem; i++) {
+			const struct mem_res *m = &mem_res[i];
+			char si[32];
+
+			if (m->slabinfo_bytes < 0)
+				snprintf(si, sizeof(si), "n/a");
+			else
+				snprintf(si, sizeof(si), "%.0f",
+					 (double)m->slabinfo_bytes / m->n);
+			printf("  %8d %14s %14.0f %14.0f %14ld\n", m->n, si,
+			       m->sunreclaim_kb * 1024.0 / m->n,
+			       m->slab_kb * 1024.0 / m->n, m->vmpin_kb / 4);
+		}
+	}
+	if (lost_res[0].ran || lost_res[1].ran) {
+		printf("\n6. lost events under one race load (poster delay 0..%llu ns, timeout %llu ms)\n",
+		       (unsigned long long)lost_delay_max_ns,
+		       (unsigned long long)(LOST_TIMEOUT_NS / NSEC_PER_MSEC));
+		printf("  %-50s %8s %8s %8s %8s %8s\n", "protocol", "rounds",
+		       "LOST", "woken", "seen", "late");
+		for (i = 0; i < ARRAY_SIZE(lost_res); i++) {
+			const struct lost_res *l = &lost_res[i];
+
+			if (!l->ran) {
+				printf("  %-50s  (not run)\n", l->label);
+				continue;
+			}
+			printf("  %-50s %8zu %8zu %8zu %8zu %8zu\n", l->label,
+			       l->rounds, l->lost, l->woken, l->early, l->late);
+		}
+	}
+	if (naims) {
+		printf("\naims (ratios from this run; informative, never pass/fail)\n");
+		for (i = 0; i < naims; i++) {
+			const struct aim *a = &aims[i];
+
+			if (!a->have) {
+				printf("  %-46s %-8s %s\n", a->name, "n/a",
+				       a->note);
+				continue;
+			}
+			if (!strcmp(a->name, "lost events (sigwake)"))
+				printf("  %-46s %-8.0f aim 0: %-6s  %s\n",
+				       a->name, a->value,
+				       aim_met(a) ? "met" : "MISSED", a->expr);
+			else
+				printf("  %-46s %6.2fx  aim %s %gx: %-6s  %s\n",
+				       a->name, a->value,
+				       a->at_most ? "<=" : ">=", a->limit,
+				       aim_met(a) ? "met" : "missed", a->expr);
+		}
+	}
+	printf("\n");
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void json_stats(FILE *f, const struct row *r)
+{
+	fprintf(f, "{\"label\": ");
+	json_str(f, r->label);
+	if (r->skipped) {
+		fprintf(f, ", \"skipped\": ");
+		json_str(f, r->note);
+		fprintf(f, "}");
+		return;
+	}
+	fprintf(f, ", \"n\": %zu, \"median_ns\": %.1f, \"p99_ns\": %.1f, "
+		"\"mean_ns\": %.1f, \"min_ns\": %.1f, \"max_ns\": %.1f",
+		r->st.n, r->st.median, r->st.p99, r->st.mean, r->st.min,
+		r->st.max);
+	if (r->note[0]) {
+		fprintf(f, ", \"note\": ");
+		json_str(f, r->note);
+	}
+	fprintf(f, "}");
+}
+
+static void write_json(const char *path, int complete)
+{
+	const char *bench = NULL, *group = NULL;
+	size_t i;
+	FILE *f;
+
+	f = fopen(path, "w");
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	fprintf(f, "{\n  \"tool\": \"sigwake-bench\",\n  \"version\": ");
+	json_str(f, BENCH_VERSION);
+	fprintf(f, ",\n  \"complete\": %s,\n", complete ? "true" : "false");
+	fprintf(f, "  \"sigwake_lost_events\": %zd,\n",
+		lost_res[LT_SIGWAKE].ran ? (ssize_t)lost_res[LT_SIGWAKE].lost :
+					   (ssize_t)-1);
+	fprintf(f, "  \"env\": {\"kernel\": ");
+	json_str(f, env.uts.release);
+	fprintf(f, ", \"kernel_version\": ");
+	json_str(f, env.uts.version);
+	fprintf(f, ", \"machine\": ");
+	json_str(f, env.uts.machine);
+	fprintf(f, ", \"virt\": ");
+	json_str(f, env.virt);
+	fprintf(f, ", \"cpu_model\": ");
+	json_str(f, env.cpu_model);
+	fprintf(f, ", \"cpus\": %ld, \"clocksource\": ", env.cpus);
+	json_str(f, env.clocksource);
+	fprintf(f, ", \"clock_gettime_ns\": %.1f, \"runner\": ", env.clock_ns);
+	json_str(f, env.runner);
+	fprintf(f, ", \"runner_kernel\": ");
+	json_str(f, env.runner_kernel);
+	fprintf(f, ", \"sigwake\": ");
+	json_str(f, env.sigwake);
+	fprintf(f, ", \"preempt\": ");
+	json_str(f, env.preempt);
+	fprintf(f, ", \"preempt_armed\": %s, \"preempt_budget_ns\": %llu, "
+		"\"preempt_refused_entries\": %lu, \"itimer_fired\": %lu",
+		preempt_armed ? "true" : "false",
+		(unsigned long long)PREEMPT_BUDGET_NS, entry_refused,
+		preempt_fired);
+	fprintf(f, ", \"max_threads_per_domain\": %ld, \"quick\": %s, "
+		"\"iterations\": %ld, \"date\": ",
+		env.max_threads_per_domain, opt.quick ? "true" : "false",
+		opt.iterations);
+	json_str(f, env.date);
+	fprintf(f, "},\n  \"benchmarks\": {");
+
+	for (i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+
+		if (!bench || strcmp(bench, r->bench)) {
+			if (bench)
+				fprintf(f, "%s\n    }", group ? "\n      }" : "");
+			fprintf(f, "%s\n    ", bench ? "," : "");
+			json_str(f, r->bench);
+			fprintf(f, ": {");
+			bench = r->bench;
+			group = NULL;
+			if (r->group) {
+				fprintf(f, "\n      ");
+				json_str(f, r->group);
+				fprintf(f, ": {");
+				group = r->group;
+			}
+		} else if (r->group && (!group || strcmp(group, r->group))) {
+			fprintf(f, "%s,\n      ", group ? "\n      }" : "");
+			json_str(f, r->group);
+			fprintf(f, ": {");
+			group = r->group;
+		} else {
+			fprintf(f, ",");
+		}
+		fprintf(f, "\n%s", group ? "        " : "      ");
+		json_str(f, r->key);
+		fprintf(f, ": ");
+		json_stats(f, r);
+	}
+	if (bench)
+		fprintf(f, "%s\n    }", group ? "\n      }" : "");
+	if (nmem) {
+		fprintf(f, "%s\n    \"memory_per_thread\": {", bench ? "," : "");
+		for (i = 0; i < nmem; i++) {
+			const struct mem_res *m = &mem_res[i];
+
+			fprintf(f, "%s\n      \"%d\": {\"slabinfo_bytes\": %.1f, "
+				"\"sunreclaim_bytes\": %.1f, \"slab_bytes\": %.1f, "
+				"\"pinned_pages_total\": %ld, \"pinned_bytes\": %.1f}",
+				i ? "," : "", m->n,
+				m->slabinfo_bytes < 0 ? -1.0 :
+				(double)m->slabinfo_bytes / m->n,
+				m->sunreclaim_kb * 1024.0 / m->n,
+				m->slab_kb * 1024.0 / m->n, m->vmpin_kb / 4,
+				m->vmpin_kb * 1024.0 / m->n);
+		}
+		fprintf(f, "\n    }");
+		bench = "memory";
+	}
+	if (lost_res[0].ran || lost_res[1].ran) {
+		fprintf(f, "%s\n    \"lost_events\": {\"timeout_ns\": %llu, "
+			"\"poster_delay_max_ns\": %llu",
+			bench ? "," : "",
+			(unsigned long long)LOST_TIMEOUT_NS,
+			(unsigned long long)lost_delay_max_ns);
+		for (i = 0; i < ARRAY_SIZE(lost_res); i++) {
+			const struct lost_res *l = &lost_res[i];
+
+			if (!l->ran)
+				continue;
+			fprintf(f, ",\n      \"%s\": {\"label\": ", l->key);
+			json_str(f, l->label);
+			fprintf(f, ", \"rounds\": %zu, \"lost\": %zu, "
+				"\"woken\": %zu, \"seen_before_wait\": %zu, "
+				"\"late\": %zu}",
+				l->rounds, l->lost, l->woken, l->early,
+				l->late);
+		}
+		fprintf(f, "\n    }");
+	}
+	fprintf(f, "\n  },\n  \"aims\": [");
+	for (i = 0; i < naims; i++) {
+		const struct aim *a = &aims[i];
+
+		fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
+		json_str(f, a->name);
+		fprintf(f, ", \"expr\": ");
+		json_str(f, a->expr);
+		fprintf(f, ", \"aim\": \"%s %g\"", a->at_most ? "<=" : ">=",
+			a->limit);
+		if (a->have)
+			fprintf(f, ", \"value\": %.4f, \"within_aim\": %s}",
+				a->value, aim_met(a) ? "true" : "false");
+		else
+			fprintf(f, ", \"value\": null, \"note\": \"%s\"}",
+				a->note);
+	}
+	fprintf(f, "\n  ]\n}\n");
+	if (fclose(f))
+		die("%s: %s", path, strerror(errno));
+}
+
+/* ------------------------------------------------------------ main */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sigwake-bench [--quick] [--iterations N] [--only NAME[,NAME]]\n"
+		"                     [--max-threads N] [--json PATH | PATH]\n"
+		"\n"
+		"  --quick          a short smoke run: few iterations, scaling up to 64\n"
+		"  --iterations N   samples per technique (rounds for 'lost')\n"
+		"  --only NAMES     run only these: roundtrip post entry kick scaling lost\n"
+		"  --max-threads N  largest thread count of 'scaling' (default 8192)\n"
+		"  --json PATH      where to write the JSON results (default ./bench.json)\n"
+		"\n"
+		"Exit status: 0 complete; 3 sigwake lost an event; 4 /dev/sigwake\n"
+		"unavailable (the baselines ran); 1 error.  Speed never fails a run.\n");
+}
+
+static void parse_only(char *arg)
+{
+	char *tok, *save = NULL;
+	size_t i;
+
+	for (tok = strtok_r(arg, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < ARRAY_SIZE(bench_names); i++)
+			if (!strcmp(tok, bench_names[i]))
+				break;
+		if (i == ARRAY_SIZE(bench_names)) {
+			usage(stderr);
+			die("unknown benchmark '%s'", tok);
+		}
+		opt.only |= 1u << i;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "quick", no_argument, NULL, 'q' },
+		{ "iterations", required_argument, NULL, 'i' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "only", required_argument, NULL, 'o' },
+		{ "max-threads", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, status = 0;
+
+	while ((c = getopt_long(argc, argv, "qi:j:o:m:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			opt.quick = 1;
+			break;
+		case 'i':
+			opt.iterations = atol(optarg);
+			if (opt.iterations < 1)
+				die("--iterations must be at least 1");
+			break;
+		case 'j':
+			opt.json = optarg;
+			break;
+		case 'o':
+			parse_only(optarg);
+			break;
+		case 'm':
+			opt.max_threads = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind < argc)
+		opt.json = argv[optind++];
+	if (optind < argc) {
+		usage(stderr);
+		return 1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Thousands of threads: keep malloc from giving each an arena. */
+	mallopt(M_ARENA_MAX, 2);
+
+	sig_kick = SIGRTMIN;
+	sig_litebox = SIGRTMIN + 1;
+	sig_sigwait = SIGRTMIN + 2;
+	install(sig_kick, kick_handler);
+	install(sig_litebox, litebox_handler);
+	install(sig_sigwait, nop_handler);
+	install(SIG_PREEMPT, preempt_handler);
+
+	detect_env();
+	sw_fd = sigwake_open();
+	if (sw_fd < 0) {
+		snprintf(env.sigwake, sizeof(env.sigwake),
+			 "unavailable (%s: %s)", SIGWAKE_DEVICE,
+			 strerror(-sw_fd));
+		note("%s %s: only the baselines run", SIGWAKE_DEVICE,
+		     strerror(-sw_fd));
+	} else {
+		snprintf(env.sigwake, sizeof(env.sigwake), "available");
+		main_self = sw_register(sig_kick);
+	}
+	print_header(stderr);
+
+	if (selected("roundtrip")) {
+		note("wake round trip");
+		bench_roundtrip();
+	}
+	if (selected("post")) {
+		note("post to a waiting thread");
+		bench_post();
+	}
+	if (selected("entry")) {
+		note("guest entry + exit");
+		bench_entry();
+	}
+	if (selected("kick")) {
+		note("kick latency");
+		bench_kick();
+	}
+	if (selected("scaling")) {
+		note("scaling");
+		bench_scaling();
+	}
+	if (selected("lost")) {
+		note("lost events");
+		bench_lost();
+	}
+
+	compute_aims();
+	print_table();
+	write_json(opt.json, 1);
+	printf("JSON: %s\n", opt.json);
+
+	if (!sw_ok())
+		status = 4;
+	else if (lost_res[LT_SIGWAKE].lost)
+		status = 3;
+	if (main_self)
+		sigwake_unregister(main_self);
+	if (sw_fd >= 0)
+		close(sw_fd);
+	return status;
+}
