@@ -371,17 +371,17 @@ static void sw_kick_handler(int sig)
 /* Host SIGALRM: a Ctrl-C-like event for the guest, posted from the handler. */
 static void sw_alarm_handler(int sig)
 {
-	long long t = now_ns();
+	__u32 it1 = ld(&iter_start);
 	int r;
 
 	(void)sig;
-	__atomic_store_n(&post_ns, t, __ATOMIC_RELAXED);
+	__atomic_store_n(&post_ns, now_ns(), __ATOMIC_RELAXED);
 	r = sigwake_post(dom, SIGWAKE_TARGET_ANY, GUEST_SIGUSR1, NULL);
 	if (r > 0 && r <= SIGWAKE_POST_QUEUED)
 		st.outcome[AT_HOSTSIG][r]++;
 	else
 		st.post_errors++;
-	st32(&iter_posted, ld(&iter_start));
+	st32(&iter_posted, it1);
 }
 
 static int sw_setup(void)
@@ -558,12 +558,14 @@ static void nv_kick_handler(int sig)
 
 static void nv_alarm_handler(int sig)
 {
+	__u32 it1 = ld(&iter_start);
+
 	(void)sig;
 	__atomic_store_n(&post_ns, now_ns(), __ATOMIC_RELAXED);
 	__atomic_fetch_or(&nv_pending, sigwake_sigbit(GUEST_SIGUSR1),
 			  __ATOMIC_SEQ_CST);
 	__atomic_fetch_add(&nv_signals_seen, 1, __ATOMIC_RELEASE);
-	st32(&iter_posted, ld(&iter_start));
+	st32(&iter_posted, it1);
 }
 
 static int nv_setup(void)
@@ -763,7 +765,11 @@ static int expected_outcome(int m)
 	return 0;
 }
 
-static void host_post(int m)
+/*
+ * Post for iteration @it.  Marks the post done with @it itself: by the time
+ * the ioctl returns, the guest may already be in the next iteration.
+ */
+static void host_post(int m, unsigned int it)
 {
 	__u32 ph0, ph1, state;
 	int r, want;
@@ -777,7 +783,7 @@ static void host_post(int m)
 		state = sigwake_state(gself->block);
 		printf("  note: iteration %u, post %s: outcome %s, expected "
 		       "%s; the guest thread was %s before the post and %s "
-		       "after it (block state now %u)\n", ld(&iter_start),
+		       "after it (block state now %u)\n", it + 1,
 		       moment_desc[m], r > 0 ? sigwake_outcome_name(r) :
 		       strerror(-r), sigwake_outcome_name(want),
 		       phase_name[ph0 < PH_NR ? ph0 : 0],
@@ -794,7 +800,7 @@ static void host_post(int m)
 		story("host thread: sees the guest thread WAITING in its "
 		      "thread block; posts guest SIGUSR1: outcome %s",
 		      r > 0 ? sigwake_outcome_name(r) : strerror(-r));
-	st32(&iter_posted, ld(&iter_start));
+	st32(&iter_posted, it + 1);
 }
 
 /* The host thread: wait for iteration @it to start, unless the guest quit. */
@@ -832,15 +838,15 @@ static void *host_thread(void *arg)
 				while (!be->in_state(what) && now_ns() < end)
 					sched_yield();
 			}
-			host_post(m);
+			host_post(m, it);
 			break;
 		case AT_WINDOW:
 			await(&iter_window, it + 1, WATCHDOG_NS);
-			host_post(m);
+			host_post(m, it);
 			break;
 		case AT_RANDOM:
 			spin_until(now_ns() + (long long)(rnd(&rs) % 150) * 1000);
-			host_post(m);
+			host_post(m, it);
 			break;
 		case AT_HOSTSIG:
 			spin_until(now_ns() + (long long)(rnd(&rs) % 150) * 1000);
@@ -925,7 +931,7 @@ int main(int argc, char **argv)
 {
 	unsigned int n = 10000, nnaive = 500, done = 0, hung = 0;
 	unsigned long long seed = 2011;
-	long long med = 0;
+	long long med = 0, t0;
 	sigset_t set;
 	int opt, m, r;
 
@@ -989,16 +995,19 @@ int main(int argc, char **argv)
 		       "registers with kick signal\n"
 		       "  SIGURG and a kick byte.\n\n", dom, w, pipe_wq);
 
+		t0 = now_ns();
 		if (run(&sigwake_backend, n) < 0) {
 			printf("qemu-2011: cannot start threads\n");
 			return 2;
 		}
+		t0 = now_ns() - t0;
 		printf("iteration 1, step by step:\n%s\n", story_buf);
 		done = sum(st.done);
 		hung = sum(st.hung);
 		med = median_ns();
-		printf("%u iterations, guest SIGUSR1 posted at %d different "
-		       "moments:\n", sum(st.iters), AT_NR);
+		printf("%u iterations in %.1f s, guest SIGUSR1 posted at %d "
+		       "different moments:\n", sum(st.iters),
+		       (double)t0 / NSEC_PER_SEC, AT_NR);
 		for (m = 0; m < AT_NR; m++) {
 			printf("  %-50s %5u/%-5u read", moment_desc[m],
 			       st.done[m], st.iters[m]);
