@@ -7,7 +7,8 @@
 #   make KERNELDIR=...       ... or against any configured kernel tree
 #   make check               the test suite in QEMU on every kernel of the matrix
 #   make demo                the example runtime scenarios in QEMU
-#   make install | dkms-install | style | sparse | w1 | uapi-test | helper
+#   make install | uninstall | dkms-install | dkms-uninstall | deb
+#   make style | sparse | w1 | uapi-test | helper
 
 VERSION := 0.1.0
 KERNELRELEASE ?= $(shell uname -r)
@@ -32,22 +33,139 @@ clean:
 	$(MAKE) -C $(KERNELDIR) M=$(TOP) clean 2>/dev/null || true
 	rm -rf $(BUILD)
 
-install: module
-	$(MAKE) -C $(KERNELDIR) M=$(TOP) INSTALL_MOD_DIR=updates modules_install
-	depmod -a $(KERNELRELEASE) || true
-	$(MAKE) -C helper PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) install
+# Installation directories (GNU names; DESTDIR stages, PREFIX relocates).
+# The udev rule goes where udev reads it: the distribution's directory for
+# PREFIX=/usr (packages), /etc for a local install.
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/sigwake
+UDEVRULESDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/udev/rules.d,/etc/udev/rules.d)
+INSTALL ?= install
+
+# Every function of libsigwake gets a man page name (a .so link).
+MAN3_LINKS := sigwake_open sigwake_register sigwake_unregister sigwake_forget \
+	sigwake_unregister_handle sigwake_self sigwake_self_in sigwake_wait \
+	sigwake_poll sigwake_wake sigwake_post sigwake_kick sigwake_wq_create \
+	sigwake_wq_destroy sigwake_reason_name sigwake_outcome_name \
+	sigwake_try_enter sigwake_enter_guest sigwake_leave_guest \
+	sigwake_enter_syscall sigwake_leave_syscall sigwake_take_pending \
+	sigwake_set_blocked sigwake_take_flags sigwake_kicked sigwake_state \
+	sigwake_wake_seq sigwake_sigbit
+HELPER_VARS = PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) LIBDIR=$(LIBDIR) \
+	INCLUDEDIR=$(INCLUDEDIR) BINDIR=$(BINDIR)
+
+install: install-module install-user
+
+# The module for KERNELRELEASE into $(DESTDIR)/lib/modules/<release>/updates;
+# depmod only for a live install (a staged tree gets it from its package).
+install-module: module
+	$(MAKE) -C $(KERNELDIR) M=$(TOP) INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=updates DEPMOD=true modules_install
+ifeq ($(DESTDIR),)
+	depmod -a $(KERNELRELEASE)
+endif
+
+# libsigwake (static, shared, pkg-config), <linux/sigwake.h>, sigwakectl if
+# helper/ builds it, man pages, the udev rule, the modules-load.d example.
+install-user:
+	$(MAKE) -C $(TOP)/helper $(HELPER_VARS) install
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man4 \
+		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 644 $(TOP)/man/sigwake.4 $(DESTDIR)$(MANDIR)/man4/sigwake.4
+	$(INSTALL) -m 644 $(TOP)/man/libsigwake.3 $(DESTDIR)$(MANDIR)/man3/libsigwake.3
+	for f in $(MAN3_LINKS); do \
+		echo '.so man3/libsigwake.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3 || exit 1; \
+	done
+	if [ -f $(TOP)/helper/sigwakectl.c ] && [ -f $(TOP)/helper/man/sigwakectl.8 ]; then \
+		$(INSTALL) -d $(DESTDIR)$(MANDIR)/man8 && \
+		$(INSTALL) -m 644 $(TOP)/helper/man/sigwakectl.8 \
+			$(DESTDIR)$(MANDIR)/man8/sigwakectl.8; \
+	fi
+	$(INSTALL) -m 644 $(TOP)/udev/60-sigwake.rules \
+		$(DESTDIR)$(UDEVRULESDIR)/60-sigwake.rules
+	$(INSTALL) -m 644 $(TOP)/modules-load.d/sigwake.conf \
+		$(DESTDIR)$(DOCDIR)/examples/modules-load.d-sigwake.conf
+ifeq ($(DESTDIR),)
+	-udevadm control --reload 2>/dev/null
+endif
+
+uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KERNELRELEASE)/updates/sigwake.ko \
+	      $(DESTDIR)/lib/modules/$(KERNELRELEASE)/updates/sigwake.ko.xz \
+	      $(DESTDIR)/lib/modules/$(KERNELRELEASE)/updates/sigwake.ko.zst \
+	      $(DESTDIR)/lib/modules/$(KERNELRELEASE)/updates/sigwake.ko.gz
+ifeq ($(DESTDIR),)
+	-depmod -a $(KERNELRELEASE)
+endif
+	$(MAKE) -C $(TOP)/helper $(HELPER_VARS) uninstall
+	rm -f $(DESTDIR)$(MANDIR)/man4/sigwake.4 \
+	      $(DESTDIR)$(MANDIR)/man3/libsigwake.3 \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(addsuffix .3,$(MAN3_LINKS))) \
+	      $(DESTDIR)$(MANDIR)/man8/sigwakectl.8 \
+	      $(DESTDIR)$(UDEVRULESDIR)/60-sigwake.rules \
+	      $(DESTDIR)$(DOCDIR)/examples/modules-load.d-sigwake.conf
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 helper:
 	$(MAKE) -C helper
 
+# DKMS: exactly the module's build sources (no objects from an in-tree
+# build) into $(DESTDIR)/usr/src/sigwake-$(VERSION), dkms.conf stamped with
+# the version.  Then, as root: dkms add sigwake/$(VERSION); dkms install
+# sigwake/$(VERSION) [-k <release>].  dkms-uninstall removes every build
+# of that version from dkms first.
+DKMS_SRC = $(DESTDIR)/usr/src/sigwake-$(VERSION)
+
 dkms-install:
-	rm -rf $(DESTDIR)/usr/src/sigwake-$(VERSION)
-	install -d $(DESTDIR)/usr/src/sigwake-$(VERSION)
-	cp -r $(MODULE_SOURCES) $(DESTDIR)/usr/src/sigwake-$(VERSION)/
-	sed -i 's/@VERSION@/$(VERSION)/' $(DESTDIR)/usr/src/sigwake-$(VERSION)/dkms.conf
+	rm -rf $(DKMS_SRC)
+	$(INSTALL) -d $(DKMS_SRC)/module $(DKMS_SRC)/uapi/linux
+	$(INSTALL) -m 644 $(TOP)/Kbuild $(TOP)/Makefile $(DKMS_SRC)/
+	sed 's/@VERSION@/$(VERSION)/' $(TOP)/dkms.conf > $(DKMS_SRC)/dkms.conf
+	$(INSTALL) -m 644 $(wildcard $(TOP)/module/*.[ch]) $(DKMS_SRC)/module/
+	$(INSTALL) -m 644 $(wildcard $(TOP)/uapi/linux/*.h) $(DKMS_SRC)/uapi/linux/
 
 dkms-uninstall:
-	rm -rf $(DESTDIR)/usr/src/sigwake-$(VERSION)
+ifeq ($(DESTDIR),)
+	if command -v dkms >/dev/null && dkms status -m sigwake -v $(VERSION) | grep -q .; then \
+		dkms remove -m sigwake -v $(VERSION) --all; \
+	fi
+endif
+	rm -rf $(DKMS_SRC)
+
+# Debian packages (debian/: sigwake-dkms, libsigwake0, libsigwake-dev,
+# sigwake-tools) into $(BUILD)/deb/, then lintian.  dpkg-buildpackage writes
+# into the parent of the source tree, so it builds a copy in $(BUILD)/deb/src
+# and the repository stays clean.  As root, missing build dependencies are
+# installed first.
+DEB_DIR = $(BUILD)/deb
+DEB_BUILD_DEPS = debhelper dh-dkms dkms libnl-3-dev libnl-genl-3-dev \
+	pkg-config lintian fakeroot rsync
+COPY_EXCLUDES = --exclude=/.git --exclude=/build --exclude='*.o' \
+	--exclude='*.ko' --exclude='*.ko.*' --exclude='.*.cmd' --exclude='*.mod' \
+	--exclude='*.mod.c' --exclude='*.a' --exclude='*.so*' --exclude='.*.d' \
+	--exclude=modules.order --exclude=Module.symvers --exclude='.tmp*'
+
+deb:
+	@missing=$$(for p in $(DEB_BUILD_DEPS); do \
+		dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | \
+			grep -qx installed || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "deb: missing build dependencies:" $$missing >&2; exit 1; \
+		fi; \
+		echo "deb: installing" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends $$missing </dev/null || \
+		{ apt-get update </dev/null && \
+		  apt-get install -y --no-install-recommends $$missing </dev/null; }; \
+	fi
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	rsync -a $(COPY_EXCLUDES) $(TOP)/ $(DEB_DIR)/src/
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error --no-tag-display-limit $(DEB_DIR)/*.changes
 
 # Static checks.  checkpatch.pl comes from the linux-source tarball, extracted
 # at build time; it is never part of this repository.
@@ -87,5 +205,5 @@ check:
 demo:
 	$(MAKE) -C selftests/qemu demo
 
-.PHONY: all module debug clean install helper dkms-install dkms-uninstall \
-	style sparse w1 uapi-test check demo
+.PHONY: all module debug clean install install-module install-user uninstall \
+	helper dkms-install dkms-uninstall deb style sparse w1 uapi-test check demo
