@@ -23,6 +23,7 @@
 #include <linux/list.h>
 #include <linux/llist.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
@@ -133,6 +134,7 @@ struct sigwake_domain {
  *	@waiting, @wake and every access to the memory behind @blk and
  *	@kick_byte, which is only touched while !@dead.
  * @waiting: inside WAIT's sleep window (kernel state, never the block's).
+ * @fd_event: a descriptor of the current WAIT reported readiness.
  * @wake: why the sleep ended: a SIGWAKE_REASON_* or a negative errno; 0
  *	while nothing ended it.
  * @wq_node: on the wait queue's list, under that queue's lock.
@@ -145,6 +147,7 @@ struct sigwake_thread {
 	bool dead;
 	bool exited;
 	bool waiting;
+	bool fd_event;
 	int wake;
 	struct sigwake_thread_block *blk;
 	u8 *kick_byte;
@@ -185,6 +188,27 @@ struct sigwake_wq {
 	struct rcu_head rcu;
 };
 
+/**
+ * struct sigwake_fdwait - the file descriptors of one SIGWAKE_IOC_WAIT
+ * @pfds: kernel copy of the caller's array
+ * @files: the file behind each descriptor, referenced while armed
+ * @entries: our entries on the files' wait queues
+ * @pt: the poll table that adds them
+ * @cur_events: events of the descriptor being armed
+ * @error: an allocation failed while arming: the wait returns at once
+ */
+struct sigwake_fdwait {
+	struct sigwake_pollfd __user *ufds;
+	struct sigwake_pollfd *pfds;
+	struct file **files;
+	u32 nfds;
+	struct list_head entries;
+	poll_table pt;
+	struct sigwake_thread *t;
+	__poll_t cur_events;
+	int error;
+};
+
 /* domain.c */
 struct sigwake_domain *sigwake_domain_create(void);
 void sigwake_domain_destroy(struct sigwake_domain *dom);
@@ -201,7 +225,9 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 			    struct sigwake_register_args *args);
 int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle);
 int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
-			u32 expected, const ktime_t *deadline);
+			u32 expected, const ktime_t *deadline,
+			struct sigwake_fdwait *fw);
+void sigwake_thread_fd_event(struct sigwake_thread *t);
 int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
 			u32 *handle);
 int sigwake_thread_kick(struct sigwake_domain *dom, u32 target);
@@ -222,6 +248,12 @@ struct sigwake_wq *sigwake_wq_get(struct sigwake_domain *dom, u32 handle);
 void sigwake_wq_kill(struct sigwake_wq *wq);
 void sigwake_wq_put(struct sigwake_wq *wq);
 int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr);
+
+/* fdwait.c */
+int sigwake_fdwait_prepare(struct sigwake_fdwait *fw, u64 ufds, u32 nfds);
+bool sigwake_fdwait_arm(struct sigwake_fdwait *fw, struct sigwake_thread *t);
+void sigwake_fdwait_disarm(struct sigwake_fdwait *fw);
+int sigwake_fdwait_finish(struct sigwake_fdwait *fw, bool report);
 
 /* forward.c */
 void sigwake_forward_probe(void *data, int sig, struct kernel_siginfo *info,

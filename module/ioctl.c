@@ -73,11 +73,12 @@ static int sigwake_ioc_wait(struct sigwake_domain *dom,
 			    struct sigwake_ucmd *ucmd)
 {
 	struct sigwake_wait_args *args = ucmd->cmd;
+	struct sigwake_fdwait fdwait = {}, *fw = NULL;
 	struct sigwake_wq *wq = NULL;
 	ktime_t deadline, *dl = NULL;
-	int ret;
+	int ret, err;
 
-	if (args->flags & ~SIGWAKE_WAIT_FLAGS_ALL || args->pad)
+	if (args->flags & ~SIGWAKE_WAIT_FLAGS_ALL || args->pad || args->pad2)
 		return -EINVAL;
 	if (args->timeout_ns < 0 && args->timeout_ns != SIGWAKE_TIMEOUT_NONE)
 		return -EINVAL;
@@ -92,15 +93,27 @@ static int sigwake_ioc_wait(struct sigwake_domain *dom,
 		dl = &deadline;
 	}
 
-	if (args->wq != SIGWAKE_NO_WQ) {
-		wq = sigwake_wq_get(dom, args->wq);
-		if (!wq)
-			return -ENOENT;
+	if (args->nfds) {
+		ret = sigwake_fdwait_prepare(&fdwait, args->fds, args->nfds);
+		if (ret)
+			return ret;
+		fw = &fdwait;
 	}
 
-	ret = sigwake_thread_wait(dom, wq, args->expected, dl);
+	if (args->wq != SIGWAKE_NO_WQ) {
+		wq = sigwake_wq_get(dom, args->wq);
+		if (!wq) {
+			sigwake_fdwait_finish(&fdwait, false);
+			return -ENOENT;
+		}
+	}
+
+	ret = sigwake_thread_wait(dom, wq, args->expected, dl, fw);
 	if (wq)
 		sigwake_wq_put(wq);
+	err = sigwake_fdwait_finish(&fdwait, ret > 0);
+	if (ret > 0 && err)
+		ret = err;
 
 	if (ret == -ERESTARTSYS && dl && !(args->flags & SIGWAKE_WAIT_ABSTIME))
 		sigwake_wait_restart(ucmd, deadline);

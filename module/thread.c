@@ -412,6 +412,8 @@ static int sigwake_wait_check(struct sigwake_thread *t, struct sigwake_wq *wq,
 		return SIGWAKE_REASON_KICK;
 	if (wq && wq->kword && READ_ONCE(*wq->kword) != expected)
 		return -EAGAIN;
+	if (t->fd_event)
+		return SIGWAKE_REASON_FD;
 	if (deadline && ktime_compare(*deadline, ktime_get()) <= 0)
 		return SIGWAKE_REASON_TIMEOUT;
 	return 0;
@@ -443,16 +445,43 @@ static int sigwake_sleep(struct sigwake_thread *t, const ktime_t *deadline)
 }
 
 /**
+ * sigwake_thread_fd_event() - a descriptor of @t's WAIT became ready
+ * @t: the thread, referenced by its WAIT
+ *
+ * Called from wait-queue callbacks, in any context.
+ */
+void sigwake_thread_fd_event(struct sigwake_thread *t)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&t->lock, flags);
+	t->fd_event = true;
+	__sigwake_wake(t, SIGWAKE_REASON_FD);
+	spin_unlock_irqrestore(&t->lock, flags);
+}
+
+static void sigwake_set_fd_event(struct sigwake_thread *t, bool ready)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&t->lock, flags);
+	t->fd_event = ready;
+	spin_unlock_irqrestore(&t->lock, flags);
+}
+
+/**
  * sigwake_thread_wait() - SIGWAKE_IOC_WAIT for the calling thread
  * @dom: the domain
  * @wq: the queue (referenced by the caller), or NULL
  * @expected: the value @wq's word must hold
  * @deadline: absolute CLOCK_MONOTONIC deadline, or NULL for none
+ * @fw: file descriptors to watch, prepared; or NULL
  *
  * Return: a SIGWAKE_REASON_* or a negative errno.
  */
 int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
-			u32 expected, const ktime_t *deadline)
+			u32 expected, const ktime_t *deadline,
+			struct sigwake_fdwait *fw)
 {
 	struct sigwake_thread *t;
 	unsigned long flags;
@@ -463,6 +492,10 @@ int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
 		return -ENOENT;
 	atomic64_inc(&dom->stats.waits);
 	atomic64_inc(&t->stats.waits);
+
+	sigwake_set_fd_event(t, false);
+	if (fw && sigwake_fdwait_arm(fw, t))
+		sigwake_set_fd_event(t, true);
 
 	sigwake_waiter_enter(dom, t);
 
@@ -495,6 +528,8 @@ int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
 
 out_leave:
 	sigwake_waiter_leave(dom, t);
+	if (fw)
+		sigwake_fdwait_disarm(fw);
 	if (ret == SIGWAKE_REASON_TIMEOUT) {
 		atomic64_inc(&dom->stats.timeouts);
 		atomic64_inc(&t->stats.timeouts);
@@ -766,7 +801,9 @@ int sigwake_thread_kick_wait(struct sigwake_domain *dom, u32 target,
 		spin_lock_irqsave(&t->lock, flags);
 		if (t->dead || (t->task->flags & PF_EXITING)) {
 			spin_unlock_irqrestore(&t->lock, flags);
-			ret = (t->dead && !t->exited) ? -ENOENT : -ESRCH;
+			/* Once kicked, a thread that exits has left guest. */
+			ret = !first ? 0 :
+			      (t->dead && !t->exited) ? -ENOENT : -ESRCH;
 			break;
 		}
 		now = ktime_get();

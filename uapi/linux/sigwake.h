@@ -384,8 +384,8 @@ struct sigwake_post_args {
  *	SIGWAKE_TIMEOUT_NONE waits forever, 0 checks once); otherwise 0.
  * @outcome: out: enum sigwake_post_outcome of the first kick.
  *
- * Errors: EINVAL, ENOENT, ESRCH (also if the target exits while the kicker
- * waits), ETIMEDOUT (still in guest at the deadline), EINTR (a host signal
+ * Errors: EINVAL, ENOENT, ESRCH (a target that exits after the first kick
+ * has left guest code: that is a success), ETIMEDOUT (still in guest at the deadline), EINTR (a host signal
  * interrupted the kicker's wait).
  */
 struct sigwake_kick_args {
