@@ -87,12 +87,12 @@ static void sleep_ns(int64_t ns)
 		;
 }
 
-/* "412 us", "2.31 ms", "1.20 s" */
+/* "412 us", "23.10 ms", "1.20 s" */
 static const char *fmt_ns(char *buf, size_t len, int64_t ns)
 {
 	if (ns < 10 * NSEC_PER_MSEC)
 		snprintf(buf, len, "%lld us", (long long)(ns / NSEC_PER_USEC));
-	else if (ns < 10 * NSEC_PER_SEC)
+	else if (ns < NSEC_PER_SEC)
 		snprintf(buf, len, "%.2f ms", ns / 1e6);
 	else
 		snprintf(buf, len, "%.2f s", ns / 1e9);
@@ -204,9 +204,11 @@ struct guest {
 /* The guest's SIGINT "handler" (runtime level): count, time it. */
 static void deliver_sigint(struct guest *g, int64_t t)
 {
-	if (g->lat && g->nlat < g->maxlat)
-		g->lat[g->nlat++] = t - __atomic_load_n(&term->t_kill,
-							__ATOMIC_ACQUIRE);
+	int64_t *lat = __atomic_load_n(&g->lat, __ATOMIC_ACQUIRE);
+
+	if (lat && g->nlat < g->maxlat)
+		lat[g->nlat++] = t - __atomic_load_n(&term->t_kill,
+						     __ATOMIC_ACQUIRE);
 	__atomic_store_n(&g->t_took, t, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&g->sigint, 1, __ATOMIC_ACQ_REL);
 	__atomic_add_fetch(&term->delivered, 1, __ATOMIC_ACQ_REL);
