@@ -30,4 +30,15 @@ static inline ktime_t sigwake_timens_monotonic_offset(void)
 	return timespec64_to_ktime(ts);
 }
 
+/*
+ * The parsed attributes of a generic netlink dump request: struct
+ * genl_dumpit_info holds them itself up to 6.1, in its struct genl_info
+ * (split ops) from 6.2 on.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+#define sigwake_genl_dump_attrs(cb)	(genl_dumpit_info(cb)->attrs)
+#else
+#define sigwake_genl_dump_attrs(cb)	(genl_dumpit_info(cb)->info.attrs)
+#endif
+
 #endif /* _SIGWAKE_COMPAT_H */

@@ -10,8 +10,10 @@
 #include <linux/moduleparam.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
+#include <net/genetlink.h>
 
 #include "core.h"
+#include "genl.h"
 
 unsigned int sigwake_max_threads = 16384;
 module_param_named(max_threads_per_domain, sigwake_max_threads, uint, 0644);
@@ -102,10 +104,14 @@ static int __init sigwake_init(void)
 	if (!sigwake_wq_reap)
 		return -ENOMEM;
 
+	ret = sigwake_genl_init();
+	if (ret)
+		goto err_destroy_wq;
+
 	ret = tracepoint_probe_register(sigwake_tp_exit,
 					sigwake_thread_exit_probe, NULL);
 	if (ret)
-		goto err_destroy_wq;
+		goto err_genl;
 
 	if (sigwake_tp_signal &&
 	    !tracepoint_probe_register(sigwake_tp_signal,
@@ -128,6 +134,8 @@ err_unregister_forward:
 	tracepoint_probe_unregister(sigwake_tp_exit,
 				    sigwake_thread_exit_probe, NULL);
 	tracepoint_synchronize_unregister();
+err_genl:
+	sigwake_genl_exit();
 err_destroy_wq:
 	destroy_workqueue(sigwake_wq_reap);
 	return ret;
@@ -143,6 +151,7 @@ static void __exit sigwake_exit(void)
 				    sigwake_thread_exit_probe, NULL);
 	tracepoint_synchronize_unregister();
 	destroy_workqueue(sigwake_wq_reap);
+	sigwake_genl_exit();
 	rcu_barrier();
 }
 
@@ -153,3 +162,4 @@ MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Lossless event delivery to the guest threads of user-space runtimes");
 MODULE_AUTHOR("The sigwake authors");
 MODULE_VERSION("0.1.0");
+MODULE_ALIAS_GENL_FAMILY(SIGWAKE_GENL_NAME);
