@@ -27,7 +27,10 @@
  * pipe word), with a short timeout standing in for "forever".
  *
  * Usage: qemu-2011 [-n iterations] [-N naive-iterations] [-s seed]
- *   -n 0 skips the sigwake run (no device needed); -N 0 skips the naive one.
+ *                  [-t seconds]
+ *   -n 0 skips the sigwake run (no device needed); -N 0 skips the naive one;
+ *   -t bounds the sigwake run's time (default 240 s: a slow emulated VM
+ *   then runs fewer iterations instead of hitting its runner's timeout).
  */
 #include <errno.h>
 #include <limits.h>
@@ -234,6 +237,8 @@ static void story(const char *fmt, ...)
 	if (!__atomic_load_n(&story_on, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&story_lock);
+	if (!story_t0)
+		story_t0 = now_ns();
 	n = snprintf(story_buf + story_len, sizeof(story_buf) - story_len,
 		     "  [%8.1f us] ", (now_ns() - story_t0) / 1000.0);
 	if (n > 0 && (size_t)n < sizeof(story_buf) - story_len)
@@ -681,6 +686,8 @@ static unsigned int sum(const unsigned int *v)
 }
 
 static unsigned int niters;
+static long long run_until;	/* CLOCK_MONOTONIC end of the time budget */
+static bool out_of_time;
 static bool stop_run;		/* the guest thread is done */
 
 static void *guest_thread(void *arg)
@@ -704,8 +711,13 @@ static void *guest_thread(void *arg)
 		int m = it % AT_NR;
 		long long t0 = now_ns(), budget;
 
+		/* Whole rounds of the five moments only. */
+		if (m == 0 && run_until && t0 > run_until) {
+			out_of_time = true;
+			break;
+		}
+
 		cur_moment = m;
-		story_t0 = t0;
 		__atomic_store_n(&story_on, it == 0 && be == &sigwake_backend,
 				 __ATOMIC_RELEASE);
 		/* AT_GUEST: guest code spins until a signal gets it out. */
@@ -862,13 +874,19 @@ static void *host_thread(void *arg)
 	return NULL;
 }
 
-/* One run of @niters iterations on @backend; returns 0 if it could run. */
-static int run(const struct backend *backend, unsigned int n)
+/*
+ * One run of @n iterations on @backend, within @budget_ns if not 0;
+ * returns 0 if it could run.
+ */
+static int run(const struct backend *backend, unsigned int n,
+	       long long budget_ns)
 {
 	pthread_t g, h;
 
 	be = backend;
 	niters = n;
+	run_until = budget_ns ? now_ns() + budget_ns : 0;
+	out_of_time = false;
 	stop_run = false;
 	iter_start = iter_window = iter_posted = iter_done = 0;
 	guest_phase = PH_HOST;
@@ -885,6 +903,7 @@ static int run(const struct backend *backend, unsigned int n)
 		return -EAGAIN;
 	}
 	pthread_join(g, NULL);
+	stop_run = true;
 	pthread_join(h, NULL);
 	return 0;
 }
@@ -923,7 +942,7 @@ static void print_outcomes(int m)
 static void usage(void)
 {
 	fprintf(stderr, "usage: qemu-2011 [-n iterations] "
-		"[-N naive-iterations] [-s seed]\n");
+		"[-N naive-iterations] [-s seed] [-t seconds]\n");
 	exit(2);
 }
 
@@ -931,11 +950,12 @@ int main(int argc, char **argv)
 {
 	unsigned int n = 10000, nnaive = 500, done = 0, hung = 0;
 	unsigned long long seed = 2011;
+	long long budget_s = 240;
 	long long med = 0, t0;
 	sigset_t set;
 	int opt, m, r;
 
-	while ((opt = getopt(argc, argv, "n:N:s:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:N:s:t:h")) != -1) {
 		switch (opt) {
 		case 'n':
 			n = strtoul(optarg, NULL, 0);
@@ -945,6 +965,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
+			break;
+		case 't':
+			budget_s = strtoll(optarg, NULL, 0);
 			break;
 		default:
 			usage();
@@ -996,11 +1019,16 @@ int main(int argc, char **argv)
 		       "  SIGURG and a kick byte.\n\n", dom, w, pipe_wq);
 
 		t0 = now_ns();
-		if (run(&sigwake_backend, n) < 0) {
+		if (run(&sigwake_backend, n, budget_s * NSEC_PER_SEC) < 0) {
 			printf("qemu-2011: cannot start threads\n");
 			return 2;
 		}
 		t0 = now_ns() - t0;
+		if (out_of_time) {
+			printf("(time budget of %lld s reached: %u of %u "
+			       "iterations run)\n", budget_s, sum(st.iters), n);
+			n = sum(st.iters);
+		}
 		printf("iteration 1, step by step:\n%s\n", story_buf);
 		done = sum(st.done);
 		hung = sum(st.hung);
@@ -1037,7 +1065,7 @@ int main(int argc, char **argv)
 		       "\"hung\" = still asleep %lld ms after the post, where "
 		       "it would sleep forever):\n",
 		       NAIVE_TIMEOUT_NS / 1000000);
-		if (run(&naive_backend, nnaive) < 0) {
+		if (run(&naive_backend, nnaive, 0) < 0) {
 			printf("qemu-2011: cannot start threads\n");
 			return 2;
 		}
