@@ -28,6 +28,7 @@
 #include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
+#include <linux/task_work.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -86,6 +87,8 @@ struct sigwake_counters {
  * @fwd_pending: host signals seen by the probe, not yet posted.
  * @fwd_work: posts @fwd_pending outside the sender's locks.
  * @had_forward: a route was ever set (teardown must wait for the probe).
+ * @preempt_all: PREEMPT budget for every thread, present and future.
+ * @free_work: frees the domain in process context after the last put.
  */
 struct sigwake_domain {
 	refcount_t ref;
@@ -121,6 +124,9 @@ struct sigwake_domain {
 	struct irq_work fwd_work;
 	bool had_forward;
 
+	u64 preempt_all;
+	struct work_struct free_work;
+
 	struct sigwake_counters stats;
 	struct rcu_head rcu;
 };
@@ -140,6 +146,9 @@ struct sigwake_domain {
  * @wq_node: on the wait queue's list, under that queue's lock.
  * @dom_node: on the domain's @waiters list, under its @waiters_lock.
  * @released: pages and task reference dropped; under the domain's lock.
+ * @preempt: the thread's preemption watch, once attached (preempt.c).
+ * @preempt_budget: the budget PREEMPT asked for; under @lock.
+ * @preempt_queued: @preempt_work is queued on the task; under @lock.
  */
 struct sigwake_thread {
 	refcount_t ref;
@@ -164,6 +173,11 @@ struct sigwake_thread {
 	unsigned long block_uaddr;
 	unsigned long kick_uaddr;
 	bool released;
+
+	struct sigwake_preempt *preempt;
+	u64 preempt_budget;
+	bool preempt_queued;
+	struct callback_head preempt_work;
 
 	struct sigwake_counters stats;
 	struct rcu_head rcu;
@@ -262,6 +276,18 @@ void sigwake_forward_init(struct sigwake_domain *dom);
 void sigwake_forward_shutdown(struct sigwake_domain *dom);
 int sigwake_forward_set(struct sigwake_domain *dom,
 			struct sigwake_forward_args *args);
+
+/* preempt.c */
+int sigwake_preempt_set(struct sigwake_domain *dom,
+			struct sigwake_preempt_args *args);
+void sigwake_preempt_exit(void);
+void sigwake_preempt_registered(struct sigwake_domain *dom,
+				struct sigwake_thread *t);
+void sigwake_preempt_released(struct sigwake_thread *t);
+void sigwake_preempt_thread_init(struct sigwake_thread *t);
+bool sigwake_preempt_available(void);
+void sigwake_preempt_module_init(void);
+void sigwake_preempt_module_exit(void);
 
 /* ioctl.c */
 long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg);

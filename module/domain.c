@@ -14,6 +14,7 @@
 #include <linux/uidgid.h>
 
 #include "core.h"
+#include "genl.h"
 
 DEFINE_XARRAY_ALLOC1(sigwake_domains);
 
@@ -62,6 +63,8 @@ out_unlock:
 	mutex_unlock(&sigwake_users_lock);
 }
 
+static void sigwake_domain_free(struct work_struct *work);
+
 bool sigwake_domain_is_owner(const struct sigwake_domain *dom)
 {
 	return current->mm == dom->mm && task_tgid(current) == dom->tgid;
@@ -90,6 +93,7 @@ struct sigwake_domain *sigwake_domain_create(void)
 	xa_init(&dom->pins);
 	init_llist_head(&dom->exited);
 	INIT_WORK(&dom->reap_work, sigwake_domain_reap);
+	INIT_WORK(&dom->free_work, sigwake_domain_free);
 	sigwake_forward_init(dom);
 	get_task_comm(dom->comm, current);
 
@@ -106,6 +110,7 @@ struct sigwake_domain *sigwake_domain_create(void)
 		       GFP_KERNEL);
 	if (ret)
 		goto err_drop_owner;
+	sigwake_genl_domain_new(dom);
 	return dom;
 
 err_drop_owner:
@@ -118,10 +123,10 @@ err_free_uid:
 	return ERR_PTR(ret);
 }
 
-void sigwake_domain_put(struct sigwake_domain *dom)
+static void sigwake_domain_free(struct work_struct *work)
 {
-	if (!refcount_dec_and_test(&dom->ref))
-		return;
+	struct sigwake_domain *dom = container_of(work, struct sigwake_domain,
+						  free_work);
 
 	WARN_ON_ONCE(dom->nr_pinned);
 	xa_destroy(&dom->threads);
@@ -132,6 +137,16 @@ void sigwake_domain_put(struct sigwake_domain *dom)
 	put_pid(dom->tgid);
 	free_uid(dom->user);
 	kfree_rcu(dom, rcu);
+}
+
+/*
+ * The last reference may go in atomic context (a thread's exit): the domain
+ * is then freed from a work item, in process context.
+ */
+void sigwake_domain_put(struct sigwake_domain *dom)
+{
+	if (refcount_dec_and_test(&dom->ref))
+		queue_work(sigwake_wq_reap, &dom->free_work);
 }
 
 /**
@@ -184,6 +199,8 @@ void sigwake_domain_destroy(struct sigwake_domain *dom)
 	}
 	dom->nr_wqs = 0;
 	mutex_unlock(&dom->lock);
+
+	sigwake_genl_domain_del(dom);
 
 	sigwake_user_put(dom->user->uid);
 	sigwake_domain_put(dom);

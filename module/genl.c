@@ -619,14 +619,22 @@ void sigwake_genl_thread_new(struct sigwake_thread *t)
 /**
  * sigwake_genl_thread_del() - announce the end of a registration
  * @t: the thread, dead, its task reference not yet dropped
- * @reason: why it ended
+ * @why: what sigwake_thread_release() was given: -ESRCH (the thread
+ *	exited), -EBADF (the domain is closed) or -EIDRM (unregistered)
  */
-void sigwake_genl_thread_del(struct sigwake_thread *t,
-			     enum sigwake_nl_thread_del_reason reason)
+void sigwake_genl_thread_del(struct sigwake_thread *t, int why)
 {
+	enum sigwake_nl_thread_del_reason reason;
 	struct sk_buff *skb;
 	void *hdr;
 	int err;
+
+	if (t->exited || why == -ESRCH)
+		reason = SIGWAKE_NL_DEL_EXIT;
+	else if (why == -EBADF)
+		reason = SIGWAKE_NL_DEL_CLOSE;
+	else
+		reason = SIGWAKE_NL_DEL_UNREGISTER;
 
 	skb = sigwake_nl_event_new(sigwake_nl_thread_size(),
 				   SIGWAKE_NL_CMD_THREAD_DEL, &hdr);

@@ -21,8 +21,7 @@ void sigwake_genl_exit(void);
 void sigwake_genl_domain_new(struct sigwake_domain *dom);
 void sigwake_genl_domain_del(struct sigwake_domain *dom);
 void sigwake_genl_thread_new(struct sigwake_thread *t);
-void sigwake_genl_thread_del(struct sigwake_thread *t,
-			     enum sigwake_nl_thread_del_reason reason);
+void sigwake_genl_thread_del(struct sigwake_thread *t, int why);
 void sigwake_genl_forward_change(struct sigwake_domain *dom, u32 host_signo,
 				 u32 guest_signo, u32 target, bool removed);
 

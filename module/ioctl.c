@@ -219,6 +219,12 @@ static int sigwake_ioc_forward(struct sigwake_domain *dom,
 	return sigwake_forward_set(dom, ucmd->cmd);
 }
 
+static int sigwake_ioc_preempt(struct sigwake_domain *dom,
+			       struct sigwake_ucmd *ucmd)
+{
+	return sigwake_preempt_set(dom, ucmd->cmd);
+}
+
 union sigwake_ioctl_buffer {
 	struct sigwake_register_args reg;
 	struct sigwake_unregister_args unreg;
@@ -229,6 +235,7 @@ union sigwake_ioctl_buffer {
 	struct sigwake_wq_create_args wq_create;
 	struct sigwake_wq_destroy_args wq_destroy;
 	struct sigwake_forward_args forward;
+	struct sigwake_preempt_args preempt;
 };
 
 struct sigwake_ioctl_op {
@@ -264,6 +271,8 @@ static const struct sigwake_ioctl_op sigwake_ioctl_ops[] = {
 		   sigwake_wq_destroy_args, SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0),
 	SIGWAKE_OP(SIGWAKE_CMD_FORWARD, sigwake_ioc_forward,
 		   sigwake_forward_args, SIGWAKE_FORWARD_ARGS_SIZE_VER0),
+	SIGWAKE_OP(SIGWAKE_CMD_PREEMPT, sigwake_ioc_preempt,
+		   sigwake_preempt_args, SIGWAKE_PREEMPT_ARGS_SIZE_VER0),
 };
 
 long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

@@ -120,14 +120,16 @@ static int __init sigwake_init(void)
 	else
 		pr_warn("no signal_generate tracepoint: SIGWAKE_IOC_FORWARD unavailable\n");
 
+	sigwake_preempt_module_init();
 	ret = misc_register(&sigwake_misc);
 	if (ret)
-		goto err_unregister_forward;
+		goto err_preempt_exit;
 
 	pr_info("loaded: /dev/%s\n", sigwake_misc.name);
 	return 0;
 
-err_unregister_forward:
+err_preempt_exit:
+	sigwake_preempt_module_exit();
 	if (sigwake_forward_available)
 		tracepoint_probe_unregister(sigwake_tp_signal,
 					    sigwake_forward_probe, NULL);
@@ -144,6 +146,7 @@ err_destroy_wq:
 static void __exit sigwake_exit(void)
 {
 	misc_deregister(&sigwake_misc);
+	sigwake_preempt_module_exit();
 	if (sigwake_forward_available)
 		tracepoint_probe_unregister(sigwake_tp_signal,
 					    sigwake_forward_probe, NULL);

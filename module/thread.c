@@ -22,6 +22,8 @@
 #include <linux/uaccess.h>
 
 #include "core.h"
+#include "genl.h"
+#include "trace.h"
 
 static u64 sigwake_bit(u32 signo)
 {
@@ -125,11 +127,13 @@ void sigwake_thread_release(struct sigwake_domain *dom,
 	spin_lock_irqsave(&t->lock, flags);
 	__sigwake_wake(t, why);
 	t->dead = true;
+	sigwake_preempt_released(t);
 	spin_unlock_irqrestore(&t->lock, flags);
 
 	if (t->released)
 		return;
 	t->released = true;
+	sigwake_genl_thread_del(t, why);
 	xa_cmpxchg(&dom->tids, t->tid, t, NULL, 0);
 	sigwake_unpin(dom, t->block_uaddr);
 	if (t->kick_uaddr)
@@ -183,6 +187,7 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 	spin_lock_init(&t->lock);
 	INIT_LIST_HEAD(&t->wq_node);
 	INIT_LIST_HEAD(&t->dom_node);
+	sigwake_preempt_thread_init(t);
 	t->dom = dom;
 	t->task = current;
 	t->tid = current->pid;
@@ -231,8 +236,10 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 		goto err_erase_handle;
 	get_task_struct(current);
 	dom->nr_threads++;
+	sigwake_genl_thread_new(t);
 	mutex_unlock(&dom->lock);
 
+	sigwake_preempt_registered(dom, t);
 	args->handle = t->handle;
 	return 0;
 
@@ -278,6 +285,8 @@ void sigwake_thread_exit_probe(void *data, struct task_struct *task)
 	struct sigwake_thread *t;
 	unsigned long index, flags;
 	struct pid *tgid;
+
+	sigwake_preempt_exit();
 
 	tgid = task_tgid(task);
 	rcu_read_lock();
@@ -492,6 +501,8 @@ int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
 		return -ENOENT;
 	atomic64_inc(&dom->stats.waits);
 	atomic64_inc(&t->stats.waits);
+	trace_wait_begin(dom->id, t->handle, wq ? wq->handle : SIGWAKE_NO_WQ,
+			 expected, deadline);
 
 	sigwake_set_fd_event(t, false);
 	if (fw && sigwake_fdwait_arm(fw, t))
@@ -537,6 +548,7 @@ out_leave:
 		atomic64_inc(&dom->stats.interrupted);
 		atomic64_inc(&t->stats.interrupted);
 	}
+	trace_wait_end(dom->id, t->handle, ret);
 	sigwake_thread_put(t);
 	return ret;
 }
@@ -584,6 +596,7 @@ static int sigwake_deliver(struct sigwake_thread *t, u64 bit,
 	lockdep_assert_held(&t->lock);
 
 	if (bit) {
+		atomic64_inc(&t->stats.posts);
 		atomic64_or(bit, (atomic64_t *)&blk->pending);
 		/* Pairs with the runtime's barrier between state and pending. */
 		smp_mb__after_atomic();
@@ -737,18 +750,27 @@ out_unlock:
 int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
 			u32 *handle)
 {
+	int ret;
+
 	if (!sigwake_signo_valid(signo))
 		return -EINVAL;
 	atomic64_inc(&dom->stats.posts);
-	if (target == SIGWAKE_TARGET_ANY)
-		return sigwake_post_any(dom, sigwake_bit(signo), handle);
-	*handle = target;
-	return sigwake_post_one(dom, target, sigwake_bit(signo));
+	if (target == SIGWAKE_TARGET_ANY) {
+		ret = sigwake_post_any(dom, sigwake_bit(signo), handle);
+	} else {
+		*handle = target;
+		ret = sigwake_post_one(dom, target, sigwake_bit(signo));
+	}
+	trace_post(dom->id, target, *handle, signo, ret);
+	return ret;
 }
 
 int sigwake_thread_kick(struct sigwake_domain *dom, u32 target)
 {
-	return sigwake_post_one(dom, target, 0);
+	int ret = sigwake_post_one(dom, target, 0);
+
+	trace_kick(dom->id, target, ret);
+	return ret;
 }
 
 unsigned int sigwake_kick_retry_us = 1000;

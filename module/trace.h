@@ -19,6 +19,7 @@
 #define _SIGWAKE_TRACE_H
 
 #include <linux/errno.h>
+#include <linux/ktime.h>
 #include <linux/tracepoint.h>
 #include <linux/sigwake.h>
 
@@ -123,9 +124,11 @@ TRACE_EVENT(kick,
 		  sigwake_show_outcome(__entry->ret))
 );
 
+/* timeout_ns: what is left until the deadline, or -1 for none */
 TRACE_EVENT(wait_begin,
-	TP_PROTO(u32 domain, u32 handle, u32 wq, u32 expected, s64 timeout_ns),
-	TP_ARGS(domain, handle, wq, expected, timeout_ns),
+	TP_PROTO(u32 domain, u32 handle, u32 wq, u32 expected,
+		 const ktime_t *deadline),
+	TP_ARGS(domain, handle, wq, expected, deadline),
 
 	TP_STRUCT__entry(
 		__field(u32, domain)
@@ -140,7 +143,8 @@ TRACE_EVENT(wait_begin,
 		__entry->handle = handle;
 		__entry->wq = wq;
 		__entry->expected = expected;
-		__entry->timeout_ns = timeout_ns;
+		__entry->timeout_ns = deadline ?
+			ktime_to_ns(ktime_sub(*deadline, ktime_get())) : -1;
 	),
 
 	TP_printk("domain=%u handle=%u wq=%d expected=%u timeout_ns=%lld",

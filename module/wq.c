@@ -10,6 +10,7 @@
 #include <linux/uaccess.h>
 
 #include "core.h"
+#include "trace.h"
 
 struct sigwake_wq *sigwake_wq_get(struct sigwake_domain *dom, u32 handle)
 {
@@ -141,10 +142,14 @@ int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr)
 		if (woken >= nr)
 			break;
 		list_del_init(&t->wq_node);
-		woken += sigwake_thread_wake_one(t, SIGWAKE_REASON_WAKE);
+		if (sigwake_thread_wake_one(t, SIGWAKE_REASON_WAKE)) {
+			atomic64_inc(&t->stats.wakes);
+			woken++;
+		}
 	}
 	spin_unlock_irqrestore(&wq->lock, flags);
 
 	atomic64_add(woken, &wq->dom->stats.wakes);
+	trace_wake(wq->dom->id, wq->handle, nr, woken);
 	return woken;
 }
