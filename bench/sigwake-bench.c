@@ -76,10 +76,6 @@ static int sig_sigwait;		/* taken with sigtimedwait */
 /* Bounded wait of the lost-event rounds: a sleep this long is a lost event. */
 #define LOST_TIMEOUT_NS		(10 * NSEC_PER_MSEC)
 
-/* Each technique is measured in this many interleaved chunks. */
-#define REPS		4
-#define REPS_QUICK	2
-
 /* ------------------------------------------------------------ options */
 
 static const char *const bench_names[] = {
@@ -574,22 +570,64 @@ static void preempt_handler(int sig)
 	__atomic_add_fetch(&preempt_fired, 1, __ATOMIC_RELAXED);
 }
 
-/* ------------------------------------------------------------ interleaving */
+/* ------------------------------------------------------------ series */
 
 /*
- * A technique measures @n samples into @out (nanoseconds each), doing its
- * own setup, warm-up and teardown, and returns how many it measured.
+ * The samples of one technique.  The techniques of a benchmark take turns
+ * iteration by iteration, on the same threads where they can, so that what
+ * disturbs the machine (under TCG on a busy host, a great deal) disturbs
+ * each of them alike.
  */
-typedef size_t (*tech_fn)(const void *cfg, double *out, size_t n);
-
-struct tech {
+struct series {
 	const char *key;
 	const char *label;
-	tech_fn fn;
-	const void *cfg;
 	int sigwake;		/* needs the module */
+	double *v;
+	size_t n;
 };
 
+static void series_alloc(struct series *s, size_t ns, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < ns; i++) {
+		s[i].v = calloc(cap + 1, sizeof(double));
+		if (!s[i].v)
+			die("out of memory");
+		s[i].n = 0;
+	}
+}
+
+static void series_rows(const char *bench, struct series *s, size_t ns)
+{
+	size_t i;
+
+	for (i = 0; i < ns; i++) {
+		struct row *r = add_row(bench, NULL, s[i].key, s[i].label);
+
+		if (s[i].sigwake && !sw_ok()) {
+			r->skipped = 1;
+			snprintf(r->note, sizeof(r->note), "sigwake unavailable");
+		} else {
+			r->st = summarize(s[i].v, s[i].n);
+		}
+		free(s[i].v);
+		s[i].v = NULL;
+	}
+}
+
+/* The techniques that can run: all, or all but sigwake's. */
+static size_t series_active(const struct series *s, size_t ns, int *act)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < ns; i++)
+		if (!s[i].sigwake || sw_ok())
+			act[n++] = (int)i;
+	return n;
+}
+
+/* Warm-up rounds of each benchmark: not recorded. */
 static size_t warmup(size_t n)
 {
 	size_t w = n / 10 + 2;
@@ -597,73 +635,60 @@ static size_t warmup(size_t n)
 	return w > 50 ? 50 : w;
 }
 
-static void run_techs(const char *bench, const char *group,
-		      const struct tech *t, size_t nt, size_t n)
+/*
+ * Hand-offs that are not measured sleep rather than spin: a spinning vCPU
+ * takes the host CPU that the measured thread needs.
+ */
+static void await_change(uint32_t *w, uint32_t old)
 {
-	int reps = opt.quick ? REPS_QUICK : REPS;
-	double *buf[8];
-	size_t got[8] = { 0 }, i;
-	int rep;
+	int spin;
 
-	if (nt > ARRAY_SIZE(buf))
-		die("too many techniques");
-	for (i = 0; i < nt; i++) {
-		buf[i] = calloc(n + 1, sizeof(double));
-		if (!buf[i])
-			die("out of memory");
+	for (spin = 0; spin < 200; spin++) {
+		if (LOAD(w) != old)
+			return;
+		cpu_relax();
 	}
-	for (rep = 0; rep < reps; rep++) {
-		size_t chunk = n / reps + (rep < (int)(n % reps));
+	while (LOAD(w) == old)
+		futex_wait(w, old, NULL);
+}
 
-		for (i = 0; i < nt; i++) {
-			if (t[i].sigwake && !sw_ok())
-				continue;
-			got[i] += t[i].fn(t[i].cfg, buf[i] + got[i], chunk);
-		}
-	}
-	for (i = 0; i < nt; i++) {
-		struct row *r = add_row(bench, group, t[i].key, t[i].label);
-
-		if (t[i].sigwake && !sw_ok()) {
-			r->skipped = 1;
-			snprintf(r->note, sizeof(r->note), "sigwake unavailable");
-		} else {
-			r->st = summarize(buf[i], got[i]);
-		}
-		free(buf[i]);
-	}
+static void publish(uint32_t *w, uint32_t v)
+{
+	STORE_SC(w, v);
+	futex_wake(w, INT_MAX);
 }
 
 /* ------------------------------------------------------------ 1. roundtrip */
 
-enum { RT_SIGWAKE, RT_FUTEX, RT_EVENTFD, RT_PIPE };
+enum { RT_SIGWAKE, RT_FUTEX, RT_EVENTFD, RT_PIPE, RT_N };
 
 struct pingpong {
-	int kind;
-	size_t total;		/* warm-up plus measured round trips */
-	uint32_t word[2][16] __attribute__((aligned(64)));
+	/* Per mechanism and side, each on its own cache line. */
+	uint32_t word[RT_N][2][16] __attribute__((aligned(64)));
 	int wq[2];
 	int efd[2];
 	int pfd[2][2];
-	struct sigwake_self *self_b;
+	int act[RT_N];
+	size_t nact;
+	size_t total;		/* round trips, all mechanisms together */
 };
 
-#define PP_WORD(pp, s)	(&(pp)->word[s][0])
+#define PP_WORD(pp, k, s)	(&(pp)->word[k][s][0])
 
-/* Hand the turn to side @s, whose word becomes @v. */
-static void pp_signal(struct pingpong *pp, int s, uint32_t v)
+/* Hand the turn to side @s by mechanism @k; its word becomes @v. */
+static void pp_signal(struct pingpong *pp, int k, int s, uint32_t v)
 {
 	uint64_t one = 1;
 	char c = 'x';
 
-	switch (pp->kind) {
+	switch (k) {
 	case RT_SIGWAKE:
-		STORE_SC(PP_WORD(pp, s), v);
+		STORE_SC(PP_WORD(pp, k, s), v);
 		sigwake_wake(sw_fd, pp->wq[s], 1);
 		break;
 	case RT_FUTEX:
-		STORE_SC(PP_WORD(pp, s), v);
-		futex_wake(PP_WORD(pp, s), 1);
+		STORE_SC(PP_WORD(pp, k, s), v);
+		futex_wake(PP_WORD(pp, k, s), 1);
 		break;
 	case RT_EVENTFD:
 		if (write(pp->efd[s], &one, sizeof(one)) != sizeof(one))
@@ -676,17 +701,17 @@ static void pp_signal(struct pingpong *pp, int s, uint32_t v)
 	}
 }
 
-/* Wait for side @s's turn: its word moves away from @old. */
-static void pp_wait(struct pingpong *pp, int s, uint32_t old,
+/* Wait for side @s's turn by mechanism @k: its word moves from @old. */
+static void pp_wait(struct pingpong *pp, int k, int s, uint32_t old,
 		    struct sigwake_self *self)
 {
 	uint64_t val;
 	char c;
 	int r;
 
-	switch (pp->kind) {
+	switch (k) {
 	case RT_SIGWAKE:
-		while (LOAD(PP_WORD(pp, s)) == old) {
+		while (LOAD(PP_WORD(pp, k, s)) == old) {
 			r = sigwake_wait(sw_fd, pp->wq[s], old,
 					 SIGWAKE_TIMEOUT_NONE, 0);
 			if (r < 0 && r != -EAGAIN && r != -EINTR)
@@ -695,8 +720,8 @@ static void pp_wait(struct pingpong *pp, int s, uint32_t old,
 		}
 		break;
 	case RT_FUTEX:
-		while (LOAD(PP_WORD(pp, s)) == old)
-			futex_wait(PP_WORD(pp, s), old, NULL);
+		while (LOAD(PP_WORD(pp, k, s)) == old)
+			futex_wait(PP_WORD(pp, k, s), old, NULL);
 		break;
 	case RT_EVENTFD:
 		while (read(pp->efd[s], &val, sizeof(val)) != sizeof(val))
@@ -714,99 +739,85 @@ static void pp_wait(struct pingpong *pp, int s, uint32_t old,
 static void *pp_echo(void *arg)
 {
 	struct pingpong *pp = arg;
-	struct sigwake_self *self = NULL;
-	uint32_t i;
+	struct sigwake_self *self = sw_ok() ? sw_register(sig_kick) : NULL;
+	uint32_t cnt[RT_N] = { 0 };
+	size_t i;
 
-	if (pp->kind == RT_SIGWAKE)
-		self = sw_register(sig_kick);
-	for (i = 1; i <= pp->total; i++) {
-		pp_wait(pp, 1, i - 1, self);
-		pp_signal(pp, 0, i);
+	for (i = 0; i < pp->total; i++) {
+		int k = pp->act[i % pp->nact];
+
+		cnt[k]++;
+		pp_wait(pp, k, 1, cnt[k] - 1, self);
+		pp_signal(pp, k, 0, cnt[k]);
 	}
 	if (self)
 		sigwake_unregister(self);
 	return NULL;
 }
 
-static size_t rt_run(const void *cfg, double *out, size_t n)
+static void bench_roundtrip(void)
 {
+	struct series s[RT_N] = {
+		[RT_SIGWAKE] = { "sigwake", "sigwake WAIT/WAKE (word-bound queue)",
+				 1 },
+		[RT_FUTEX] = { "futex", "futex WAIT/WAKE", 0 },
+		[RT_EVENTFD] = { "eventfd", "eventfd read/write", 0 },
+		[RT_PIPE] = { "pipe", "pipe read/write", 0 },
+	};
+	size_t n = iters(20000, 300), w = warmup(n), i;
+	uint32_t cnt[RT_N] = { 0 };
 	struct pingpong *pp;
-	size_t w = warmup(n), i;
 	pthread_t th;
-	int s;
+	int side;
 
 	pp = aligned_alloc(64, sizeof(*pp));
 	if (!pp)
 		die("out of memory");
 	memset(pp, 0, sizeof(*pp));
-	pp->kind = *(const int *)cfg;
-	pp->total = w + n;
-	for (s = 0; s < 2; s++) {
-		switch (pp->kind) {
-		case RT_SIGWAKE:
-			pp->wq[s] = sigwake_wq_create(sw_fd, PP_WORD(pp, s));
-			if (pp->wq[s] < 0)
+	pp->nact = series_active(s, RT_N, pp->act);
+	pp->total = (w + n) * pp->nact;
+	series_alloc(s, RT_N, n);
+	for (side = 0; side < 2; side++) {
+		if (sw_ok()) {
+			pp->wq[side] = sigwake_wq_create(sw_fd,
+					PP_WORD(pp, RT_SIGWAKE, side));
+			if (pp->wq[side] < 0)
 				die("sigwake_wq_create: %s",
-				    strerror(-pp->wq[s]));
-			break;
-		case RT_EVENTFD:
-			pp->efd[s] = eventfd(0, EFD_CLOEXEC);
-			if (pp->efd[s] < 0)
-				die("eventfd: %s", strerror(errno));
-			break;
-		case RT_PIPE:
-			if (pipe2(pp->pfd[s], O_CLOEXEC))
-				die("pipe: %s", strerror(errno));
-			break;
+				    strerror(-pp->wq[side]));
 		}
+		pp->efd[side] = eventfd(0, EFD_CLOEXEC);
+		if (pp->efd[side] < 0 || pipe2(pp->pfd[side], O_CLOEXEC))
+			die("eventfd/pipe: %s", strerror(errno));
 	}
-	th = spawn(pp_echo, pp, 0);
-	for (i = 1; i <= pp->total; i++) {
-		uint64_t t0 = now_ns();
 
-		pp_signal(pp, 1, (uint32_t)i);
-		pp_wait(pp, 0, (uint32_t)i - 1, main_self);
-		if (i > w)
-			out[i - w - 1] = (double)(now_ns() - t0);
+	th = spawn(pp_echo, pp, 0);
+	for (i = 0; i < pp->total; i++) {
+		int k = pp->act[i % pp->nact];
+		uint64_t t0 = now_ns(), t1;
+
+		cnt[k]++;
+		pp_signal(pp, k, 1, cnt[k]);
+		pp_wait(pp, k, 0, cnt[k] - 1, main_self);
+		t1 = now_ns();
+		if (cnt[k] > w)
+			s[k].v[s[k].n++] = (double)(t1 - t0);
 	}
 	pthread_join(th, NULL);
-	for (s = 0; s < 2; s++) {
-		switch (pp->kind) {
-		case RT_SIGWAKE:
-			sigwake_wq_destroy(sw_fd, pp->wq[s]);
-			break;
-		case RT_EVENTFD:
-			close(pp->efd[s]);
-			break;
-		case RT_PIPE:
-			close(pp->pfd[s][0]);
-			close(pp->pfd[s][1]);
-			break;
-		}
+
+	for (side = 0; side < 2; side++) {
+		if (sw_ok())
+			sigwake_wq_destroy(sw_fd, pp->wq[side]);
+		close(pp->efd[side]);
+		close(pp->pfd[side][0]);
+		close(pp->pfd[side][1]);
 	}
 	free(pp);
-	return n;
-}
-
-static const int rt_kinds[] = { RT_SIGWAKE, RT_FUTEX, RT_EVENTFD, RT_PIPE };
-
-static void bench_roundtrip(void)
-{
-	const struct tech t[] = {
-		{ "sigwake", "sigwake WAIT/WAKE (word-bound queue)", rt_run,
-		  &rt_kinds[0], 1 },
-		{ "futex", "futex WAIT/WAKE", rt_run, &rt_kinds[1], 0 },
-		{ "eventfd", "eventfd read/write", rt_run, &rt_kinds[2], 0 },
-		{ "pipe", "pipe read/write", rt_run, &rt_kinds[3], 0 },
-	};
-
-	run_techs("wake_roundtrip", NULL, t, ARRAY_SIZE(t),
-		  iters(20000, 300));
+	series_rows("wake_roundtrip", s, RT_N);
 }
 
 /* ------------------------------------------------------------ 2. post */
 
-enum { PW_SIGWAKE, PW_LITEBOX, PW_SIGWAIT };
+enum { PW_SIGWAKE, PW_LITEBOX, PW_SIGWAIT, PW_N };
 
 enum { LB_RUNNING_IN_HOST, LB_WAITING, LB_WOKEN };
 
@@ -831,10 +842,13 @@ static void litebox_handler(int sig)
 		futex_wake(&lb->state, 1);
 }
 
+/* One waiting target per technique. */
 struct postwait {
 	int kind;
 	pid_t tid;
 	__u32 handle;
+	int statfd;
+	pthread_t th;
 	uint32_t ready;		/* the target is set up */
 	uint32_t done;		/* events the target has run after */
 	uint32_t stop;
@@ -865,7 +879,7 @@ static void *pw_target(void *arg)
 		pthread_sigmask(SIG_BLOCK, &set, NULL);
 		break;
 	}
-	STORE(&pw->ready, 1);
+	publish(&pw->ready, 1);
 
 	for (;;) {
 		uint64_t t;
@@ -906,7 +920,7 @@ static void *pw_target(void *arg)
 		if (LOAD(&pw->stop))
 			break;
 		STORE(&pw->t_run, t);
-		INC(&pw->done);
+		publish(&pw->done, LOAD(&pw->done) + 1);
 	}
 	tls_lb = NULL;
 	if (self)
@@ -933,49 +947,57 @@ static void pw_send(const struct postwait *pw, pid_t pid)
 	}
 }
 
-static size_t pw_run(const void *cfg, double *out, size_t n)
-{
-	struct postwait pw = { .kind = *(const int *)cfg };
-	size_t w = warmup(n), i;
-	pid_t pid = getpid();
-	pthread_t th;
-	int fd;
-
-	th = spawn(pw_target, &pw, 0);
-	SPIN_UNTIL(LOAD(&pw.ready));
-	fd = proc_stat_open(pw.tid);
-	for (i = 0; i < w + n; i++) {
-		uint64_t t0;
-
-		wait_sleeping(fd);
-		t0 = now_ns();
-		pw_send(&pw, pid);
-		SPIN_UNTIL(LOAD(&pw.done) == i + 1);
-		if (i >= w)
-			out[i - w] = (double)(LOAD(&pw.t_run) - t0);
-	}
-	STORE(&pw.stop, 1);
-	wait_sleeping(fd);
-	pw_send(&pw, pid);
-	pthread_join(th, NULL);
-	close(fd);
-	return n;
-}
-
-static const int pw_kinds[] = { PW_SIGWAKE, PW_LITEBOX, PW_SIGWAIT };
-
 static void bench_post(void)
 {
-	const struct tech t[] = {
-		{ "sigwake_post", "sigwake POST to a WAITing thread", pw_run,
-		  &pw_kinds[0], 1 },
-		{ "litebox", "LiteBox: tgkill, handler CAS + futex wake",
-		  pw_run, &pw_kinds[1], 0 },
-		{ "tgkill_sigtimedwait", "tgkill + sigtimedwait", pw_run,
-		  &pw_kinds[2], 0 },
+	struct series s[PW_N] = {
+		[PW_SIGWAKE] = { "sigwake_post",
+				 "sigwake POST to a WAITing thread", 1 },
+		[PW_LITEBOX] = { "litebox",
+				 "LiteBox: tgkill, handler CAS + futex wake", 0 },
+		[PW_SIGWAIT] = { "tgkill_sigtimedwait", "tgkill + sigtimedwait",
+				 0 },
 	};
+	size_t n = iters(2000, 100), w = warmup(n), nact, i;
+	struct postwait pw[PW_N];
+	pid_t pid = getpid();
+	int act[PW_N];
 
-	run_techs("post_to_waiter", NULL, t, ARRAY_SIZE(t), iters(2000, 100));
+	nact = series_active(s, PW_N, act);
+	series_alloc(s, PW_N, n);
+	memset(pw, 0, sizeof(pw));
+	for (i = 0; i < nact; i++) {
+		struct postwait *p = &pw[act[i]];
+
+		p->kind = act[i];
+		p->th = spawn(pw_target, p, 0);
+		await_change(&p->ready, 0);
+		p->statfd = proc_stat_open(p->tid);
+	}
+	for (i = 0; i < (w + n) * nact; i++) {
+		struct postwait *p = &pw[act[i % nact]];
+		uint32_t done;
+		uint64_t t0;
+
+		/* The target really sleeps: not just published "waiting". */
+		wait_sleeping(p->statfd);
+		done = LOAD(&p->done);
+		t0 = now_ns();
+		pw_send(p, pid);
+		await_change(&p->done, done);
+		if (i >= w * nact)
+			s[p->kind].v[s[p->kind].n++] =
+				(double)(LOAD(&p->t_run) - t0);
+	}
+	for (i = 0; i < nact; i++) {
+		struct postwait *p = &pw[act[i]];
+
+		STORE(&p->stop, 1);
+		wait_sleeping(p->statfd);
+		pw_send(p, pid);
+		pthread_join(p->th, NULL);
+		close(p->statfd);
+	}
+	series_rows("post_to_waiter", s, PW_N);
 }
 
 /* ------------------------------------------------------------ 3. entry */
@@ -983,7 +1005,10 @@ static void bench_post(void)
 #define ENTRY_BATCH_SW		2000
 #define ENTRY_BATCH_ITIMER	50
 
+enum { EN_SIGWAKE, EN_ITIMER, EN_N };
+
 static int preempt_armed;
+static unsigned long entry_refused;
 
 /* Arm (or, with budget 0, disarm) sigwake's preemption for main_self. */
 static int sw_preempt(uint64_t budget_ns)
@@ -1004,37 +1029,25 @@ static int sw_preempt(uint64_t budget_ns)
 #endif
 }
 
-static unsigned long entry_refused;
-
-static size_t entry_sigwake(const void *cfg, double *out, size_t n)
+/* One batch of sigwake guest entries and exits: ns per pair. */
+static double entry_sigwake(void)
 {
 	struct sigwake_thread_block *b = main_self->block;
-	size_t w = warmup(n), i, k;
+	uint64_t t0 = now_ns();
+	int k;
 
-	(void)cfg;
-	if (preempt_armed && sw_preempt(PREEMPT_BUDGET_NS))
-		preempt_armed = 0;
-	for (i = 0; i < w + n; i++) {
-		uint64_t t0 = now_ns();
-
-		for (k = 0; k < ENTRY_BATCH_SW; k++) {
-			if (sigwake_enter_guest(b)) {
-				/* Preempted or kicked: deliver, go on. */
-				sigwake_take_pending(b);
-				sigwake_take_flags(b);
-				entry_refused++;
-				continue;
-			}
-			__asm__ __volatile__("" ::: "memory");
-			sigwake_leave_guest(b);
+	for (k = 0; k < ENTRY_BATCH_SW; k++) {
+		if (sigwake_enter_guest(b)) {
+			/* Preempted or kicked: deliver, go on. */
+			sigwake_take_pending(b);
+			sigwake_take_flags(b);
+			entry_refused++;
+			continue;
 		}
-		if (i >= w)
-			out[i - w] = (double)(now_ns() - t0) / ENTRY_BATCH_SW;
+		__asm__ __volatile__("" ::: "memory");
+		sigwake_leave_guest(b);
 	}
-	if (preempt_armed)
-		sw_preempt(0);
-	sigwake_take_flags(b);
-	return n;
+	return (double)(now_ns() - t0) / ENTRY_BATCH_SW;
 }
 
 static void itimer_set(uint64_t ns)
@@ -1048,52 +1061,42 @@ static void itimer_set(uint64_t ns)
 		die("setitimer: %s", strerror(errno));
 }
 
-static size_t entry_itimer(const void *cfg, double *out, size_t n)
+/* One batch of Shadow-style enables and disables: ns per pair. */
+static double entry_itimer(const sigset_t *set)
 {
-	size_t w = warmup(n), i, k;
-	sigset_t set;
+	uint64_t t0 = now_ns();
+	int k;
 
-	(void)cfg;
-	sigemptyset(&set);
-	sigaddset(&set, SIG_PREEMPT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	for (i = 0; i < w + n; i++) {
-		uint64_t t0 = now_ns();
-
-		for (k = 0; k < ENTRY_BATCH_ITIMER; k++) {
-			/* enable */
-			itimer_set(PREEMPT_BUDGET_NS);
-			sigprocmask(SIG_UNBLOCK, &set, NULL);
-			__asm__ __volatile__("" ::: "memory");
-			/* disable */
-			itimer_set(0);
-			sigprocmask(SIG_BLOCK, &set, NULL);
-		}
-		if (i >= w)
-			out[i - w] = (double)(now_ns() - t0) /
-				     ENTRY_BATCH_ITIMER;
+	for (k = 0; k < ENTRY_BATCH_ITIMER; k++) {
+		/* enable */
+		itimer_set(PREEMPT_BUDGET_NS);
+		sigprocmask(SIG_UNBLOCK, set, NULL);
+		__asm__ __volatile__("" ::: "memory");
+		/* disable */
+		itimer_set(0);
+		sigprocmask(SIG_BLOCK, set, NULL);
 	}
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	return n;
+	return (double)(now_ns() - t0) / ENTRY_BATCH_ITIMER;
 }
 
 static void bench_entry(void)
 {
-	const struct tech t[] = {
-		{ "sigwake_state_word",
-		  "sigwake enter_guest + leave_guest (state word)",
-		  entry_sigwake, NULL, 1 },
-		{ "shadow_itimer",
-		  "Shadow: setitimer(VIRTUAL) + sigprocmask, x2",
-		  entry_itimer, NULL, 0 },
+	struct series s[EN_N] = {
+		[EN_SIGWAKE] = { "sigwake_state_word",
+				 "sigwake enter_guest + leave_guest (state word)",
+				 1 },
+		[EN_ITIMER] = { "shadow_itimer",
+				"Shadow: setitimer(VIRTUAL) + sigprocmask, x2",
+				0 },
 	};
-	int r = -ENODEV;
+	size_t n = iters(200, 20), w = warmup(n), nact, i;
+	int act[EN_N], r = -ENODEV;
+	sigset_t set;
 
-	if (sw_ok()) {
+	nact = series_active(s, EN_N, act);
+	series_alloc(s, EN_N, n);
+	if (sw_ok())
 		r = sw_preempt(PREEMPT_BUDGET_NS);
-		if (!r)
-			sw_preempt(0);
-	}
 	preempt_armed = !r;
 	if (!sw_ok())
 		snprintf(env.preempt, sizeof(env.preempt),
@@ -1102,28 +1105,49 @@ static void bench_entry(void)
 		snprintf(env.preempt, sizeof(env.preempt),
 			 "armed (SIGWAKE_IOC_PREEMPT, budget %llu ms)",
 			 (unsigned long long)(PREEMPT_BUDGET_NS / NSEC_PER_MSEC));
-#ifdef SIGWAKE_IOC_PREEMPT
 	else
+#ifdef SIGWAKE_IOC_PREEMPT
 		snprintf(env.preempt, sizeof(env.preempt),
 			 "not armed: SIGWAKE_IOC_PREEMPT failed (%s)",
 			 strerror(-r));
 #else
-	else
 		snprintf(env.preempt, sizeof(env.preempt),
 			 "not armed: no SIGWAKE_IOC_PREEMPT in <linux/sigwake.h>");
 #endif
-	run_techs("entry_exit", NULL, t, ARRAY_SIZE(t), iters(200, 20));
+
+	sigemptyset(&set);
+	sigaddset(&set, SIG_PREEMPT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	for (i = 0; i < (w + n) * nact; i++) {
+		int k = act[i % nact];
+		double v = k == EN_SIGWAKE ? entry_sigwake() :
+					     entry_itimer(&set);
+
+		if (i >= w * nact)
+			s[k].v[s[k].n++] = v;
+	}
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	if (preempt_armed)
+		sw_preempt(0);
 	if (sw_ok())
-		snprintf(rows[nrows - 2].note, sizeof(rows[0].note),
+		sigwake_take_flags(main_self->block);
+	series_rows("entry_exit", s, EN_N);
+	if (sw_ok())
+		snprintf(rows[nrows - EN_N + EN_SIGWAKE].note,
+			 sizeof(rows[0].note), "%s",
 			 preempt_armed ? "PREEMPT armed" : "PREEMPT not armed");
 }
 
 /* ------------------------------------------------------------ 4. kick */
 
-enum { KK_SIGWAKE_KICK, KK_SIGWAKE_POST, KK_PTHREAD_KILL };
+enum { KK_SIGWAKE_KICK, KK_SIGWAKE_POST, KK_PTHREAD_KILL, KK_N };
 
+/*
+ * One target thread spins in "guest code" (RUNNING_IN_GUEST when sigwake is
+ * there) until the kick handler sets its TLS flag; the kicker takes turns
+ * between the techniques, which differ only in how the signal is sent.
+ */
 struct kick {
-	int kind;
 	struct sigwake_self *self;
 	uint32_t ready;		/* round the target is spinning in */
 	uint32_t done;		/* rounds the target came out of */
@@ -1136,7 +1160,7 @@ static void *kick_target(void *arg)
 	struct sigwake_thread_block *b = NULL;
 	uint32_t round = 0;
 
-	if (kk->kind != KK_PTHREAD_KILL) {
+	if (sw_ok()) {
 		kk->self = sw_register(sig_kick);
 		b = kk->self->block;
 	}
@@ -1146,7 +1170,7 @@ static void *kick_target(void *arg)
 			sigwake_take_flags(b);
 			continue;
 		}
-		STORE(&kk->ready, ++round);
+		publish(&kk->ready, ++round);
 		/* "Guest code": runs until the kick handler says stop. */
 		while (!tls_kicked && !LOAD(&kk->stop))
 			cpu_relax();
@@ -1156,28 +1180,39 @@ static void *kick_target(void *arg)
 			sigwake_take_flags(b);
 		}
 		tls_kicked = 0;
-		STORE(&kk->done, round);
+		publish(&kk->done, round);
 	}
 	if (kk->self)
 		sigwake_unregister(kk->self);
 	return NULL;
 }
 
-static size_t kick_run(const void *cfg, double *out, size_t n)
+static void bench_kick(void)
 {
-	struct kick kk = { .kind = *(const int *)cfg };
-	size_t w = warmup(n), i;
+	struct series s[KK_N] = {
+		[KK_SIGWAKE_KICK] = { "sigwake_kick",
+				      "sigwake KICK, thread in guest", 1 },
+		[KK_SIGWAKE_POST] = { "sigwake_post",
+				      "sigwake POST, thread in guest", 1 },
+		[KK_PTHREAD_KILL] = { "pthread_kill_tls",
+				      "pthread_kill + TLS flag", 0 },
+	};
+	size_t n = iters(2000, 100), w = warmup(n), nact, i;
+	struct kick kk = { 0 };
+	int act[KK_N], r;
 	pthread_t th;
-	int r;
 
+	nact = series_active(s, KK_N, act);
+	series_alloc(s, KK_N, n);
 	th = spawn(kick_target, &kk, 0);
-	for (i = 1; i <= w + n; i++) {
+	for (i = 1; i <= (w + n) * nact; i++) {
+		int k = act[(i - 1) % nact];
 		uint64_t t0;
 
-		SPIN_UNTIL(LOAD(&kk.ready) == i);
+		await_change(&kk.ready, (uint32_t)i - 1);
 		STORE(&kick_handler_ns, 0);
 		t0 = now_ns();
-		switch (kk.kind) {
+		switch (k) {
 		case KK_SIGWAKE_KICK:
 			r = sigwake_kick(sw_fd, kk.self->handle);
 			break;
@@ -1191,31 +1226,14 @@ static size_t kick_run(const void *cfg, double *out, size_t n)
 		}
 		if (r < 0)
 			die("kick: %s", strerror(-r));
-		SPIN_UNTIL(LOAD(&kk.done) == i);
-		if (i > w)
-			out[i - w - 1] = (double)(LOAD(&kick_handler_ns) - t0);
+		await_change(&kk.done, (uint32_t)i - 1);
+		if (i > w * nact)
+			s[k].v[s[k].n++] =
+				(double)(LOAD(&kick_handler_ns) - t0);
 	}
 	STORE(&kk.stop, 1);
 	pthread_join(th, NULL);
-	return n;
-}
-
-static const int kick_kinds[] = {
-	KK_SIGWAKE_KICK, KK_SIGWAKE_POST, KK_PTHREAD_KILL,
-};
-
-static void bench_kick(void)
-{
-	const struct tech t[] = {
-		{ "sigwake_kick", "sigwake KICK, thread in guest", kick_run,
-		  &kick_kinds[0], 1 },
-		{ "sigwake_post", "sigwake POST, thread in guest", kick_run,
-		  &kick_kinds[1], 1 },
-		{ "pthread_kill_tls", "pthread_kill + TLS flag", kick_run,
-		  &kick_kinds[2], 0 },
-	};
-
-	run_techs("kick", NULL, t, ARRAY_SIZE(t), iters(2000, 100));
+	series_rows("kick", s, KK_N);
 }
 
 /* ------------------------------------------------------------ 5. scaling */
@@ -1223,6 +1241,8 @@ static void bench_kick(void)
 #define SC_STACK	(64 * 1024)
 
 enum { PH_WAIT = 1, PH_HOST, PH_EXIT };
+
+#define NOBODY	UINT32_MAX
 
 struct sc_worker {
 	struct scaling *sc;
@@ -1239,7 +1259,7 @@ struct scaling {
 	uint32_t phase;		/* the queue's word */
 	uint32_t host_word;	/* futex of the PH_HOST sleep */
 	int started, registered, in_host, failed, err;
-	int last_woken;
+	uint32_t last_woken;	/* index of the worker a wake woke last */
 	struct sc_worker *w;
 };
 
@@ -1269,7 +1289,7 @@ static void *sc_worker(void *arg)
 			if (r == SIGWAKE_REASON_WAKE ||
 			    r == SIGWAKE_REASON_SIGNAL) {
 				sigwake_take_pending(w->self->block);
-				STORE_SC(&sc->last_woken, w->idx);
+				publish(&sc->last_woken, (uint32_t)w->idx);
 			} else {
 				sw_absorb(w->self, r);
 			}
@@ -1346,15 +1366,14 @@ static void sc_all_waiting(struct scaling *sc)
 }
 
 /* The thread that the last wake or post woke is asleep in WAIT again. */
-static int sc_rewaited(struct scaling *sc)
+static void sc_rewaited(struct scaling *sc)
 {
-	int idx;
+	uint32_t idx;
 
-	SPIN_UNTIL(LOAD(&sc->last_woken) >= 0);
+	await_change(&sc->last_woken, NOBODY);
 	idx = LOAD(&sc->last_woken);
 	SPIN_UNTIL(sigwake_state(sc->w[idx].self->block) == SIGWAKE_WAITING);
 	wait_tid_sleeping(sc->w[idx].tid);
-	return idx;
 }
 
 static void sc_row(const char *group, int n, const char *label, double *v,
@@ -1388,7 +1407,7 @@ static int sc_run(int n, size_t samples)
 		die("out of memory");
 	sc->n = n;
 	sc->phase = PH_WAIT;
-	sc->last_woken = -1;
+	sc->last_woken = NOBODY;
 	sc->wq = sigwake_wq_create(sw_fd, &sc->phase);
 	if (sc->wq < 0)
 		die("sigwake_wq_create: %s", strerror(-sc->wq));
@@ -1451,7 +1470,7 @@ static int sc_run(int n, size_t samples)
 	for (i = 0; i < w + samples; i++) {
 		uint64_t t0;
 
-		STORE_SC(&sc->last_woken, -1);
+		STORE_SC(&sc->last_woken, NOBODY);
 		t0 = now_ns();
 		r = sigwake_wake(sw_fd, sc->wq, 1);
 		if (i >= w)
@@ -1470,7 +1489,7 @@ static int sc_run(int n, size_t samples)
 		int idx = (int)(xorshift(&seed) % (uint64_t)n);
 		uint64_t t0;
 
-		STORE_SC(&sc->last_woken, -1);
+		STORE_SC(&sc->last_woken, NOBODY);
 		t0 = now_ns();
 		r = sigwake_post(sw_fd, sc->w[idx].self->handle, GSIG_POST,
 				 NULL);
@@ -1560,8 +1579,8 @@ static void bench_scaling(void)
 enum { LT_NAIVE, LT_SIGWAKE };
 
 struct race {
-	int kind;
-	size_t rounds;
+	size_t rounds;		/* all protocols together */
+	uint32_t kind;		/* protocol of the current round */
 	uint32_t round;		/* the waiter's current round */
 	uint32_t posted;	/* the poster's last finished round */
 	uint32_t flag;		/* naive: the event */
@@ -1571,6 +1590,11 @@ struct race {
 	uint64_t seed;
 };
 
+/*
+ * The poster spins (it must start right when the round opens, to hit the
+ * waiter's window), waits a random delay, posts, and notes when its post
+ * had finished.
+ */
 static void *race_poster(void *arg)
 {
 	struct race *rc = arg;
@@ -1583,7 +1607,7 @@ static void *race_poster(void *arg)
 		until = now_ns() + xorshift(&rc->seed) % lost_delay_max_ns;
 		while (now_ns() < until)
 			cpu_relax();
-		if (rc->kind == LT_NAIVE) {
+		if (LOAD(&rc->kind) == LT_NAIVE) {
 			STORE_SC(&rc->flag, 1);
 			futex_wake(&rc->word, 1);
 		} else {
@@ -1596,30 +1620,59 @@ static void *race_poster(void *arg)
 }
 
 /*
- * One chunk of race rounds.  Each round the waiter checks for the event
- * and, seeing none, sleeps with a bounded timeout, while the poster posts
- * after a random delay that straddles the check.  A sleep that times out
- * although the post had finished before its deadline slept through a
- * recorded event: a lost event.
+ * Race rounds, the protocols taking turns round by round.  Each round the
+ * waiter checks for the event and, seeing none, sleeps with a bounded
+ * timeout while the poster posts after a random delay that straddles the
+ * check.  A sleep that times out although the post had finished before its
+ * deadline slept through a recorded event: a lost event.
  */
-static void lost_chunk(int kind, size_t rounds, uint64_t seed)
+static void bench_lost(void)
 {
-	struct lost_res *res = &lost_res[kind];
-	struct sigwake_thread_block *b = sw_ok() ? main_self->block : NULL;
+	size_t per = iters(20000, 1000), i;
+	struct sigwake_thread_block *b = NULL;
 	const uint64_t bit = sigwake_sigbit(GSIG_POST);
-	struct race rc = {
-		.kind = kind, .rounds = rounds, .seed = seed | 1,
-	};
+	int nkinds = sw_ok() ? 2 : 1;
+	struct race rc = { .seed = 0x2545f4914f6cdd1dull };
+	uint32_t dummy = 1, r;
+	double v[200];
 	pthread_t th;
-	uint32_t r;
 
-	if (b) {
+	/*
+	 * The poster's delay: uniform in [0, 2 x the longer of a futex wake
+	 * and a sigwake poll), so that it straddles the waiter's check and
+	 * its entry into the sleep, for both protocols alike.
+	 */
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		uint64_t t0 = now_ns();
+
+		futex_wake(&dummy, 1);
+		v[i] = (double)(now_ns() - t0);
+	}
+	lost_delay_max_ns = (uint64_t)summarize(v, ARRAY_SIZE(v)).median;
+	if (sw_ok()) {
+		double m;
+
+		for (i = 0; i < ARRAY_SIZE(v); i++) {
+			uint64_t t0 = now_ns();
+
+			sigwake_poll(sw_fd);
+			v[i] = (double)(now_ns() - t0);
+		}
+		m = summarize(v, ARRAY_SIZE(v)).median;
+		if (m > (double)lost_delay_max_ns)
+			lost_delay_max_ns = (uint64_t)m;
+		b = main_self->block;
 		rc.handle = main_self->handle;
 		sigwake_take_pending(b);
 		sigwake_take_flags(b);
 	}
+	lost_delay_max_ns = 2 * lost_delay_max_ns + 1;
+
+	rc.rounds = per * (size_t)nkinds;
 	th = spawn(race_poster, &rc, 0);
-	for (r = 1; r <= rounds; r++) {
+	for (r = 1; r <= rc.rounds; r++) {
+		int kind = nkinds == 2 ? (int)(r & 1) : LT_NAIVE;
+		struct lost_res *res = &lost_res[kind];
 		uint64_t deadline = 0;
 		int timed_out = 0, ret;
 
@@ -1627,6 +1680,7 @@ static void lost_chunk(int kind, size_t rounds, uint64_t seed)
 			STORE_SC(&rc.flag, 0);
 		else
 			sigwake_take_pending(b);
+		STORE(&rc.kind, (uint32_t)kind);
 		STORE_SC(&rc.round, r);
 
 		if (kind == LT_NAIVE) {
@@ -1657,56 +1711,12 @@ static void lost_chunk(int kind, size_t rounds, uint64_t seed)
 			res->lost++;
 		else
 			res->late++;
+		res->rounds++;
+		res->ran = 1;
 	}
 	pthread_join(th, NULL);
 	if (b)
 		sigwake_take_pending(b);
-	res->rounds += rounds;
-	res->ran = 1;
-}
-
-static void bench_lost(void)
-{
-	int reps = opt.quick ? REPS_QUICK : REPS, rep, k;
-	size_t rounds = iters(20000, 1000);
-	uint32_t dummy = 1;
-	double v[200];
-	size_t i;
-
-	/*
-	 * The poster's delay: uniform in [0, 2 x the longer of a futex wake
-	 * and a sigwake poll), so that it straddles the waiter's check and
-	 * its entry into the sleep, for both protocols alike.
-	 */
-	for (i = 0; i < ARRAY_SIZE(v); i++) {
-		uint64_t t0 = now_ns();
-
-		futex_wake(&dummy, 1);
-		v[i] = (double)(now_ns() - t0);
-	}
-	lost_delay_max_ns = (uint64_t)summarize(v, ARRAY_SIZE(v)).median;
-	if (sw_ok()) {
-		for (i = 0; i < ARRAY_SIZE(v); i++) {
-			uint64_t t0 = now_ns();
-
-			sigwake_poll(sw_fd);
-			v[i] = (double)(now_ns() - t0);
-		}
-		if (summarize(v, ARRAY_SIZE(v)).median > lost_delay_max_ns)
-			lost_delay_max_ns =
-				(uint64_t)summarize(v, ARRAY_SIZE(v)).median;
-	}
-	lost_delay_max_ns = 2 * lost_delay_max_ns + 1;
-
-	for (rep = 0; rep < reps; rep++) {
-		size_t chunk = rounds / reps + (rep < (int)(rounds % reps));
-
-		for (k = LT_NAIVE; k <= LT_SIGWAKE; k++) {
-			if (k == LT_SIGWAKE && !sw_ok())
-				continue;
-			lost_chunk(k, chunk, 0x2545f4914f6cdd1dull * (rep + 1));
-		}
-	}
 }
 
 /* ------------------------------------------------------------ aims */
@@ -1774,7 +1784,8 @@ static void compute_aims(void)
 				  "");
 			a = &aims[naims - 1];
 			snprintf(a->name, sizeof(a->name),
-				 "scaling: %s, N=%d vs 1", names[g], hi);
+				 hi > 1 ? "scaling: %s, N=%d vs 1" : "scaling: %s",
+				 names[g], hi);
 			snprintf(a->expr, sizeof(a->expr),
 				 "median at N=%d / median at N=1", hi);
 			if (hi == 1) {
@@ -1825,11 +1836,10 @@ static const char *bench_title(const char *bench)
 
 static void print_header(FILE *f)
 {
-	fprintf(f, "sigwake-bench %s: kernel %s (%s), %s, %s, %ld CPUs%s%s\n",
+	fprintf(f, "sigwake-bench %s: kernel %s (%s), %s, %s, %ld CPUs%s\n",
 		BENCH_VERSION, env.uts.release, env.uts.machine, env.virt,
 		env.cpu_model[0] ? env.cpu_model : "unknown CPU", env.cpus,
-		opt.quick ? ", --quick" : "",
-		env.runner[0] ? ", runner " : "");
+		opt.quick ? ", --quick" : "");
 	if (env.runner[0])
 		fprintf(f, "  runner: %s, kernel %s\n", env.runner,
 			env.runner_kernel);
@@ -2104,10 +2114,11 @@ static void write_json(const char *path, int complete)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sigwake-bench [--quick] [--iterations N] [--only NAME[,NAME]]\n"
+		"usage: sigwake-bench [--quick | --full] [--iterations N] [--only NAME[,NAME]]\n"
 		"                     [--max-threads N] [--json PATH | PATH]\n"
 		"\n"
 		"  --quick          a short smoke run: few iterations, scaling up to 64\n"
+		"  --full           every iteration (the default)\n"
 		"  --iterations N   samples per technique (rounds for 'lost')\n"
 		"  --only NAMES     run only these: roundtrip post entry kick scaling lost\n"
 		"  --max-threads N  largest thread count of 'scaling' (default 8192)\n"
@@ -2139,6 +2150,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "quick", no_argument, NULL, 'q' },
+		{ "full", no_argument, NULL, 'f' },
 		{ "iterations", required_argument, NULL, 'i' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "only", required_argument, NULL, 'o' },
@@ -2148,10 +2160,13 @@ int main(int argc, char **argv)
 	};
 	int c, status = 0;
 
-	while ((c = getopt_long(argc, argv, "qi:j:o:m:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qfi:j:o:m:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			opt.quick = 1;
+			break;
+		case 'f':
+			opt.quick = 0;
 			break;
 		case 'i':
 			opt.iterations = atol(optarg);
