@@ -134,6 +134,26 @@ static void sw_block_free(struct sigwake_thread_block *b)
 	pthread_mutex_unlock(&sw_pool_lock);
 }
 
+/*
+ * fork(2) while another thread holds the pool lock would leave the child's
+ * copy locked for ever: take it around fork, release it on both sides.
+ */
+static void sw_pool_prepare(void)
+{
+	pthread_mutex_lock(&sw_pool_lock);
+}
+
+static void sw_pool_release(void)
+{
+	pthread_mutex_unlock(&sw_pool_lock);
+}
+
+__attribute__((constructor))
+static void sw_init(void)
+{
+	pthread_atfork(sw_pool_prepare, sw_pool_release, sw_pool_release);
+}
+
 static int sw_gettid(void)
 {
 	return (int)syscall(SYS_gettid);

@@ -8,9 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "libsigwake.h"
@@ -113,8 +115,18 @@ static void test_take_and_mask(void)
  */
 #define ROUNDS 200000
 
-static unsigned int round_go, round_kdone, round_rdone;
+static unsigned int round_go, round_kdone;
 static unsigned long lost, kicks, refusals;
+
+/* Spin for *p == v, yielding now and then: the host may be overcommitted. */
+static void wait_for(const unsigned int *p, unsigned int v)
+{
+	unsigned int i;
+
+	for (i = 1; __atomic_load_n(p, __ATOMIC_ACQUIRE) != v; i++)
+		if (!(i % 16384))
+			sched_yield();
+}
 
 static void *kernel_side(void *arg)
 {
@@ -124,8 +136,7 @@ static void *kernel_side(void *arg)
 	for (r = 1; r <= ROUNDS; r++) {
 		__u32 st;
 
-		while (__atomic_load_n(&round_go, __ATOMIC_ACQUIRE) != r)
-			;
+		wait_for(&round_go, r);
 		__atomic_fetch_or(&blk.pending, sigwake_sigbit(1),
 				  __ATOMIC_SEQ_CST);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -156,21 +167,16 @@ static void test_dekker_race(void)
 		__atomic_store_n(&round_go, r, __ATOMIC_RELEASE);
 		entered = sigwake_enter_guest(&blk) == 0;
 		if (entered) {
-			while (__atomic_load_n(&round_kdone,
-					       __ATOMIC_ACQUIRE) != r)
-				;
+			wait_for(&round_kdone, r);
 			sigwake_leave_guest(&blk);
 			if (!sigwake_kicked(&blk))
 				lost++;
 		} else {
 			refusals++;
-			while (__atomic_load_n(&round_kdone,
-					       __ATOMIC_ACQUIRE) != r)
-				;
+			wait_for(&round_kdone, r);
 		}
 		sigwake_take_flags(&blk);
 		CHECK(sigwake_take_pending(&blk) == sigwake_sigbit(1));
-		round_rdone = r;
 	}
 	pthread_join(k, NULL);
 	printf("dekker: %d rounds, %lu refused entry, %lu kicked in guest, "
@@ -219,11 +225,67 @@ static void test_wrappers(void)
 	CHECK(!strcmp(sigwake_outcome_name(0), "?"));
 }
 
+/*
+ * The block pool from many threads at once (every registration fails on
+ * /dev/null, so each takes a block and gives it back), then from a child
+ * forked while those threads ran: the pool lock must not be inherited held.
+ */
+#define POOL_THREADS	8
+#define POOL_ROUNDS	5000
+
+static int null_fd;
+
+static void *pool_worker(void *arg)
+{
+	struct sigwake_self *self;
+	long bad = 0;
+	int i;
+
+	(void)arg;
+	for (i = 0; i < POOL_ROUNDS; i++)
+		if (sigwake_register(null_fd, 0, NULL, &self) != -ENOTTY)
+			bad++;
+	return (void *)bad;
+}
+
+static void test_pool(void)
+{
+	pthread_t th[POOL_THREADS];
+	struct sigwake_self *self;
+	int i, status, forks = 0;
+	void *bad;
+
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	CHECK(null_fd >= 0);
+	for (i = 0; i < POOL_THREADS; i++)
+		CHECK(pthread_create(&th[i], NULL, pool_worker, NULL) == 0);
+	for (i = 0; i < 20; i++) {
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(sigwake_register(null_fd, 0, NULL, &self) ==
+			      -ENOTTY ? 0 : 1);
+		CHECK(pid > 0);
+		if (pid > 0 && waitpid(pid, &status, 0) == pid &&
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			forks++;
+	}
+	for (i = 0; i < POOL_THREADS; i++) {
+		CHECK(pthread_join(th[i], &bad) == 0);
+		CHECK(bad == NULL);
+	}
+	CHECK(forks == 20);
+	close(null_fd);
+	printf("pool: %d threads x %d allocations, %d forked children ok\n",
+	       POOL_THREADS, POOL_ROUNDS, forks);
+}
+
 int main(void)
 {
 	test_enter_leave();
 	test_take_and_mask();
 	test_wrappers();
+	test_pool();
 	test_dekker_race();
 	if (failures) {
 		printf("test-fastpath: %d failure(s)\n", failures);
