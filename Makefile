@@ -7,6 +7,7 @@
 #   make KERNELDIR=...       ... or against any configured kernel tree
 #   make check               the test suite in QEMU on every kernel of the matrix
 #   make demo                the example runtime scenarios in QEMU
+#   make bench [KERNEL=6.1]  sigwake-bench in QEMU: table and JSON
 #   make install | uninstall | dkms-install | dkms-uninstall | deb
 #   make style | sparse | w1 | uapi-test | helper
 
@@ -205,5 +206,9 @@ check:
 demo:
 	$(MAKE) -C selftests/qemu demo
 
+# sigwake-bench in the VM of KERNEL (6.1 default; 6.12, debug): the table,
+# and build/bench/<kernel>/bench.json (see docs/benchmarks.md).
+bench: ; $(MAKE) -C selftests/qemu bench KERNEL=$(KERNEL)
+
 .PHONY: all module debug clean install install-module install-user uninstall \
-	helper dkms-install dkms-uninstall deb style sparse w1 uapi-test check demo
+	helper dkms-install dkms-uninstall deb style sparse w1 uapi-test check demo bench

@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# run.sh check|demo|shell|fetch
+# run.sh check|demo|shell|fetch|bench
 #
 # Boot real kernels in QEMU (TCG) with sigwake.ko and run the selftests
 # (check), the examples (demo) or an interactive shell (shell); "fetch"
-# only fills the kernel cache.  See README.md for the variables.
+# only fills the kernel cache; "bench" runs sigwake-bench (bench/) in the VM
+# of $KERNEL.  See README.md for the variables.
 set -eu
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,8 +38,8 @@ msg() { echo "qemu-run: $*" >&2; }
 
 mode=${1:-}
 case $mode in
-check|demo|shell|fetch) ;;
-*) die "usage: $0 check|demo|shell|fetch" ;;
+check|demo|shell|fetch|bench) ;;
+*) die "usage: $0 check|demo|shell|fetch|bench" ;;
 esac
 
 # Kernel splats that fail a run when they show up on the console.
@@ -253,6 +254,8 @@ boot() {
 	qpid=$!
 	if [ "$vmode" = demo ]; then
 		tail -n +1 -f --pid=$qpid "$kb/result.tap" | show_demo
+	elif [ "$mode" = bench ]; then
+		tail -n +1 -f --pid=$qpid "$kb/result.tap" | show_bench
 	elif [ -z "$QUIET" ]; then
 		tail -n +1 -f --pid=$qpid "$kb/result.tap" | sed -u "s/\r\$//; s/^/[$tok] /"
 	fi
@@ -395,6 +398,67 @@ run_host_tests() {
 	[ "$nf" -eq 0 ]
 }
 
+# ---------------------------------------------------------------- bench
+# "make bench" (bench/, docs/benchmarks.md): sigwake-bench as the only
+# program of a check-mode VM of $KERNEL.  Its table is shown live and kept
+# in build/bench/<kernel>/bench.txt; the JSON it frames on the result port
+# goes to build/bench/<kernel>/bench.json.  BENCH_ARGS are passed to
+# sigwake-bench; BENCH_TIMEOUT (seconds, default 2400) bounds it.
+# BENCH_APPEND (default tsc=reliable) is added to the kernel command line:
+# under TCG every vCPU reads one host clock, yet the kernel's sync check
+# rejects the TSC and falls back to HPET, where each clock_gettime is an
+# MMIO exit under QEMU's big lock.
+
+# The benchmark's output without the TAP framing and the JSON.
+show_bench() {
+	local line json=
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		"# sigwake-bench-json: BEGIN") json=1 ;;
+		"# sigwake-bench-json: END") json= ;;
+		*)
+			[ -z "$json" ] || continue
+			case $line in
+			"# sigwake-run: "*|"TAP version"*|1..*) ;;
+			"# "*) printf '%s\n' "${line#\# }" ;;
+			"#") echo ;;
+			*) printf '%s\n' "$line" ;;
+			esac ;;
+		esac
+	done
+}
+
+run_bench() {
+	local out=$BUILD/user/bench dest=$TOP/build/bench/$KERNEL rc=0
+	msg "building bench/ (static) into $out"
+	# shellcheck disable=SC2046
+	make $(jobs_flag) -C "$TOP/bench" OUT="$out" all || die "building bench/ failed"
+	printf 'sigwake-bench-tap --emit-json --full %s\n' "${BENCH_ARGS:-}" >"$out/TESTS"
+	TESTS_OUT=$out DEMOS_OUT='' TESTS_FILTER=''
+	TEST_TIMEOUT=${BENCH_TIMEOUT:-2400}
+	[ -n "$VM_TIMEOUT" ] || VM_TIMEOUT=$((TEST_TIMEOUT + 600))
+	KERNEL_APPEND="$KERNEL_APPEND ${BENCH_APPEND:-tsc=reliable}"
+	mkdir -p "$dest"
+	echo "host: $(nproc) CPUs, load before: $(cut -d' ' -f1-3 /proc/loadavg)" >"$dest/host.txt"
+	run_kernel "$KERNEL" check || rc=$?
+	echo "host: load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$dest/host.txt"
+	msg "$(tr '\n' ';' <"$dest/host.txt")"
+	tr -d '\r' <"$BUILD/$KERNEL/result.tap" >"$dest/result.tap"
+	show_bench <"$dest/result.tap" >"$dest/bench.txt"
+	sed -n '/^# sigwake-bench-json: BEGIN$/,/^# sigwake-bench-json: END$/p' \
+		"$dest/result.tap" | sed '1d;$d' >"$dest/bench.json"
+	if [ -s "$dest/bench.json" ]; then
+		msg "table: $dest/bench.txt"
+		msg "JSON:  $dest/bench.json"
+	else
+		rm -f "$dest/bench.json"
+		msg "no JSON came out of the VM (see $dest/result.tap)"
+		rc=1
+	fi
+	return $rc
+}
+
 # ---------------------------------------------------------------- main
 deps
 if [ -n "$SIGWAKE_KO" ]; then
@@ -407,6 +471,11 @@ mkdir -p "$BUILD"
 if [ "$mode" = fetch ]; then
 	for k in $KERNELS; do resolve "$k" && msg "$k: $RELEASE $BZIMAGE"; done
 	exit 0
+fi
+
+if [ "$mode" = bench ]; then
+	run_bench
+	exit $?
 fi
 
 # User-space programs do not depend on the kernel: build them once.
