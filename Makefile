@@ -55,7 +55,7 @@ MAN3_LINKS := sigwake_open sigwake_register sigwake_unregister sigwake_forget \
 	sigwake_set_blocked sigwake_take_flags sigwake_kicked sigwake_state \
 	sigwake_wake_seq sigwake_sigbit
 HELPER_VARS = PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) LIBDIR=$(LIBDIR) \
-	INCLUDEDIR=$(INCLUDEDIR) BINDIR=$(BINDIR)
+	INCLUDEDIR=$(INCLUDEDIR) BINDIR=$(BINDIR) MANDIR=$(MANDIR)
 
 install: install-module install-user
 
@@ -68,8 +68,9 @@ ifeq ($(DESTDIR),)
 	depmod -a $(KERNELRELEASE)
 endif
 
-# libsigwake (static, shared, pkg-config), <linux/sigwake.h>, sigwakectl if
-# helper/ builds it, man pages, the udev rule, the modules-load.d example.
+# helper/: libsigwake (static, shared, pkg-config), <linux/sigwake.h> and
+# sigwakectl with its man page, when it builds it; then the man pages, the
+# udev rule and the modules-load.d example.
 install-user:
 	$(MAKE) -C $(TOP)/helper $(HELPER_VARS) install
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man4 \
@@ -79,11 +80,6 @@ install-user:
 	for f in $(MAN3_LINKS); do \
 		echo '.so man3/libsigwake.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3 || exit 1; \
 	done
-	if [ -f $(TOP)/helper/sigwakectl.c ] && [ -f $(TOP)/helper/man/sigwakectl.8 ]; then \
-		$(INSTALL) -d $(DESTDIR)$(MANDIR)/man8 && \
-		$(INSTALL) -m 644 $(TOP)/helper/man/sigwakectl.8 \
-			$(DESTDIR)$(MANDIR)/man8/sigwakectl.8; \
-	fi
 	$(INSTALL) -m 644 $(TOP)/udev/60-sigwake.rules \
 		$(DESTDIR)$(UDEVRULESDIR)/60-sigwake.rules
 	$(INSTALL) -m 644 $(TOP)/modules-load.d/sigwake.conf \
@@ -104,7 +100,6 @@ endif
 	rm -f $(DESTDIR)$(MANDIR)/man4/sigwake.4 \
 	      $(DESTDIR)$(MANDIR)/man3/libsigwake.3 \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(addsuffix .3,$(MAN3_LINKS))) \
-	      $(DESTDIR)$(MANDIR)/man8/sigwakectl.8 \
 	      $(DESTDIR)$(UDEVRULESDIR)/60-sigwake.rules \
 	      $(DESTDIR)$(DOCDIR)/examples/modules-load.d-sigwake.conf
 	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null

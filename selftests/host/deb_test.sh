@@ -12,18 +12,25 @@ is_root || tap_skip_all "needs root: make deb installs its build dependencies wi
 
 debdir=$TOP/build/deb
 ver=$(sed -n 's/^VERSION := *//p' "$TOP/Makefile")
-status_before=$(git -C "$TOP" status --porcelain --ignored 2>/dev/null | grep -v ' build/$' | sort)
+# What dpkg-buildpackage would leave in a tree it built in place: debian/
+# artefacts, and packages in the parent directory.
+leftovers() {
+	git -C "$TOP" status --porcelain --ignored -- debian 2>/dev/null
+	ls "$TOP/.."/sigwake*_*.changes "$TOP/.."/*sigwake*_*.deb \
+	   "$TOP/.."/sigwake_*.buildinfo 2>/dev/null
+}
+status_before=$(leftovers)
 
 log=$TOP/build/host/deb-build.log
 mkdir -p "$TOP/build/host"
 if make -C "$TOP" --no-print-directory deb >"$log" 2>&1; then
 	tap_ok "make deb (dpkg-buildpackage -us -uc -b, then lintian)"
 else
-	tap_fail "make deb (dpkg-buildpackage -us -uc -b, then lintian)"
 	tail -n 40 "$log" | sed 's/^/# /'
+	tap_bail "make deb (dpkg-buildpackage -us -uc -b, then lintian); log: $log"
 fi
 
-status_after=$(git -C "$TOP" status --porcelain --ignored 2>/dev/null | grep -v ' build/$' | sort)
+status_after=$(leftovers)
 if [ "$status_before" = "$status_after" ]; then
 	tap_ok "the source tree is untouched (built from build/deb/src)"
 else
@@ -76,7 +83,7 @@ tap_check "libsigwake-dev: headers, .a, .so link, pkg-config, libsigwake(3), doc
 	has "$dev" /usr/include/libsigwake.h /usr/include/linux/sigwake.h \
 	"/usr/lib/$multiarch/libsigwake.a" "/usr/lib/$multiarch/libsigwake.so" \
 	"/usr/lib/$multiarch/pkgconfig/libsigwake.pc" /usr/share/man/man3/libsigwake.3.gz \
-	/usr/share/doc/libsigwake-dev/api.md
+	/usr/share/doc/libsigwake-dev/api.md.gz
 tap_check "libsigwake-dev depends on libsigwake0 (= its version)" \
 	bash -c "dpkg-deb -f '$dev' Depends | grep -q 'libsigwake0 (= $ver-'"
 if [ -f "$TOP/helper/sigwakectl.c" ]; then
