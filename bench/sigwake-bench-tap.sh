@@ -23,14 +23,18 @@ if [ "${1:-}" = --emit-json ]; then
 fi
 [ $# -gt 0 ] || set -- --quick
 json=${TMPDIR:-/tmp}/sigwake-bench.$$.json
-log=$json.log
+rcfile=$json.rc
 
 echo "TAP version 13"
 echo "1..2"
-"$here/sigwake-bench" "$@" --json "$json" >"$log" 2>&1
-rc=$?
-sed 's/^/# /' "$log"
-rm -f "$log"
+# Streamed, so that a long run shows its progress; the status goes through
+# a file because busybox sh may lack pipefail.
+{
+	"$here/sigwake-bench" "$@" --json "$json"
+	echo $? >"$rcfile"
+} 2>&1 | sed 's/^/# /'
+rc=$(cat "$rcfile" 2>/dev/null || echo 1)
+rm -f "$rcfile"
 if [ -n "$emit" ] && [ -f "$json" ]; then
 	echo "# sigwake-bench-json: BEGIN"
 	cat "$json"
