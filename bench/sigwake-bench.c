@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * sigwake-bench: sigwake side by side with the user-space techniques it
- * replaces, every pair measured in the same run, interleaved in rounds so
- * that drift (frequency, noisy neighbours, TCG's translation cache warming
- * up) hits both sides of a comparison alike.
+ * replaces, every pair measured in the same run, the techniques taking
+ * turns iteration by iteration so that drift (frequency, noisy neighbours,
+ * TCG's translation cache warming up) hits both sides of a comparison
+ * alike.
  *
  *   roundtrip  two threads ping-pong: sigwake WAIT/WAKE on word-bound
  *              queues vs futex WAIT/WAKE vs eventfd vs a pipe
@@ -21,6 +22,9 @@
  *              the kernel memory one registration costs
  *   lost       lost events under one race load: the naive protocol (check
  *              a flag, then futex-wait without a value check) vs sigwake
+ *   floor      diagnostic: one call of each primitive when nobody sleeps or
+ *              wakes (WAKE vs FUTEX_WAKE, WAIT vs FUTEX_WAIT on a changed
+ *              word, POST vs tgkill), to take the others apart
  *
  * Prints a table and writes a JSON file.  Speed is reported as ratios, never
  * as pass or fail; the exit status says only whether the run completed
@@ -79,7 +83,7 @@ static int sig_sigwait;		/* taken with sigtimedwait */
 /* ------------------------------------------------------------ options */
 
 static const char *const bench_names[] = {
-	"roundtrip", "post", "entry", "kick", "scaling", "lost",
+	"roundtrip", "post", "entry", "kick", "scaling", "lost", "floor",
 };
 
 static struct {
@@ -1743,6 +1747,109 @@ static void bench_lost(void)
 		sigwake_take_pending(b);
 }
 
+/* ------------------------------------------------------------ 7. floor */
+
+/*
+ * Diagnostic: what one call of each primitive costs when nobody sleeps or
+ * wakes, so that the round-trip and post numbers can be taken apart into
+ * syscall paths and scheduler work.  Batches, taking turns batch by batch.
+ */
+enum {
+	FL_SW_WAKE, FL_FUTEX_WAKE, FL_SW_WAIT, FL_FUTEX_WAIT, FL_SW_POST,
+	FL_TGKILL, FL_GETPPID, FL_N
+};
+
+#define FLOOR_BATCH	100
+
+static double floor_batch(int k, uint32_t *word, int wq)
+{
+	pid_t pid = getpid(), tid = gettid_();
+	uint64_t t0 = now_ns();
+	int i;
+
+	for (i = 0; i < FLOOR_BATCH; i++) {
+		switch (k) {
+		case FL_SW_WAKE:
+			sigwake_wake(sw_fd, (__u32)wq, 1);
+			break;
+		case FL_FUTEX_WAKE:
+			futex_wake(word, 1);
+			break;
+		case FL_SW_WAIT:
+			/* The word is not what we expect: EAGAIN. */
+			sigwake_wait(sw_fd, (__u32)wq, *word + 1,
+				     SIGWAKE_TIMEOUT_NONE, 0);
+			break;
+		case FL_FUTEX_WAIT:
+			futex_wait(word, *word + 1, NULL);
+			break;
+		case FL_SW_POST:
+			/* To the caller itself, in host code: recorded. */
+			sigwake_post(sw_fd, main_self->handle, GSIG_POST, NULL);
+			break;
+		case FL_TGKILL:
+			/* To the caller itself, which blocks the signal. */
+			syscall(SYS_tgkill, pid, tid, sig_sigwait);
+			break;
+		default:
+			getppid();
+			break;
+		}
+	}
+	return (double)(now_ns() - t0) / FLOOR_BATCH;
+}
+
+static void bench_floor(void)
+{
+	struct series s[FL_N] = {
+		[FL_SW_WAKE] = { "sigwake_wake", "sigwake WAKE, no waiter", 1 },
+		[FL_FUTEX_WAKE] = { "futex_wake", "FUTEX_WAKE, no waiter", 0 },
+		[FL_SW_WAIT] = { "sigwake_wait_eagain",
+				 "sigwake WAIT, word changed (EAGAIN)", 1 },
+		[FL_FUTEX_WAIT] = { "futex_wait_eagain",
+				    "FUTEX_WAIT, word changed (EAGAIN)", 0 },
+		[FL_SW_POST] = { "sigwake_post_host",
+				 "sigwake POST, target in host (recorded)", 1 },
+		[FL_TGKILL] = { "tgkill_blocked",
+				"tgkill, target blocks it (queued)", 0 },
+		[FL_GETPPID] = { "getppid", "getppid (bare syscall)", 0 },
+	};
+	size_t n = iters(500, 30), w = warmup(n), nact, i;
+	uint32_t word = 7;
+	int act[FL_N], wq = -1;
+	sigset_t set, old;
+	siginfo_t si;
+	struct timespec zero = { 0 };
+
+	nact = series_active(s, FL_N, act);
+	series_alloc(s, FL_N, n);
+	if (sw_ok()) {
+		wq = sigwake_wq_create(sw_fd, &word);
+		if (wq < 0)
+			die("sigwake_wq_create: %s", strerror(-wq));
+	}
+	sigemptyset(&set);
+	sigaddset(&set, sig_sigwait);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	for (i = 0; i < (w + n) * nact; i++) {
+		int k = act[i % nact];
+		double v = floor_batch(k, &word, wq);
+
+		if (i >= w * nact)
+			s[k].v[s[k].n++] = v;
+		/* Real-time signals queue: drain them. */
+		if (k == FL_TGKILL)
+			while (sigtimedwait(&set, &si, &zero) > 0)
+				;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (sw_ok()) {
+		sigwake_take_pending(main_self->block);
+		sigwake_wq_destroy(sw_fd, (__u32)wq);
+	}
+	series_rows("syscall_floor", s, FL_N);
+}
+
 /* ------------------------------------------------------------ aims */
 
 static void ratio_aim(const char *name, const char *bench, const char *group,
@@ -1849,6 +1956,7 @@ static const char *bench_title(const char *bench)
 		{ "entry_exit", "3. guest entry + exit, preemption armed (per pair)" },
 		{ "kick", "4. kick a thread in guest code, until its handler runs" },
 		{ "scaling", "5. scaling with registered threads (cost of the ioctl)" },
+		{ "syscall_floor", "7. diagnostic: one call, nobody sleeps or wakes (per call)" },
 	};
 	size_t i;
 
@@ -2144,7 +2252,7 @@ static void usage(FILE *f)
 		"  --quick          a short smoke run: few iterations, scaling up to 64\n"
 		"  --full           every iteration (the default)\n"
 		"  --iterations N   samples per technique (rounds for 'lost')\n"
-		"  --only NAMES     run only these: roundtrip post entry kick scaling lost\n"
+		"  --only NAMES     run only these: roundtrip post entry kick scaling lost floor\n"
 		"  --max-threads N  largest thread count of 'scaling' (default 8192)\n"
 		"  --json PATH      where to write the JSON results (default ./bench.json)\n"
 		"\n"
@@ -2269,6 +2377,10 @@ int main(int argc, char **argv)
 	if (selected("lost")) {
 		note("lost events");
 		bench_lost();
+	}
+	if (selected("floor")) {
+		note("syscall floor");
+		bench_floor();
 	}
 
 	compute_aims();
