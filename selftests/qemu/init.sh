@@ -71,6 +71,19 @@ report() {
 	mark "END rc=0 time=0 timeout=0 $1"
 }
 
+# Is a process of process group $1 still alive (zombies do not count)?
+group_alive() {
+	pg=$1
+	for f in /proc/[0-9]*/stat; do
+		read -r st <"$f" || continue
+		# After "(comm) ": state ppid pgrp ...
+		# shellcheck disable=SC2086
+		set -- ${st##*) }
+		[ "$3" = "$pg" ] && [ "$1" != Z ] && return 0
+	done 2>/dev/null
+	return 1
+}
+
 # Run one line of TESTS/DEMOS in <dir>, in its own session and process
 # group, with a timeout; output to the result port.
 run_one() {
@@ -82,11 +95,10 @@ run_one() {
 	(cd "$dir" && exec setsid sh -c "exec $line") </dev/null >&3 2>&3 &
 	pid=$!
 	(
-		t=0
-		while [ $t -lt "$timeout" ]; do
+		deadline=$((start + timeout))
+		while [ "$(date +%s)" -lt $deadline ]; do
 			sleep 1
 			kill -0 $pid 2>/dev/null || exit 0
-			t=$((t + 1))
 		done
 		touch /tmp/.sigwake-timedout
 		out "# sigwake-run: timeout after ${timeout}s, killing process group $pid"
@@ -99,8 +111,15 @@ run_one() {
 	rc=$?
 	kill $wd 2>/dev/null
 	wait $wd 2>/dev/null
-	# Children the program left behind in its process group.
+	# Children the program left behind in its process group: kill them
+	# and wait until they are gone, so that they do not hold the module.
 	kill -KILL -$pid 2>/dev/null
+	n=0
+	while group_alive $pid && [ $n -lt 20 ]; do
+		sleep 0.5
+		n=$((n + 1))
+	done
+	group_alive $pid && out "# sigwake-run: processes of process group $pid still alive after 10 s"
 	to=0
 	[ -e /tmp/.sigwake-timedout ] && to=1
 	mark "END rc=$rc time=$(($(date +%s) - start)) timeout=$to $line"
@@ -186,10 +205,23 @@ load_module() {
 	fi
 }
 
+# rmmod, retried for a few seconds: the last references go away with the
+# last files of exiting processes, which can lag behind their exit.
+unload_retry() {
+	n=0
+	while ! msg=$(rmmod "$module" 2>&1); do
+		n=$((n + 1))
+		[ $n -ge 10 ] && return 1
+		sleep 1
+	done
+	[ $n -gt 0 ] && out "# sigwake-run: rmmod succeeded after $n retries"
+	return 0
+}
+
 unload_module() {
 	if [ "$loaded" != 1 ]; then
 		report "module unloads cleanly" skip "not loaded"
-	elif msg=$(rmmod "$module" 2>&1); then
+	elif unload_retry; then
 		if grep -q "^$module " /proc/modules; then
 			report "module unloads cleanly" 1 "still in /proc/modules"
 		else

@@ -212,7 +212,7 @@ make_initramfs() {
 	chmod 755 "$st/init"
 	cp "$ko" "$st/$MODULE.ko"
 	for f in $(kvm_modules); do cp "$f" "$st/lib/kvm/"; done
-	local ex=(--exclude='*.o' --exclude='*.d' --exclude='*.a')
+	local ex=(--exclude='*.o' --exclude='*.d' --exclude='*.a' --exclude='*.h')
 	[ -n "$tests" ] && [ -d "$tests" ] && rsync -a "${ex[@]}" "$tests/" "$st/tests/"
 	[ -n "$demos" ] && [ -d "$demos" ] && rsync -a "${ex[@]}" "$demos/" "$st/demos/"
 	filter_list "$tests/TESTS" "$TESTS_FILTER" >"$st/tests/TESTS"
