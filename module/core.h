@@ -223,6 +223,21 @@ struct sigwake_fdwait {
 	int error;
 };
 
+/**
+ * struct sigwake_live - objects alive now, for leak checks (debugfs)
+ */
+struct sigwake_live {
+	atomic_long_t domains;
+	atomic_long_t threads;
+	atomic_long_t queues;
+	atomic_long_t pinned_pages;
+	atomic_long_t preempt_watches;
+};
+
+extern struct sigwake_live sigwake_live;
+void sigwake_debugfs_init(void);
+void sigwake_debugfs_exit(void);
+
 /* domain.c */
 struct sigwake_domain *sigwake_domain_create(void);
 void sigwake_domain_destroy(struct sigwake_domain *dom);

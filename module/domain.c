@@ -110,6 +110,7 @@ struct sigwake_domain *sigwake_domain_create(void)
 		       GFP_KERNEL);
 	if (ret)
 		goto err_drop_owner;
+	atomic_long_inc(&sigwake_live.domains);
 	sigwake_genl_domain_new(dom);
 	return dom;
 
@@ -137,6 +138,7 @@ static void sigwake_domain_free(struct work_struct *work)
 	put_pid(dom->tgid);
 	free_uid(dom->user);
 	kfree_rcu(dom, rcu);
+	atomic_long_dec(&sigwake_live.domains);
 }
 
 /*

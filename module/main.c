@@ -125,6 +125,7 @@ static int __init sigwake_init(void)
 	if (ret)
 		goto err_preempt_exit;
 
+	sigwake_debugfs_init();
 	pr_info("loaded: /dev/%s\n", sigwake_misc.name);
 	return 0;
 
@@ -146,6 +147,7 @@ err_destroy_wq:
 static void __exit sigwake_exit(void)
 {
 	misc_deregister(&sigwake_misc);
+	sigwake_debugfs_exit();
 	sigwake_preempt_module_exit();
 	if (sigwake_forward_available)
 		tracepoint_probe_unregister(sigwake_tp_signal,

@@ -93,6 +93,7 @@ void *sigwake_pin(struct sigwake_domain *dom, unsigned long uaddr)
 	if (ret)
 		goto err_unpin;
 	dom->nr_pinned++;
+	atomic_long_inc(&sigwake_live.pinned_pages);
 
 out_address:
 	kaddr = page_address(pin->page) + offset_in_page(uaddr);
@@ -133,6 +134,7 @@ void sigwake_unpin(struct sigwake_domain *dom, unsigned long uaddr)
 	unpin_user_page(pin->page);
 	sigwake_uncharge(dom, 1);
 	dom->nr_pinned--;
+	atomic_long_dec(&sigwake_live.pinned_pages);
 	kfree(pin);
 out_unlock:
 	mutex_unlock(&dom->pin_lock);

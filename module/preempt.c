@@ -233,6 +233,7 @@ static void sigwake_preempt_attach(struct sigwake_thread *t)
 	spin_unlock_irqrestore(&t->lock, flags);
 
 	__module_get(THIS_MODULE);
+	atomic_long_inc(&sigwake_live.preempt_watches);
 	hrtimer_init(&p->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
 	p->timer.function = sigwake_preempt_timer;
 	preempt_notifier_init(&p->pn, &sigwake_preempt_ops);
@@ -290,6 +291,7 @@ void sigwake_preempt_exit(void)
 		sigwake_thread_put(t);
 		sigwake_domain_put(p->dom);
 		kfree(p);
+		atomic_long_dec(&sigwake_live.preempt_watches);
 		module_put(THIS_MODULE);
 	}
 }

@@ -32,8 +32,10 @@ static u64 sigwake_bit(u32 signo)
 
 void sigwake_thread_put(struct sigwake_thread *t)
 {
-	if (refcount_dec_and_test(&t->ref))
+	if (refcount_dec_and_test(&t->ref)) {
 		kfree_rcu(t, rcu);
+		atomic_long_dec(&sigwake_live.threads);
+	}
 }
 
 /* Look a thread up by handle and take a reference; NULL if there is none. */
@@ -236,6 +238,7 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 		goto err_erase_handle;
 	get_task_struct(current);
 	dom->nr_threads++;
+	atomic_long_inc(&sigwake_live.threads);
 	sigwake_genl_thread_new(t);
 	mutex_unlock(&dom->lock);
 
@@ -610,6 +613,16 @@ static int sigwake_deliver(struct sigwake_thread *t, u64 bit,
 		return SIGWAKE_POST_WOKEN;
 	}
 
+	if (!bit) {
+		/*
+		 * A bare kick is the flag: publish it before reading the
+		 * state, the other half of the runtime's "store state, full
+		 * barrier, re-read flags" on guest entry.
+		 */
+		atomic_or(SIGWAKE_TF_KICKED, (atomic_t *)&blk->flags);
+		smp_mb__after_atomic();
+	}
+
 	state = READ_ONCE(blk->state);
 	if (state == SIGWAKE_RUNNING_IN_GUEST || state == SIGWAKE_IN_SYSCALL) {
 		atomic_or(SIGWAKE_TF_KICKED, (atomic_t *)&blk->flags);
@@ -624,8 +637,6 @@ static int sigwake_deliver(struct sigwake_thread *t, u64 bit,
 		return SIGWAKE_POST_KICKED;
 	}
 
-	if (!bit)
-		atomic_or(SIGWAKE_TF_KICKED, (atomic_t *)&blk->flags);
 	return SIGWAKE_POST_RECORDED;
 }
 

@@ -31,6 +31,7 @@ void sigwake_wq_put(struct sigwake_wq *wq)
 	if (wq->kword)
 		sigwake_unpin(wq->dom, wq->word_uaddr);
 	kfree_rcu(wq, rcu);
+	atomic_long_dec(&sigwake_live.queues);
 }
 
 int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
@@ -69,6 +70,7 @@ int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
 		goto err_unpin;
 	}
 	dom->nr_wqs++;
+	atomic_long_inc(&sigwake_live.queues);
 	mutex_unlock(&dom->lock);
 
 	*handle = wq->handle;
