@@ -22,7 +22,10 @@ QEMU=${QEMU:-qemu-system-x86_64}
 QEMU_MEM=${QEMU_MEM:-2G}
 QEMU_SMP=${QEMU_SMP:-2}
 QEMU_OPTS=${QEMU_OPTS:-}
-KERNEL_CMDLINE=${KERNEL_CMDLINE:-console=ttyS0 panic=-1 oops=panic panic_on_warn=1 softlockup_panic=1 hung_task_panic=1 loglevel=7 mitigations=off}
+# tsc=reliable: under TCG the vCPUs read one host clock, but the boot-time
+# sync check rejects the TSC and every clock_gettime() becomes an HPET MMIO
+# exit; mitigations=off: page-table isolation is costly under TCG.
+KERNEL_CMDLINE=${KERNEL_CMDLINE:-console=ttyS0 panic=-1 oops=panic panic_on_warn=1 softlockup_panic=1 hung_task_panic=1 loglevel=7 mitigations=off tsc=reliable}
 KERNEL_APPEND=${KERNEL_APPEND:-}
 MODULE=${MODULE:-sigwake}
 MODULE_SRC=${MODULE_SRC:-Kbuild module uapi}
@@ -310,7 +313,11 @@ run_kernel() {
 
 	limit=$VM_TIMEOUT
 	[ -n "$limit" ] || { [ "$tok" = debug ] && limit=1500 || limit=900; }
-	msg "booting $LABEL ($vmode; VM timeout ${limit}s, per-program ${TEST_TIMEOUT}s)"
+	if [ "$vmode" = shell ]; then
+		msg "booting $LABEL (shell: exit it to power off, Ctrl-A x kills QEMU)"
+	else
+		msg "booting $LABEL ($vmode; VM timeout ${limit}s, per-program ${TEST_TIMEOUT}s)"
+	fi
 	t0=$(date +%s)
 	rc=0
 	boot "$kb" "$vmode" "$tok" "$limit" || rc=$?
