@@ -98,7 +98,7 @@ tap_check "dkms.conf is stamped with PACKAGE_VERSION=\"$ver\"" \
 tap_check "dkms add sigwake/$ver" dkms add "sigwake/$ver"
 for k in "${kernels[@]}"; do
 	tap_check "dkms build sigwake/$ver -k $k" dkms build "sigwake/$ver" -k "$k"
-	if ! dkms status "sigwake/$ver" -k "$k" | grep -Eq ': (built|installed)'; then
+	if ! dkms status "sigwake/$ver" -k "$k" 2>/dev/null | grep -Eq ': (built|installed)'; then
 		grep -E 'error|ERROR|Error [0-9]' "/var/lib/dkms/sigwake/$ver/build/make.log" 2>/dev/null |
 			head -n 20 | sed 's/^/# make.log: /'
 	fi
