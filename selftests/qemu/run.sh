@@ -129,7 +129,7 @@ kvm_modules() {
 }
 
 # ---------------------------------------------------------------- builds
-# build_module <kbuild dir>: prints the path of the .ko.
+# build_module <kbuild dir>: builds the module there, sets KO to the .ko.
 build_module() {
 	local kb=$1 src=$1/src p have=
 	mkdir -p "$src"
