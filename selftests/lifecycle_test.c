@@ -334,6 +334,22 @@ static void *register_and_exit(void *arg)
 	return NULL;
 }
 
+/* true once the task is gone from the thread group (fully exited) */
+static bool task_gone(pid_t tid, int ms)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+	return SW_POLL(access(path, F_OK) != 0, ms);
+}
+
+/*
+ * A thread that registers and exits.  pthread_join() returns as soon as
+ * the kernel clears the thread's tid (in exit_mm), before the rest of its
+ * exit; these tests wait until the task is fully gone, so that they test
+ * what happens after an exit, not the exit path itself (see
+ * post_right_after_join_esrch for that).
+ */
 static int exited_thread(int fd, struct sigwake_thread_block *blk, __u32 *h)
 {
 	struct sw_thread t;
@@ -343,6 +359,8 @@ static int exited_thread(int fd, struct sigwake_thread_block *blk, __u32 *h)
 		return -EAGAIN;
 	pthread_join(t.th, NULL);
 	*h = t.handle;
+	if (!t.reg_err && !task_gone(t.tid, SW_LONG_MS))
+		return -ETIMEDOUT;
 	return t.reg_err;
 }
 
@@ -388,6 +406,38 @@ TEST_F(thread, new_thread_registers_after_exit)
 	EXPECT_EQ(SIGWAKE_POST_RECORDED, outcome);
 	EXPECT_EQ(-ESRCH, sw_post(self->fd, h, SW_SIG, NULL, NULL));
 	sw_thread_finish(&t);
+}
+
+/*
+ * Once pthread_join() returned, the thread has exited as far as the
+ * process can tell: a POST to it right away must already say ESRCH.
+ */
+TEST_F(thread, post_right_after_join_esrch)
+{
+	unsigned int i, n = 100, wrong = 0;
+	int first_wrong = 1;
+
+	for (i = 0; i < n; i++) {
+		struct sw_thread t;
+		int err;
+
+		sw_thread_init(&t, self->fd, &self->blk[1 + (i & 3)]);
+		ASSERT_EQ(0, pthread_create(&t.th, NULL, register_and_exit, &t));
+		pthread_join(t.th, NULL);
+		ASSERT_EQ(0, t.reg_err);
+		err = sw_post(self->fd, t.handle, SW_SIG, NULL, NULL);
+		if (err != -ESRCH) {
+			if (!wrong++)
+				first_wrong = err;
+		}
+		task_gone(t.tid, SW_LONG_MS);
+		EXPECT_EQ(-ESRCH, sw_post(self->fd, t.handle, SW_SIG, NULL, NULL));
+		EXPECT_EQ(0, sw_unregister(self->fd, t.handle));
+	}
+	EXPECT_EQ(0, wrong) {
+		TH_LOG("%u of %u posts right after pthread_join() did not give ESRCH (first: %s)",
+		       wrong, n, first_wrong ? strerror(-first_wrong) : "success");
+	}
 }
 
 /* TARGET_ANY never picks a thread that has exited. */
@@ -780,6 +830,8 @@ TEST(memlock_released_on_thread_exit)
 		fd = open(SIGWAKE_DEVICE, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
 			_exit(102);
+		int64_t t0;
+
 		sw_thread_init(&t, fd, &blk[0]);
 		if (pthread_create(&t.th, NULL, register_and_exit, &t))
 			_exit(103);
@@ -789,7 +841,18 @@ TEST(memlock_released_on_thread_exit)
 			_exit(104);
 		}
 		/* the exited thread's handle lives on, its page does not */
+		if (!task_gone(t.tid, SW_LONG_MS))
+			_exit(105);
+		t0 = sw_now_ns();
 		err = sw_register(fd, &blk[BLOCKS_PER_PAGE], NULL, 0, &h);
+		if (err == -ENOMEM) {
+			/* the module may unpin from a work item: allow it 2 s */
+			SW_POLL((err = sw_register(fd, &blk[BLOCKS_PER_PAGE], NULL,
+						   0, &h)) != -ENOMEM, 2000);
+			fprintf(stderr, "# the page was still charged after the thread was gone%s (%lld ms)\n",
+				err ? "" : "; released later",
+				(long long)((sw_now_ns() - t0) / MS));
+		}
 		if (err) {
 			fprintf(stderr, "# block on another page after the first thread exited: %s\n",
 				strerror(-err));

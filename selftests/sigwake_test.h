@@ -96,13 +96,14 @@ static inline void sw_sleep_ms(int ms)
 		;
 }
 
+/*
+ * A spin-loop body.  Deliberately not PAUSE: QEMU's TCG leaves the
+ * translated block on every PAUSE, which makes a spin loop thousands of
+ * times slower under emulation, where these tests run.
+ */
 static inline void sw_cpu_relax(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#else
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-#endif
+	__asm__ __volatile__("" ::: "memory");
 }
 
 /*
@@ -476,6 +477,77 @@ static inline bool sw_thread_is_waiting(struct sw_thread *t, int ms)
 static inline bool sw_thread_done(struct sw_thread *t, int ms)
 {
 	return SW_POLL(SW_LOAD(&t->done), ms);
+}
+
+/* --- races --- */
+
+/* SIGWAKE_RACE_ITERS (default 100000) divided by div, at least 1. */
+static inline unsigned long sw_race_iters(unsigned long div)
+{
+	const char *s = getenv("SIGWAKE_RACE_ITERS");
+	unsigned long n = s && *s ? strtoul(s, NULL, 0) : 100000;
+
+	n /= div;
+	return n ? n : 1;
+}
+
+static inline uint64_t sw_xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+/* A random short delay: none, a few spins, more spins, or a yield. */
+static inline void sw_random_delay(uint64_t *rng)
+{
+	uint64_t r = sw_xorshift(rng);
+	unsigned int n;
+
+	switch (r & 3) {
+	case 0:
+		break;
+	case 1:
+		for (n = (r >> 8) & 63; n; n--)
+			sw_cpu_relax();
+		break;
+	case 2:
+		for (n = (r >> 8) & 4095; n; n--)
+			sw_cpu_relax();
+		break;
+	case 3:
+		sched_yield();
+		break;
+	}
+}
+
+/*
+ * Spin until *p == want.  False if *stop became non-zero first (unless *p
+ * got there too) or after 30 s without it.  Spins, then yields.
+ */
+static inline bool sw_await_ulong(unsigned long *p, unsigned long want,
+				  int *stop)
+{
+	int64_t end = 0;
+	unsigned int i;
+
+	for (;;) {
+		for (i = 0; i < 2000; i++) {
+			if (SW_LOAD(p) == want)
+				return true;
+			sw_cpu_relax();
+		}
+		if (stop && SW_LOAD(stop))
+			return SW_LOAD(p) == want;
+		if (!end)
+			end = sw_now_ns() + 30 * SW_NSEC_PER_SEC;
+		else if (sw_now_ns() > end)
+			return false;
+		sched_yield();
+	}
 }
 
 /* --- host signals --- */
