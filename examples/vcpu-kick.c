@@ -21,6 +21,17 @@
  * (module parameter) while it stays there, and fails with ETIMEDOUT at the
  * caller's deadline: a kick either gets the vCPU out or is reported lost.
  *
+ * The VMM here kicks to *pause* the vCPU, as Firecracker does before it
+ * saves or changes vCPU state: it stores a pause request, kicks with
+ * KICK_WAIT, and once the kick returns (the vCPU is out of guest code and
+ * will see the request before it enters again: a kick that found it in
+ * host code set TF_KICKED, which refuses the next entry) it waits for the
+ * vCPU's acknowledgement and lets it resume.  The vCPU parks between
+ * request and resume.  (KICK_WAIT looks at the state word: a vCPU that
+ * left guest code and went straight back in, as for interrupt injection,
+ * may be seen "still in guest code", re-kicked, and reported as ETIMEDOUT;
+ * a pause is the case KICK_WAIT is for.)
+ *
  * Scenarios (one summary line each):
  *   simulated vCPU  the "guest" is pause(2), a block that only a signal
  *                   ends (handler without SA_RESTART); the thread checks the
