@@ -1,0 +1,673 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SIGWAKE_IOC_PREEMPT: a thread that stays RUNNING_IN_GUEST for more than
+ * its budget of its own CPU time is kicked with SIGWAKE_TF_PREEMPTED |
+ * SIGWAKE_TF_KICKED, its kick byte and its kick signal (on that thread,
+ * SI_KERNEL); within budget + one sampling period + timer latency; once per
+ * stint; bursts below the budget (told apart by entry_seq) never; another
+ * thread's CPU time never counts; other states never count; budget 0
+ * disarms; SIGWAKE_TARGET_ALL covers present and future threads; a budget
+ * set by another thread is armed on the target; the errno paths.
+ *
+ * Timing: only the thread's CPU time counts, and that is what the tests
+ * measure (CLOCK_THREAD_CPUTIME_ID, in the kick handler).  Under TCG the
+ * timer latency can be tens of milliseconds, so the upper bound allows
+ * SLACK_NS; the lower bound is exact up to LOW_SLACK_NS.  A host that stops
+ * the vCPU in the middle of a short burst makes it a long one (the guest
+ * kernel counts that as CPU time): such bursts are measured and excluded.
+ */
+#include "sigwake_test.h"
+
+#define MS		SW_NSEC_PER_MSEC
+#define US		1000LL
+#define KICK_SIG	SIGUSR1
+#define BUDGET		(2 * MS)
+#define SLACK_NS	(250 * MS)
+#define LOW_SLACK_NS	(100 * US)
+/* A stint this long (CPU) without a preemption was never preempted. */
+#define NEVER_NS	(3000 * MS)
+
+static __s64 period_of(__s64 b)
+{
+	return b / 8 > SIGWAKE_PREEMPT_MIN_PERIOD_NS ? b / 8 :
+						       SIGWAKE_PREEMPT_MIN_PERIOD_NS;
+}
+
+static int64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * SW_NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static int sw_preempt(int fd, __u32 target, __u64 budget)
+{
+	struct sigwake_preempt_args a = {
+		.size = sizeof(a),
+		.target = target,
+		.budget_ns = budget,
+	};
+
+	return sw_ioctl(fd, SIGWAKE_IOC_PREEMPT, &a);
+}
+
+/* ---- a simulated guest thread ---------------------------------------- */
+
+enum mode {
+	M_STINTS,	/* nstints long stints, each until preempted */
+	M_ONCE,		/* one stint; after the preemption stay in guest */
+	M_BURSTS,	/* nstints bursts of burst_ns each */
+	M_SLEEP,	/* in guest code, asleep for sleep_ms */
+	M_SPIN,		/* spin in guest, re-entering, until stop */
+	M_STATE,	/* spin for burst_ns with state .state (not guest) */
+};
+
+#define MAX_STINTS	64
+
+struct spinner {
+	/* set by the test */
+	int fd;
+	struct sigwake_thread_block *blk;
+	unsigned char *kick;
+	int kick_signo;
+	enum mode mode;
+	__u64 self_budget;	/* PREEMPT(self) before the go, if non-zero */
+	int nstints;
+	int64_t burst_ns;
+	int sleep_ms;
+	__u32 state;
+	bool entry_seq;		/* bump entry_seq on entry (default true) */
+
+	/* results */
+	pthread_t th;
+	pid_t tid;
+	__u32 handle;
+	int reg_err, err;
+	int ready, go, stop, done;	/* atomics */
+	int preempted;			/* stints with TF_PREEMPTED */
+	int preempted_short;		/* M_BURSTS: of bursts < budget */
+	int short_bursts;
+	int64_t max_burst;
+	__u32 flags_seen;		/* OR of all flags taken */
+	int n_at;
+	int64_t at[MAX_STINTS];		/* CPU into the stint at the kick */
+	int64_t at_wall[MAX_STINTS];	/* wall time into it, the same */
+	int extra_signals;		/* M_ONCE: after the first */
+	int64_t sleep_cpu;
+	int byte_seen;			/* M_STATE: the kick byte went to 1 */
+
+	/* the kick handler's */
+	volatile sig_atomic_t leave, signals;
+	volatile int64_t kick_cpu, kick_wall;
+	volatile int kick_code;
+	volatile pid_t kick_tid;
+};
+
+static __thread struct spinner *cur;
+static volatile sig_atomic_t stray_signals;
+
+static void kick_handler(int sig, siginfo_t *si, void *uc)
+{
+	struct spinner *s = cur;
+
+	if (!s) {
+		stray_signals++;
+		return;
+	}
+	s->kick_cpu = cpu_ns();
+	s->kick_wall = sw_now_ns();
+	s->kick_code = si->si_code;
+	s->kick_tid = sw_gettid();
+	s->signals++;
+	s->leave = 1;
+}
+
+/* Enter guest code as libsigwake does: bump entry_seq, then the Dekker. */
+static bool enter(struct spinner *s)
+{
+	if (s->entry_seq)
+		SW_STORE(&s->blk->entry_seq, SW_LOAD(&s->blk->entry_seq) + 1);
+	return sw_enter_guest(s->blk);
+}
+
+static __u32 leave(struct spinner *s)
+{
+	__u32 fl;
+
+	sw_set_state(s->blk, SIGWAKE_RUNNING_IN_HOST);
+	fl = SW_XCHG(&s->blk->flags, 0);
+	SW_STORE(s->kick, 0);
+	s->flags_seen |= fl;
+	return fl;
+}
+
+/* Spin until the handler says leave, or @limit of CPU since @c0. */
+static void spin(struct spinner *s, int64_t c0, int64_t limit, bool stop_on_leave)
+{
+	volatile unsigned long work = 0;
+
+	for (;;) {
+		for (int i = 0; i < 256; i++)
+			work++;
+		if (stop_on_leave && s->leave)
+			return;
+		if (SW_LOAD(&s->stop))
+			return;
+		if (cpu_ns() - c0 >= limit)
+			return;
+	}
+}
+
+static void *spinner_fn(void *arg)
+{
+	struct spinner *s = arg;
+	struct timespec ts;
+	int64_t c0, w0;
+
+	cur = s;
+	s->tid = sw_gettid();
+	s->reg_err = sw_register(s->fd, s->blk, s->kick, s->kick_signo,
+				 &s->handle);
+	if (!s->reg_err && s->self_budget)
+		s->err = sw_preempt(s->fd, s->handle, s->self_budget);
+	SW_STORE(&s->ready, 1);
+	if (s->reg_err || s->err)
+		goto out;
+	/* returns to user mode while it waits: a budget set by another
+	 * thread gets armed here */
+	while (!SW_LOAD(&s->go))
+		sched_yield();
+
+	switch (s->mode) {
+	case M_STINTS:
+		for (int k = 0; k < s->nstints && k < MAX_STINTS; k++) {
+			while (!enter(s))
+				leave(s);
+			c0 = cpu_ns();
+			w0 = sw_now_ns();
+			s->leave = 0;
+			spin(s, c0, NEVER_NS, true);
+			if (leave(s) & SIGWAKE_TF_PREEMPTED) {
+				s->preempted++;
+				if (s->leave) {
+					s->at_wall[s->n_at] = s->kick_wall - w0;
+					s->at[s->n_at++] = s->kick_cpu - c0;
+				}
+			}
+			sched_yield();	/* the runtime's own work */
+		}
+		break;
+	case M_ONCE:
+		while (!enter(s))
+			leave(s);
+		c0 = cpu_ns();
+		s->leave = 0;
+		spin(s, c0, NEVER_NS, true);
+		if (s->leave)
+			s->at[s->n_at++] = s->kick_cpu - c0;
+		/* stay in this stint for five more budgets */
+		s->signals = 0;
+		s->leave = 0;
+		spin(s, cpu_ns(), 5 * (int64_t)s->burst_ns, false);
+		s->extra_signals = s->signals;
+		if (leave(s) & SIGWAKE_TF_PREEMPTED)
+			s->preempted++;
+		/* a new stint: preempted again */
+		while (!enter(s))
+			leave(s);
+		c0 = cpu_ns();
+		s->leave = 0;
+		spin(s, c0, NEVER_NS, true);
+		if (s->leave)
+			s->at[s->n_at++] = s->kick_cpu - c0;
+		if (leave(s) & SIGWAKE_TF_PREEMPTED)
+			s->preempted++;
+		break;
+	case M_BURSTS:
+		for (int k = 0; k < s->nstints; k++) {
+			int64_t dur;
+			__u32 fl;
+
+			c0 = cpu_ns();
+			while (!enter(s))
+				leave(s);
+			spin(s, c0, s->burst_ns, false);
+			fl = leave(s);
+			dur = cpu_ns() - c0;
+			if (dur > s->max_burst)
+				s->max_burst = dur;
+			if (dur < (int64_t)s->self_budget) {
+				s->short_bursts++;
+				if (fl & SIGWAKE_TF_PREEMPTED)
+					s->preempted_short++;
+			}
+			if (fl & SIGWAKE_TF_PREEMPTED)
+				s->preempted++;
+		}
+		break;
+	case M_SLEEP:
+		while (!enter(s))
+			leave(s);
+		c0 = cpu_ns();
+		ts.tv_sec = s->sleep_ms / 1000;
+		ts.tv_nsec = (long)(s->sleep_ms % 1000) * MS;
+		if (nanosleep(&ts, NULL))
+			s->err = -errno;	/* a kick signal interrupted it */
+		s->sleep_cpu = cpu_ns() - c0;
+		if (leave(s) & SIGWAKE_TF_PREEMPTED)
+			s->preempted++;
+		break;
+	case M_SPIN:
+		while (!SW_LOAD(&s->stop)) {
+			if (!enter(s)) {
+				leave(s);
+				continue;
+			}
+			s->leave = 0;
+			spin(s, cpu_ns(), 50 * MS, true);
+			if (leave(s) & SIGWAKE_TF_PREEMPTED)
+				s->preempted++;
+		}
+		break;
+	case M_STATE:
+		sw_set_state(s->blk, s->state);
+		c0 = cpu_ns();
+		while (cpu_ns() - c0 < s->burst_ns) {
+			spin(s, c0, 100 * US, false);
+			if (SW_LOAD(s->kick))
+				s->byte_seen = 1;
+		}
+		if (leave(s) & SIGWAKE_TF_PREEMPTED)
+			s->preempted++;
+		break;
+	}
+out:
+	SW_STORE(&s->done, 1);
+	return NULL;
+}
+
+static void spinner_init(struct spinner *s, int fd,
+			 struct sigwake_thread_block *blk, unsigned char *kick,
+			 enum mode mode)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->blk = blk;
+	s->kick = kick;
+	s->kick_signo = KICK_SIG;
+	s->mode = mode;
+	s->nstints = 1;
+	s->burst_ns = BUDGET;
+	s->entry_seq = true;
+}
+
+/* Start: 0 once it registered (and set its own budget), or -errno. */
+static int spinner_start(struct spinner *s)
+{
+	if (pthread_create(&s->th, NULL, spinner_fn, s))
+		return -EAGAIN;
+	if (!SW_POLL(SW_LOAD(&s->ready), SW_LONG_MS))
+		return -ETIMEDOUT;
+	return s->reg_err ? s->reg_err : s->err;
+}
+
+static void spinner_go(struct spinner *s)
+{
+	SW_STORE(&s->go, 1);
+}
+
+/* Wait for it to finish (ms), then join. */
+static bool spinner_join(struct spinner *s, int ms)
+{
+	bool ok = SW_POLL(SW_LOAD(&s->done), ms);
+
+	if (!ok)
+		SW_STORE(&s->stop, 1);
+	pthread_join(s->th, NULL);
+	return ok;
+}
+
+FIXTURE(pre) {
+	int fd;
+	struct sigwake_thread_block *blk;
+	unsigned char *kick;
+};
+
+FIXTURE_SETUP(pre)
+{
+	self->fd = -1;
+	self->blk = sw_alloc_blocks(8);
+	ASSERT_NE(NULL, self->blk);
+	self->kick = sw_alloc_page();
+	ASSERT_NE(NULL, self->kick);
+	ASSERT_EQ(0, sw_sigaction(KICK_SIG, kick_handler, 0));
+	SW_OPEN_DOMAIN(self->fd);
+}
+
+FIXTURE_TEARDOWN(pre)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Every recorded kick lies in [budget, budget + period + slack]. */
+static void check_window(struct __test_metadata *_metadata,
+			 struct spinner *s, __s64 budget)
+{
+	for (int k = 0; k < s->n_at; k++) {
+		EXPECT_LE(budget - LOW_SLACK_NS, s->at[k]) {
+			TH_LOG("stint %d preempted after %lld us of CPU (%lld us "
+			       "of wall time), budget %lld us", k,
+			       (long long)(s->at[k] / US),
+			       (long long)(s->at_wall[k] / US),
+			       (long long)(budget / US));
+		}
+		EXPECT_GE(budget + period_of(budget) + SLACK_NS, s->at[k]) {
+			TH_LOG("stint %d preempted after %lld us of CPU (%lld us "
+			       "of wall time), budget %lld us + period %lld us + "
+			       "slack %lld ms", k, (long long)(s->at[k] / US),
+			       (long long)(s->at_wall[k] / US),
+			       (long long)(budget / US),
+			       (long long)(period_of(budget) / US),
+			       (long long)(SLACK_NS / MS));
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+
+TEST_F(pre, spinning_guest_preempted_within_budget)
+{
+	struct spinner s;
+
+	spinner_init(&s, self->fd, &self->blk[0], &self->kick[0], M_STINTS);
+	s.self_budget = BUDGET;
+	s.nstints = 10;
+	ASSERT_EQ(0, spinner_start(&s));
+	spinner_go(&s);
+	ASSERT_TRUE(spinner_join(&s, 60000));
+	EXPECT_EQ(10, s.preempted);
+	EXPECT_EQ(10, s.n_at) {
+		TH_LOG("%d stints ended without the kick handler", 10 - s.n_at);
+	}
+	EXPECT_EQ(SIGWAKE_TF_PREEMPTED | SIGWAKE_TF_KICKED, s.flags_seen);
+	EXPECT_EQ(s.tid, s.kick_tid);
+	EXPECT_EQ(SI_KERNEL, s.kick_code);
+	EXPECT_EQ(0, stray_signals);
+	check_window(_metadata, &s, BUDGET);
+}
+
+TEST_F(pre, larger_budget_window)
+{
+	struct spinner s;
+	__u64 budget = 20 * MS;
+
+	spinner_init(&s, self->fd, &self->blk[0], &self->kick[0], M_STINTS);
+	s.self_budget = budget;
+	s.nstints = 3;
+	ASSERT_EQ(0, spinner_start(&s));
+	spinner_go(&s);
+	ASSERT_TRUE(spinner_join(&s, 60000));
+	EXPECT_EQ(3, s.preempted);
+	EXPECT_EQ(3, s.n_at);
+	check_window(_metadata, &s, budget);
+}
+
+TEST_F(pre, min_budget_works)
+{
+	struct spinner s;
+
+	spinner_init(&s, self->fd, &self->blk[0], &self->kick[0], M_STINTS);
+	s.self_budget = SIGWAKE_PREEMPT_MIN_BUDGET_NS;
+	s.nstints = 5;
+	ASSERT_EQ(0, spinner_start(&s));
+	spinner_go(&s);
+	ASSERT_TRUE(spinner_join(&s, 60000));
+	EXPECT_EQ(5, s.preempted);
+	check_window(_metadata, &s, SIGWAKE_PREEMPT_MIN_BUDGET_NS);
+}
+
+TEST_F(pre, kick_byte_and_no_signal)
+{
+	struct spinner s;
+
+	/* kick_signo 0: the flags and the byte are the whole kick */
+	spinner_init(&s, self->fd, &self->blk[0], &self->kick[0], M_STATE);
+	s.kick_signo = 0;
+	s.self_budget = BUDGET;
+	s.state = SIGWAKE_RUNNING_IN_GUEST;
+	s.burst_ns = 10 * BUDGET;
+	ASSERT_EQ(0, spinner_start(&s));
+	spinner_go(&s);
+	ASSERT_TRUE(spinner_join(&s, 60000));
+	EXPECT_EQ(1, s.byte_seen) {
+		TH_LOG("no kick byte after 10 budgets in guest");
+	}
+	EXPECT_EQ(SIGWAKE_TF_PREEMPTED | SIGWAKE_TF_KICKED, s.flags_seen);
+	EXPECT_EQ(1, s.preempted);
+	EXPECT_EQ(0, s.signals);
+	EXPECT_EQ(0, stray_signals);
+}
+
+TEST_F(pre, once_per_stint_then_again_after_reentry)
+{
+	struct spinner s;
+
+	spinner_init(&s, self->fd, &self->blk[0], &self->kick[0], M_ONCE);
+	s.self_budget = BUDGET;
+	ASSERT_EQ(0, spinner_start(&s));
+	spinner_go(&s);
+	ASSERT_TRUE(spinner_join(&s, 60000));
+	EXPECT_EQ(2, s.n_at);
+	EXPECT_EQ(0, s.extra_signals) {
+		TH_LOG("kicked again within one stint");
+	}
+	EXPECT_EQ(2, s.preempted);
+	check_window(_metadata, &s, BUDGET);
+}
+
+TEST_F(pre, bursts_below_budget_not_preempted)
+{
+	struct spinner s;
+
+	spinner_init(&s, self->fd, &self->blk[0], &self->kick[0], M_BURSTS);
+	s.self_budget = BUDGET;
+	s.nstints = 300;
+	s.burst_ns = BUDGET / 4;
+	ASSERT_EQ(0, spinner_start(&s));
+	spinner_go(&s);
+	ASSERT_TRUE(spinner_join(&s, 120000));
+	EXPECT_EQ(0, s.preempted_short) {
+		TH_LOG("%d of %d bursts shorter than the budget were preempted "
+		       "(longest burst %lld us)", s.preempted_short,
+		       s.short_bursts, (long long)(s.max_burst / US));
+	}
+	/* the test means something only if most bursts were short */
+	EXPECT_LE(s.nstints / 2, s.short_bursts);
+}
+
+TEST_F(pre, other_threads_cpu_not_counted)
+{
+	struct spinner a, b;
+
+	spinner_init(&a, self->fd, &self->blk[0], &self->kick[0], M_SLEEP);
+	a.sleep_ms = 300;
+	spinner_init(&b, self->fd, &self->blk[1], &self->kick[1], M_SPIN);
+	ASSERT_EQ(0, spinner_start(&a));
+	ASSERT_EQ(0, spinner_start(&b));
+	ASSERT_EQ(0, sw_preempt(self->fd, SIGWAKE_TARGET_ALL, BUDGET));
+	sw_sleep_ms(50);	/* both return to user mode: armed */
+	spinner_go(&b);
+	spinner_go(&a);
+	ASSERT_TRUE(spinner_join(&a, 60000));
+	SW_STORE(&b.stop, 1);
+	ASSERT_TRUE(spinner_join(&b, 60000));
+	EXPECT_EQ(0, a.preempted) {
+		TH_LOG("A slept in guest code (%lld us of CPU) and was "
+		       "preempted", (long long)(a.sleep_cpu / US));
+	}
+	EXPECT_EQ(0, a.signals);
+	EXPECT_EQ(0, a.err);
+	EXPECT_LT(0, b.preempted) {
+		TH_LOG("B spun in guest code for 300 ms, never preempted");
+	}
+	EXPECT_EQ(0, SW_LOAD(&self->kick[0]));
+}
+
+TEST_F(pre, host_and_syscall_states_not_counted)
+{
+	struct spinner h, y;
+
+	spinner_init(&h, self->fd, &self->blk[0], &self->kick[0], M_STATE);
+	h.self_budget = BUDGET;
+	h.state = SIGWAKE_RUNNING_IN_HOST;
+	h.burst_ns = 10 * BUDGET;
+	spinner_init(&y, self->fd, &self->blk[1], &self->kick[1], M_STATE);
+	y.self_budget = BUDGET;
+	y.state = SIGWAKE_IN_SYSCALL;
+	y.burst_ns = 10 * BUDGET;
+	ASSERT_EQ(0, spinner_start(&h));
+	ASSERT_EQ(0, spinner_start(&y));
+	spinner_go(&h);
+	spinner_go(&y);
+	ASSERT_TRUE(spinner_join(&h, 60000));
+	ASSERT_TRUE(spinner_join(&y, 60000));
+	EXPECT_EQ(0, h.preempted);
+	EXPECT_EQ(0, h.signals);
+	EXPECT_EQ(0, y.preempted);
+	EXPECT_EQ(0, y.signals);
+}
+
+TEST_F(pre, budget_zero_disarms)
+{
+	struct spinner s;
+
+	spinner_init(&s, self->fd, &self->blk[0], &self->kick[0], M_STATE);
+	s.self_budget = BUDGET;
+	s.state = SIGWAKE_RUNNING_IN_GUEST;
+	s.burst_ns = 20 * BUDGET;
+	ASSERT_EQ(0, spinner_start(&s));
+	ASSERT_EQ(0, sw_preempt(self->fd, s.handle, 0));
+	/* zero again: still fine */
+	ASSERT_EQ(0, sw_preempt(self->fd, s.handle, 0));
+	sw_sleep_ms(50);
+	spinner_go(&s);
+	ASSERT_TRUE(spinner_join(&s, 60000));
+	EXPECT_EQ(0, s.preempted);
+	EXPECT_EQ(0, s.signals);
+	EXPECT_EQ(0, s.byte_seen);
+}
+
+TEST_F(pre, set_by_another_thread)
+{
+	struct spinner s;
+
+	spinner_init(&s, self->fd, &self->blk[0], &self->kick[0], M_STINTS);
+	s.nstints = 3;
+	ASSERT_EQ(0, spinner_start(&s));
+	ASSERT_EQ(0, sw_preempt(self->fd, s.handle, BUDGET));
+	sw_sleep_ms(50);	/* it yields in a loop: armed by now */
+	spinner_go(&s);
+	ASSERT_TRUE(spinner_join(&s, 60000));
+	EXPECT_EQ(3, s.preempted);
+	EXPECT_EQ(3, s.n_at);
+	check_window(_metadata, &s, BUDGET);
+}
+
+TEST_F(pre, target_all_present_and_future)
+{
+	struct spinner a, b;
+
+	spinner_init(&a, self->fd, &self->blk[0], &self->kick[0], M_STINTS);
+	a.nstints = 2;
+	ASSERT_EQ(0, spinner_start(&a));
+	ASSERT_EQ(0, sw_preempt(self->fd, SIGWAKE_TARGET_ALL, BUDGET));
+	/* b registers after the PREEMPT */
+	spinner_init(&b, self->fd, &self->blk[1], &self->kick[1], M_STINTS);
+	b.nstints = 2;
+	ASSERT_EQ(0, spinner_start(&b));
+	sw_sleep_ms(50);
+	spinner_go(&a);
+	ASSERT_TRUE(spinner_join(&a, 60000));
+	spinner_go(&b);
+	ASSERT_TRUE(spinner_join(&b, 60000));
+	EXPECT_EQ(2, a.preempted);
+	EXPECT_EQ(2, b.preempted);
+	check_window(_metadata, &a, BUDGET);
+	check_window(_metadata, &b, BUDGET);
+}
+
+TEST_F(pre, target_all_zero_disarms_all)
+{
+	struct spinner a;
+
+	spinner_init(&a, self->fd, &self->blk[0], &self->kick[0], M_STATE);
+	a.state = SIGWAKE_RUNNING_IN_GUEST;
+	a.burst_ns = 20 * BUDGET;
+	ASSERT_EQ(0, spinner_start(&a));
+	ASSERT_EQ(0, sw_preempt(self->fd, SIGWAKE_TARGET_ALL, BUDGET));
+	ASSERT_EQ(0, sw_preempt(self->fd, SIGWAKE_TARGET_ALL, 0));
+	sw_sleep_ms(50);
+	spinner_go(&a);
+	ASSERT_TRUE(spinner_join(&a, 60000));
+	EXPECT_EQ(0, a.preempted);
+	EXPECT_EQ(0, a.signals);
+}
+
+/* ------------------------------------------------------------------ */
+/* errno paths                                                          */
+
+TEST_F(pre, budget_below_minimum_einval)
+{
+	__u32 h;
+
+	ASSERT_EQ(0, sw_register(self->fd, &self->blk[0], NULL, 0, &h));
+	EXPECT_EQ(-EINVAL, sw_preempt(self->fd, h, 1));
+	EXPECT_EQ(-EINVAL, sw_preempt(self->fd, h,
+				      SIGWAKE_PREEMPT_MIN_BUDGET_NS - 1));
+	EXPECT_EQ(-EINVAL, sw_preempt(self->fd, SIGWAKE_TARGET_ALL,
+				      SIGWAKE_PREEMPT_MIN_BUDGET_NS - 1));
+	EXPECT_EQ(0, sw_preempt(self->fd, h, SIGWAKE_PREEMPT_MIN_BUDGET_NS));
+	EXPECT_EQ(0, sw_preempt(self->fd, h, 0));
+}
+
+TEST_F(pre, flags_pad_target_errors)
+{
+	struct sigwake_preempt_args a = {
+		.size = sizeof(a),
+		.budget_ns = BUDGET,
+	};
+	__u32 h;
+
+	ASSERT_EQ(0, sw_register(self->fd, &self->blk[0], NULL, 0, &h));
+	a.target = h;
+	a.flags = 1;
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_PREEMPT, &a));
+	a.flags = 0;
+	a.pad = 1;
+	EXPECT_EQ(-EINVAL, sw_ioctl(self->fd, SIGWAKE_IOC_PREEMPT, &a));
+	a.pad = 0;
+	a.target = 999;
+	EXPECT_EQ(-ENOENT, sw_ioctl(self->fd, SIGWAKE_IOC_PREEMPT, &a));
+	a.target = h + 1;
+	EXPECT_EQ(-ENOENT, sw_ioctl(self->fd, SIGWAKE_IOC_PREEMPT, &a));
+	a.target = h;
+	EXPECT_EQ(0, sw_ioctl(self->fd, SIGWAKE_IOC_PREEMPT, &a));
+}
+
+TEST_F(pre, exited_thread_esrch)
+{
+	struct sw_thread t;
+
+	sw_thread_init(&t, self->fd, &self->blk[1]);
+	ASSERT_EQ(0, sw_thread_start(&t));
+	sw_thread_finish(&t);
+	ASSERT_TRUE(SW_POLL(sw_preempt(self->fd, t.handle, BUDGET) == -ESRCH,
+			    SW_LONG_MS)) {
+		TH_LOG("PREEMPT of an exited thread: %d",
+		       sw_preempt(self->fd, t.handle, BUDGET));
+	}
+}
+
+TEST_HARNESS_MAIN
