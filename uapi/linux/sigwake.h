@@ -581,8 +581,9 @@ enum {
  * family only reads: nothing it offers changes a domain.
  *
  * Requests are validated strictly: an attribute the command does not list,
- * a wrong length or an out-of-range value gives EINVAL with an extended-ack
- * message (set NETLINK_EXT_ACK on the socket to receive it).  Every u64
+ * a wrong length or a non-zero reserved header byte gives EINVAL, an
+ * out-of-range value ERANGE, each with an extended-ack message (set
+ * NETLINK_EXT_ACK on the socket to receive it).  Every u64
  * attribute is 64-bit aligned with SIGWAKE_NL_A_PAD (or _A_CNT_PAD inside
  * SIGWAKE_NL_A_COUNTERS).
  *
