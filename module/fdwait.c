@@ -45,6 +45,7 @@ static int sigwake_fdwait_wake(wait_queue_entry_t *wait, unsigned int mode,
 	if (mask & POLLFREE) {
 		/* The queue head is going away: leave it now, as epoll does. */
 		list_del_init(&wait->entry);
+		/* Pairs with the acquire in disarm: we are off the list. */
 		smp_store_release(&e->head, NULL);
 	}
 	sigwake_thread_fd_event(e->t);
@@ -147,6 +148,7 @@ void sigwake_fdwait_disarm(struct sigwake_fdwait *fw)
 	list_for_each_entry_safe(e, next, &fw->entries, node) {
 		/* A head that saw POLLFREE is freed after an RCU period. */
 		rcu_read_lock();
+		/* Pairs with the release in the POLLFREE wake-up. */
 		head = smp_load_acquire(&e->head);
 		if (head)
 			remove_wait_queue(head, &e->wait);

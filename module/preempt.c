@@ -141,15 +141,15 @@ static enum hrtimer_restart sigwake_preempt_timer(struct hrtimer *timer)
 {
 	struct sigwake_preempt *p = container_of(timer, struct sigwake_preempt,
 						 timer);
-	u64 budget = READ_ONCE(p->budget_ns);
+	u64 budget = READ_ONCE(p->budget_ns), next;
 	ktime_t now = ktime_get();
 
 	if (!budget || !p->on_cpu)
 		return HRTIMER_NORESTART;
 	if (sigwake_preempt_sample(p, now, budget))
 		sigwake_preempt_fire(p);
-	hrtimer_forward_now(timer, ns_to_ktime(sigwake_preempt_next(p,
-								     budget)));
+	next = sigwake_preempt_next(p, budget);
+	hrtimer_forward_now(timer, ns_to_ktime(next));
 	return HRTIMER_RESTART;
 }
 

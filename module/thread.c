@@ -380,25 +380,30 @@ static void sigwake_waiter_leave(struct sigwake_domain *dom,
 	spin_unlock_irqrestore(&dom->waiters_lock, flags);
 }
 
+/* The queue's lock (if any), then the thread's. */
 static void sigwake_lock_wait(struct sigwake_wq *wq, struct sigwake_thread *t,
 			      unsigned long *flags)
+	__acquires(&wq->lock) __acquires(&t->lock)
 {
 	if (wq) {
 		spin_lock_irqsave(&wq->lock, *flags);
 		spin_lock(&t->lock);
 	} else {
+		__acquire(&wq->lock);
 		spin_lock_irqsave(&t->lock, *flags);
 	}
 }
 
 static void sigwake_unlock_wait(struct sigwake_wq *wq,
 				struct sigwake_thread *t, unsigned long flags)
+	__releases(&t->lock) __releases(&wq->lock)
 {
 	if (wq) {
 		spin_unlock(&t->lock);
 		spin_unlock_irqrestore(&wq->lock, flags);
 	} else {
 		spin_unlock_irqrestore(&t->lock, flags);
+		__release(&wq->lock);
 	}
 }
 
@@ -620,6 +625,7 @@ static int sigwake_deliver(struct sigwake_thread *t, u64 bit,
 		 * barrier, re-read flags" on guest entry.
 		 */
 		atomic_or(SIGWAKE_TF_KICKED, (atomic_t *)&blk->flags);
+		/* Flag before state: pairs with the runtime's full barrier. */
 		smp_mb__after_atomic();
 	}
 
