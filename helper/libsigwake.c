@@ -372,6 +372,77 @@ int sigwake_kick(int fd, __u32 target)
 	return args.outcome ? (int)args.outcome : ret;
 }
 
+int sigwake_kick_wait(int fd, __u32 target, __s64 timeout_ns)
+{
+	struct sigwake_kick_args args = {
+		.size = sizeof(args),
+		.flags = SIGWAKE_KICK_WAIT,
+		.target = target,
+		.timeout_ns = timeout_ns,
+	};
+	int ret;
+
+	ret = sw_ioctl(fd, SIGWAKE_IOC_KICK, &args);
+	if (ret < 0)
+		return ret;
+	return args.outcome ? (int)args.outcome : ret;
+}
+
+int sigwake_wait_fds(int fd, __u32 wq, __u32 expected, __s64 timeout_ns,
+		     __u32 flags, struct sigwake_pollfd *fds, __u32 nfds)
+{
+	struct sigwake_wait_args args = {
+		.size = sizeof(args),
+		.flags = flags,
+		.wq = wq,
+		.expected = expected,
+		.timeout_ns = timeout_ns,
+		.fds = (__u64)(uintptr_t)fds,
+		.nfds = nfds,
+	};
+	int ret;
+
+	ret = sw_ioctl(fd, SIGWAKE_IOC_WAIT, &args);
+	if (ret < 0)
+		return ret;
+	return (int)args.reason;
+}
+
+static int sw_forward(int fd, __u32 flags, int host_signo, int guest_signo,
+		      __u32 target)
+{
+	struct sigwake_forward_args args = {
+		.size = sizeof(args),
+		.flags = flags,
+		.host_signo = (__u32)host_signo,
+		.guest_signo = (__u32)guest_signo,
+		.target = target,
+	};
+
+	return sw_ioctl(fd, SIGWAKE_IOC_FORWARD, &args);
+}
+
+int sigwake_forward(int fd, int host_signo, int guest_signo, __u32 target)
+{
+	return sw_forward(fd, 0, host_signo, guest_signo, target);
+}
+
+int sigwake_forward_remove(int fd, int host_signo)
+{
+	return sw_forward(fd, SIGWAKE_FORWARD_REMOVE, host_signo, 0, 0);
+}
+
+int sigwake_preempt(int fd, __u32 target, __u64 budget_ns)
+{
+	struct sigwake_preempt_args args = {
+		.size = sizeof(args),
+		.target = target,
+		.budget_ns = budget_ns,
+	};
+
+	return sw_ioctl(fd, SIGWAKE_IOC_PREEMPT, &args);
+}
+
 int sigwake_wq_create(int fd, __u32 *word)
 {
 	struct sigwake_wq_create_args args = {

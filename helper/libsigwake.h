@@ -261,6 +261,66 @@ int sigwake_post(int fd, __u32 target, int signo, __u32 *handle_out);
 int sigwake_kick(int fd, __u32 target);
 
 /**
+ * sigwake_kick_wait() - kick and wait until the thread left guest code
+ * @fd: the domain.
+ * @target: a thread handle.
+ * @timeout_ns: relative; SIGWAKE_TIMEOUT_NONE waits forever, 0 checks once.
+ *
+ * SIGWAKE_IOC_KICK with SIGWAKE_KICK_WAIT: the kernel re-kicks the thread
+ * every kick_retry_us while it stays RUNNING_IN_GUEST.
+ *
+ * Return: the first kick's outcome, or -ETIMEDOUT, -EINTR, -ENOENT,
+ * -ESRCH, -errno.
+ */
+int sigwake_kick_wait(int fd, __u32 target, __s64 timeout_ns);
+
+/**
+ * sigwake_wait_fds() - SIGWAKE_IOC_WAIT that also watches file descriptors
+ * @fd: the domain.
+ * @wq: as for sigwake_wait().
+ * @expected: as for sigwake_wait().
+ * @timeout_ns: as for sigwake_wait().
+ * @flags: as for sigwake_wait().
+ * @fds: @nfds descriptors with their poll events; revents are filled in.
+ * @nfds: 0..SIGWAKE_WAIT_MAX_FDS.
+ *
+ * Return: a SIGWAKE_REASON_* (SIGWAKE_REASON_FD when a descriptor is ready),
+ * or -errno.
+ */
+int sigwake_wait_fds(int fd, __u32 wq, __u32 expected, __s64 timeout_ns,
+		     __u32 flags, struct sigwake_pollfd *fds, __u32 nfds);
+
+/**
+ * sigwake_forward() - route a host signal to a guest post in the kernel
+ * @fd: the domain.
+ * @host_signo: the host signal (set its disposition to SIG_IGN).
+ * @guest_signo: the guest signal posted for it.
+ * @target: a thread handle or SIGWAKE_TARGET_ANY.
+ *
+ * Return: 0 or -errno.
+ */
+int sigwake_forward(int fd, int host_signo, int guest_signo, __u32 target);
+
+/**
+ * sigwake_forward_remove() - drop the route of @host_signo
+ * @fd: the domain.
+ * @host_signo: the host signal.
+ *
+ * Return: 0, -ENOENT (no route), or -errno.
+ */
+int sigwake_forward_remove(int fd, int host_signo);
+
+/**
+ * sigwake_preempt() - set a thread's native-CPU budget in guest code
+ * @fd: the domain.
+ * @target: a thread handle or SIGWAKE_TARGET_ALL.
+ * @budget_ns: 0 turns preemption off.
+ *
+ * Return: 0 or -errno.
+ */
+int sigwake_preempt(int fd, __u32 target, __u64 budget_ns);
+
+/**
  * sigwake_wq_create() - create a wait queue (SIGWAKE_IOC_WQ_CREATE)
  * @fd: the domain.
  * @word: NULL, or a 4-byte aligned word that WAIT compares with its
