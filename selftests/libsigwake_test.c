@@ -242,6 +242,7 @@ struct race {
 	unsigned long iters, ack;	/* ack: atomic */
 	int stop, ready;		/* atomic */
 	unsigned long lost, refused;
+	uint64_t rng;
 	int err;
 };
 
@@ -283,8 +284,11 @@ static void *race_guest(void *arg)
 			r->refused++;
 		}
 		sigwake_take_flags(b);
-		if (sigwake_take_pending(b) & sigwake_sigbit(SW_SIG))
+		if (sigwake_take_pending(b) & sigwake_sigbit(SW_SIG)) {
 			SW_STORE(&r->ack, ++got);
+			/* the next post may come before, in, or after the entry */
+			sw_random_delay(&r->rng);
+		}
 	}
 	return NULL;
 }
@@ -295,6 +299,7 @@ TEST_F_TIMEOUT(lib, guest_entry_race, 300)
 		.fd = self->fd,
 		.kick = &self->kick[2],
 		.iters = sw_race_iters(5),
+		.rng = 0x3c6ef372fe94f82bull ^ (uint64_t)getpid(),
 	};
 	uint64_t rng = 0x5851f42d4c957f2dull ^ (uint64_t)getpid();
 	unsigned long i, outcomes[5] = { 0 }, bad = 0;
