@@ -34,6 +34,13 @@ if ! command -v dkms >/dev/null; then
 	command -v dkms >/dev/null || tap_bail "apt-get install dkms"
 fi
 
+# One dkms_test at a time on a machine (several trees may run make check):
+# they would share /usr/src/sigwake-<version> and the dkms tree.
+exec 9>/run/lock/sigwake-dkms-test.lock 2>/dev/null || exec 9>/tmp/sigwake-dkms-test.lock
+if ! flock -w 1800 9; then
+	tap_skip_all "another dkms_test has held /run/lock/sigwake-dkms-test.lock for 30 minutes"
+fi
+
 ver=$(sed -n 's/^VERSION := *//p' "$TOP/Makefile")
 [ -n "$ver" ] || tap_bail "no VERSION in $TOP/Makefile"
 mapfile -t kernels < <(supported_kernels)
