@@ -49,6 +49,8 @@ INSTALL ?= install
 MAN3_LINKS := sigwake_open sigwake_register sigwake_unregister sigwake_forget \
 	sigwake_unregister_handle sigwake_self sigwake_self_in sigwake_wait \
 	sigwake_poll sigwake_wake sigwake_post sigwake_kick sigwake_wq_create \
+	sigwake_kick_wait sigwake_wait_fds sigwake_forward \
+	sigwake_forward_remove sigwake_preempt \
 	sigwake_wq_destroy sigwake_reason_name sigwake_outcome_name \
 	sigwake_try_enter sigwake_enter_guest sigwake_leave_guest \
 	sigwake_enter_syscall sigwake_leave_syscall sigwake_take_pending \
