@@ -499,9 +499,12 @@ static int errno_status(int err)
 
 static int report(const char *what, const struct reply *r)
 {
-	fprintf(stderr, PROG ": %s: %s", what, strerror(r->err));
+	/* The kernel's own words first, when it sent some. */
 	if (r->msg[0])
-		fprintf(stderr, ": %s", r->msg);
+		fprintf(stderr, PROG ": %s: %s (%s)", what, r->msg,
+			strerror(r->err));
+	else
+		fprintf(stderr, PROG ": %s: %s", what, strerror(r->err));
 	if (r->miss_type)
 		fprintf(stderr, " (missing attribute %d)", r->miss_type);
 	if (r->err == EPERM || r->err == EACCES)
@@ -637,16 +640,18 @@ static int get_domains(struct ctl *c, struct vec *out)
 
 	out->size = sizeof(struct domain);
 	return ctl_request(c, SIGWAKE_NL_CMD_DOMAIN_GET, true, 0, &r,
-			   "listing domains");
+			   "domains");
 }
 
 static int get_threads(struct ctl *c, uint32_t domain, struct vec *out)
 {
 	struct reply r = { .parse = add_thread, .arg = out };
+	char what[64];
 
+	snprintf(what, sizeof(what), "threads of domain %" PRIu32, domain);
 	out->size = sizeof(struct thread);
 	return ctl_request(c, SIGWAKE_NL_CMD_THREAD_GET, true, domain, &r,
-			   "listing threads");
+			   what);
 }
 
 /* ------------------------------------------------------------ commands */
@@ -1088,11 +1093,12 @@ static void print_event(uint8_t cmd, struct nlattr **tb)
 			}
 			break;
 		}
-		printf(" domain=%" PRIu32 " handle=%" PRIu32 " tid=%" PRIu32
-		       " kick_signo=%" PRIu32, t.domain, t.handle, t.tid,
-		       t.kick_signo);
+		printf(" domain=%" PRIu32 " handle=%" PRIu32 " tid=%" PRIu32,
+		       t.domain, t.handle, t.tid);
 		if (cmd == SIGWAKE_NL_CMD_THREAD_DEL)
 			printf(" reason=%s", reason_name(reason));
+		else
+			printf(" kick_signo=%" PRIu32, t.kick_signo);
 		break;
 	case SIGWAKE_NL_CMD_FORWARD_CHANGE:
 		printf(opt_json ? "\"domain\":%" PRIu32 ",\"host_signo\":%"

@@ -237,19 +237,18 @@ static int sigwake_nl_domain_get_doit(struct sk_buff *skb,
 {
 	struct sigwake_nl_view view;
 	struct sigwake_domain *dom;
+	struct nlattr *id;
 	struct sk_buff *msg;
 	int ret;
 
 	if (GENL_REQ_ATTR_CHECK(info, SIGWAKE_NL_A_DOMAIN_ID))
 		return -EINVAL;
+	id = info->attrs[SIGWAKE_NL_A_DOMAIN_ID];
 
 	sigwake_nl_view_init(&view, skb);
-	dom = sigwake_nl_domain_get(&view,
-			nla_get_u32(info->attrs[SIGWAKE_NL_A_DOMAIN_ID]));
+	dom = sigwake_nl_domain_get(&view, nla_get_u32(id));
 	if (!dom) {
-		NL_SET_ERR_MSG_ATTR(info->extack,
-				    info->attrs[SIGWAKE_NL_A_DOMAIN_ID],
-				    "no such domain");
+		NL_SET_ERR_MSG_ATTR(info->extack, id, "no such domain");
 		return -ENOENT;
 	}
 
@@ -433,9 +432,11 @@ static int sigwake_nl_thread_get_dumpit(struct sk_buff *skb,
 	struct sigwake_domain *dom;
 	struct sigwake_thread *t;
 	unsigned long index;
+	struct nlattr *id;
 	int ret;
 
-	if (!attrs || !attrs[SIGWAKE_NL_A_DOMAIN_ID]) {
+	id = attrs ? attrs[SIGWAKE_NL_A_DOMAIN_ID] : NULL;
+	if (!id) {
 		NL_SET_ERR_ATTR_MISS(cb->extack, NULL, SIGWAKE_NL_A_DOMAIN_ID);
 		NL_SET_ERR_MSG(cb->extack,
 			       "a thread dump needs the domain id attribute");
@@ -443,13 +444,11 @@ static int sigwake_nl_thread_get_dumpit(struct sk_buff *skb,
 	}
 
 	sigwake_nl_view_init(&view, cb->skb);
-	dom = sigwake_nl_domain_get(&view,
-			nla_get_u32(attrs[SIGWAKE_NL_A_DOMAIN_ID]));
+	dom = sigwake_nl_domain_get(&view, nla_get_u32(id));
 	if (!dom) {
 		if (cb->args[1])
 			return 0;
-		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[SIGWAKE_NL_A_DOMAIN_ID],
-				    "no such domain");
+		NL_SET_ERR_MSG_ATTR(cb->extack, id, "no such domain");
 		return -ENOENT;
 	}
 	cb->args[1] = 1;
