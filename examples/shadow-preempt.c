@@ -273,7 +273,12 @@ static void *long_stints(void *arg)
 	/* The thread sets its own budget: armed before it returns. */
 	s->err = preempt(s->handle, budget);
 	for (int i = 0; !s->err && i < n_stints; i++) {
-		int64_t cpu0;
+		/*
+		 * CPU time from before the entry: under TCG the host may stop
+		 * the vCPU right at the entry, and the guest kernel charges
+		 * that to this thread; measured from here it is counted.
+		 */
+		int64_t cpu0 = cpu_ns();
 		__u32 fl;
 
 		if (sigwake_enter_guest(b)) {
@@ -281,7 +286,6 @@ static void *long_stints(void *arg)
 			i--;
 			continue;
 		}
-		cpu0 = cpu_ns();
 		guest_spin(s, cpu0, NEVER_NS);
 		fl = stint_end(s);
 		if (fl & SIGWAKE_TF_PREEMPTED) {
@@ -333,7 +337,7 @@ static void scenario_long(void)
 	qsort(s.over, (size_t)s.n_over, sizeof(*s.over), cmp_i64);
 	lo = s.over[0];
 	hi = s.over[s.n_over - 1];
-	/* 50 us of slack below: the stint began a little before cpu0. */
+	/* 50 us of slack below, for the clock reads. */
 	if (lo < -50 * NSEC_PER_USEC)
 		FAIL("preempted %s before the budget ran out", T(-lo));
 	if (hi > tol + TCG_SLACK_NS)
@@ -443,14 +447,14 @@ static void *sleeper(void *arg)
 
 	if (sim_register(s))
 		return NULL;
+	c0 = cpu_ns();
 	while (sigwake_enter_guest(s->self->block))
 		stint_end(s);
-	c0 = cpu_ns();
 	if (nanosleep(&ts, NULL))
 		s->err = -errno;	/* EINTR: a kick signal */
-	sleeper_cpu = cpu_ns() - c0;
 	if (stint_end(s) & SIGWAKE_TF_PREEMPTED)
 		s->preempted++;
+	sleeper_cpu = cpu_ns() - c0;
 	sim_finish(s);
 	return NULL;
 }
@@ -475,57 +479,84 @@ static void *spinner(void *arg)
 	return NULL;
 }
 
-static void scenario_own_cpu(void)
+/*
+ * One run: A asleep in guest code, B spinning in guest code.  Returns 1 if
+ * it can be judged (A's stint used less than half the budget of CPU time:
+ * under TCG the host may stop the vCPU while A is on it, entering or
+ * leaving its sleep, and the guest kernel charges that stall to A), 0 if
+ * not, -1 on error.
+ */
+static int own_cpu_run(struct sim *a, struct sim *b)
 {
-	struct sim a = { 0 }, b = { 0 };
-	int64_t t0 = now_ns(), end;
-	int f0 = failures, r;
+	int64_t end;
+	int r;
 
-	r = sim_start(&a, sleeper);
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	r = sim_start(a, sleeper);
 	if (!r)
-		r = sim_start(&b, spinner);
+		r = sim_start(b, spinner);
 	if (r) {
 		FAIL("threads: %s", strerror(-r));
-		return;
+		return -1;
 	}
+	/* Give both a return to user mode, where the kernel arms the budget. */
+	usleep(20000);
+	__atomic_store_n(&b->go, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&a->go, 1, __ATOMIC_RELEASE);
+	end = now_ns() + PATIENCE_NS;
+	while (!__atomic_load_n(&a->done, __ATOMIC_ACQUIRE) && now_ns() < end)
+		usleep(1000);
+	pthread_join(a->th, NULL);
+	__atomic_store_n(&b->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(b->th, NULL);
+	return sleeper_cpu < budget / 2;
+}
+
+static void scenario_own_cpu(void)
+{
+	struct sim a, b;
+	int64_t t0 = now_ns();
+	int f0 = failures, r, runs = 0, judged = 0, b_preempted = 0;
+
 	r = preempt(SIGWAKE_TARGET_ALL, budget);
 	if (r) {
 		if (r != -EOPNOTSUPP)
 			FAIL("SIGWAKE_IOC_PREEMPT(ALL, %lld ns): %s",
 			     (long long)budget, strerror(-r));
-		__atomic_store_n(&a.go, 1, __ATOMIC_RELEASE);
-		__atomic_store_n(&b.stop, 1, __ATOMIC_RELEASE);
-		__atomic_store_n(&b.go, 1, __ATOMIC_RELEASE);
-		pthread_join(a.th, NULL);
-		pthread_join(b.th, NULL);
 		return;
 	}
-	/* Give both a return to user mode, where the kernel arms the budget. */
-	usleep(20000);
-	__atomic_store_n(&b.go, 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&a.go, 1, __ATOMIC_RELEASE);
-	end = now_ns() + PATIENCE_NS;
-	while (!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE) && now_ns() < end)
-		usleep(1000);
-	pthread_join(a.th, NULL);
-	__atomic_store_n(&b.stop, 1, __ATOMIC_RELEASE);
-	pthread_join(b.th, NULL);
+	while (runs < 10 && !judged) {
+		runs++;
+		r = own_cpu_run(&a, &b);
+		if (r < 0)
+			break;
+		b_preempted += b.preempted;
+		if (!r)
+			continue;	/* A was charged a host stall */
+		judged = 1;
+		if (a.preempted || a.signals || a.err)
+			FAIL("thread A, asleep in guest code for %s using %s "
+			     "of CPU, was preempted (%d, %d kick signals, "
+			     "sleep: %s)", T(SLEEP_NS), T(sleeper_cpu),
+			     a.preempted, (int)a.signals,
+			     a.err ? strerror(-a.err) : "complete");
+	}
 	preempt(SIGWAKE_TARGET_ALL, 0);
-
-	if (a.preempted || a.signals || a.err)
-		FAIL("thread A, asleep in guest code for %s using %s of CPU, "
-		     "was preempted (%d, %d kick signals, sleep: %s)",
-		     T(SLEEP_NS), T(sleeper_cpu), a.preempted, (int)a.signals,
-		     a.err ? strerror(-a.err) : "complete");
-	if (!b.preempted)
-		FAIL("thread B spun in guest code for %s and was never "
-		     "preempted", T(SLEEP_NS));
+	if (!judged && r >= 0)
+		FAIL("in %d runs, thread A never stayed under %s of CPU (the "
+		     "host kept stalling the vCPU): nothing could be judged",
+		     runs, T(budget / 2));
+	if (!b_preempted)
+		FAIL("thread B spun in guest code and was never preempted");
 	if (failures == f0)
 		printf("own CPU only: budget %s for every thread "
 		       "(SIGWAKE_TARGET_ALL); thread A sat in guest code asleep "
 		       "for %s (%s of CPU) while thread B spun in guest code and "
-		       "was preempted %d times: A was never preempted, in %s\n",
+		       "was preempted %d times: A was never preempted (%d "
+		       "run%s, %d discarded: a host stall charged to A), in %s\n",
 		       T(budget), T(SLEEP_NS), T(sleeper_cpu), b.preempted,
+		       runs, runs == 1 ? "" : "s", runs - 1,
 		       T(now_ns() - t0));
 }
 
