@@ -1,0 +1,273 @@
+#!/bin/bash
+# Build sigwake's small debug kernel once and cache it outside the repo.
+#
+# The kernel is Linux 6.1 from Debian's linux-source-6.1 package, configured
+# as `make tinyconfig` (x86_64) + selftests/qemu/debug.config (KASAN, lockdep,
+# UBSAN, kmemleak, fault injection, ...). It boots under QEMU TCG with a
+# busybox-static initramfs, and the built tree doubles as KERNELDIR for the
+# out-of-tree module:  make -C "$KERNELDIR" M=/path/to/module modules
+#
+# Cache: ${SIGWAKE_CACHE:-$HOME/.cache/sigwake}/debug-<key>/, where <key> is
+# a short hash of the fragment, the linux-source-6.1 package version, the
+# compiler version and the build settings below. A tree is built in a
+# temporary directory and renamed into place only once it is complete, so a
+# cache directory that exists is always a finished build. A per-key flock
+# makes concurrent invocations wait for a single build.
+#
+# Usage:
+#   debug-kernel.sh              build if needed, then print on stdout exactly
+#                                  KERNELDIR=<abs path of the built tree>
+#                                  BZIMAGE=<abs path of its bzImage>
+#   debug-kernel.sh --print-key  print only the cache key
+#
+# Everything else (progress, errors) goes to stderr; the full build log is
+# kept at <cache>/debug-<key>.log and its path is printed on failure.
+
+set -eu
+set -o pipefail
+
+# --- build-affecting settings (all of them feed the cache key) -------------
+KARCH=x86_64
+BASE_CONFIG=tinyconfig
+BUILD_TARGETS="bzImage modules"
+# Bump when the procedure below changes in a way that changes the result.
+RECIPE=1
+SRC_PKG=linux-source-6.1
+SRC_TARBALL=/usr/src/linux-source-6.1.tar.xz
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+FRAGMENT=$SCRIPT_DIR/debug.config
+CACHE_ROOT=${SIGWAKE_CACHE:-$HOME/.cache/sigwake}
+
+say() { printf 'debug-kernel: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+usage() {
+	sed -n '/^# Usage:/,/^#$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+}
+
+print_key=0
+case $# in
+0) ;;
+1)
+	case $1 in
+	--print-key) print_key=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage; die "unknown argument: $1" ;;
+	esac
+	;;
+*) usage; die "too many arguments" ;;
+esac
+
+[ -r "$FRAGMENT" ] || die "config fragment not found: $FRAGMENT"
+
+# The build must not pick up settings from the caller's environment (e.g.
+# when run from another make, or from a shell set up for a cross build).
+unset ARCH SUBARCH CROSS_COMPILE LLVM CC KBUILD_OUTPUT O KCONFIG_CONFIG \
+	KBUILD_EXTMOD M MAKEFLAGS MFLAGS MAKELEVEL GNUMAKEFLAGS
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+src_version() {
+	dpkg-query -W -f='${db:Status-Status} ${Version}\n' "$SRC_PKG" 2>/dev/null |
+		awk '$1 == "installed" { print $2 }'
+}
+
+apt_install() {
+	say "installing: $*"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >&2; then
+		say "apt-get install failed; retrying after apt-get update"
+		apt-get update >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >&2
+	fi
+}
+
+ensure_source() {
+	if [ -n "$(src_version)" ] && [ -r "$SRC_TARBALL" ]; then
+		return 0
+	fi
+	if [ "$print_key" = 1 ]; then
+		die "$SRC_PKG is not installed; the key depends on its version (run without --print-key as root to install it)"
+	fi
+	if ! is_root; then
+		die "$SRC_PKG is not installed ($SRC_TARBALL missing) and we are not root: run 'apt-get install $SRC_PKG' as root"
+	fi
+	apt_install "$SRC_PKG"
+	if [ -z "$(src_version)" ] || [ ! -r "$SRC_TARBALL" ]; then
+		die "$SRC_PKG installed but $SRC_TARBALL is still missing"
+	fi
+}
+
+# Host tools the kernel build needs; installed on demand when we are root.
+ensure_build_tools() {
+	local missing=() tool
+	for tool in make:make gcc:gcc flex:flex bison:bison bc:bc perl:perl \
+		xz:xz-utils tar:tar flock:util-linux; do
+		command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
+	done
+	# objtool (x86_64) links against libelf.
+	[ -e /usr/include/gelf.h ] || missing+=(libelf-dev)
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if ! is_root; then
+		die "missing build tools; as root run: apt-get install ${missing[*]}"
+	fi
+	apt_install "${missing[@]}"
+}
+
+compute_key() {
+	local ver cc
+	ver=$(src_version)
+	cc=$(gcc --version 2>/dev/null | head -n 1) || cc=unknown
+	{
+		printf 'recipe=%s\narch=%s\nbase=%s\ntargets=%s\n' \
+			"$RECIPE" "$KARCH" "$BASE_CONFIG" "$BUILD_TARGETS"
+		printf 'source=%s %s\ncc=%s\n--- fragment ---\n' "$SRC_PKG" "$ver" "$cc"
+		cat "$FRAGMENT"
+	} | sha256sum | cut -c1-12
+}
+
+emit() {
+	printf 'KERNELDIR=%s\n' "$1"
+	printf 'BZIMAGE=%s\n' "$1/arch/x86/boot/bzImage"
+}
+
+cache_hit() {
+	[ -f "$1/.sigwake-debug-kernel" ] && [ -f "$1/arch/x86/boot/bzImage" ] &&
+		[ -f "$1/Module.symvers" ]
+}
+
+# Check that every option the fragment asks for made it into .config.
+# "CONFIG_X=v" lines must appear verbatim; "# CONFIG_X is not set" lines
+# must not be enabled.
+verify_config() {
+	local cfg=$1 line sym bad=()
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*)
+			grep -qxF -- "$line" "$cfg" ||
+				bad+=("$line (got: $(grep -E "^(# )?${line%%=*}[= ]" "$cfg" || echo 'absent, dependencies not met'))")
+			;;
+		'# CONFIG_'*' is not set')
+			sym=${line#\# }
+			sym=${sym%% *}
+			! grep -q "^$sym=" "$cfg" || bad+=("$line (got: $(grep "^$sym=" "$cfg"))")
+			;;
+		esac
+	done <"$FRAGMENT"
+	if [ ${#bad[@]} -ne 0 ]; then
+		say "error: ${#bad[@]} option(s) from $(basename "$FRAGMENT") did not survive olddefconfig:"
+		printf '  %s\n' "${bad[@]}" >&2
+		return 1
+	fi
+}
+
+ensure_source
+# The compiler version is part of the key, so install missing tools first.
+[ "$print_key" = 1 ] || ensure_build_tools
+KEY=$(compute_key)
+if [ "$print_key" = 1 ]; then
+	printf '%s\n' "$KEY"
+	exit 0
+fi
+
+mkdir -p "$CACHE_ROOT"
+CACHE_ROOT=$(cd "$CACHE_ROOT" && pwd -P)
+DEST=$CACHE_ROOT/debug-$KEY
+LOG=$CACHE_ROOT/debug-$KEY.log
+
+if cache_hit "$DEST"; then
+	emit "$DEST"
+	exit 0
+fi
+
+exec 9>"$CACHE_ROOT/debug-$KEY.lock"
+if ! flock -n 9; then
+	say "another build of debug-$KEY is running; waiting for it"
+	flock 9
+fi
+if cache_hit "$DEST"; then
+	emit "$DEST"
+	exit 0
+fi
+if [ -e "$DEST" ]; then
+	say "removing incomplete $DEST"
+	rm -rf "$DEST"
+fi
+
+# Leftovers of interrupted (killed) builds: ours can go since we hold our
+# lock; another key's only if nobody holds that key's lock.
+for stale in "$CACHE_ROOT"/.debug-*.tmp.*; do
+	[ -e "$stale" ] || continue
+	k=${stale#"$CACHE_ROOT"/.debug-}
+	k=${k%%.*}
+	if [ "$k" = "$KEY" ]; then
+		rm -rf "$stale"
+	else
+		(flock -n 8 && rm -rf "$stale") 8>"$CACHE_ROOT/debug-$k.lock" || true
+	fi
+done
+TMP=$(mktemp -d "$CACHE_ROOT/.debug-$KEY.tmp.XXXXXX")
+chmod 755 "$TMP"
+on_exit() {
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		rm -rf "$TMP"
+		say "build FAILED (exit $rc); full log: $LOG"
+		[ -f "$LOG" ] && tail -n 30 "$LOG" | sed 's/^/  | /' >&2
+	fi
+	exit $rc
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+JOBS=$(($(nproc) + 1))
+kmake() { make -C "$TMP" ARCH="$KARCH" "$@" >>"$LOG" 2>&1; }
+
+: >"$LOG"
+say "building debug kernel $KEY ($SRC_PKG $(src_version), -j$JOBS); log: $LOG"
+start=$SECONDS
+
+say "extracting $SRC_TARBALL"
+tar -xf "$SRC_TARBALL" -C "$TMP" --strip-components=1 >>"$LOG" 2>&1
+[ -f "$TMP/Makefile" ] || die "unexpected layout of $SRC_TARBALL"
+
+say "configuring: $BASE_CONFIG + $(basename "$FRAGMENT")"
+kmake "$BASE_CONFIG"
+(cd "$TMP" && ARCH=$KARCH ./scripts/kconfig/merge_config.sh -m .config "$FRAGMENT") >>"$LOG" 2>&1
+kmake olddefconfig
+verify_config "$TMP/.config"
+
+say "compiling $BUILD_TARGETS (takes several minutes)"
+# shellcheck disable=SC2086 # BUILD_TARGETS is a word list
+kmake -j"$JOBS" $BUILD_TARGETS
+[ -f "$TMP/arch/x86/boot/bzImage" ] || die "no bzImage after the build"
+[ -f "$TMP/Module.symvers" ] || die "no Module.symvers after the build"
+
+# The tree must work as KERNELDIR for out-of-tree modules: prove it.
+say "checking an out-of-tree module builds against the tree"
+TESTMOD=$TMP/.sigwake-modcheck
+mkdir "$TESTMOD"
+cat >"$TESTMOD/sigwake_kdir_check.c" <<'EOF'
+#include <linux/module.h>
+static int __init kdir_check_init(void) { return 0; }
+static void __exit kdir_check_exit(void) { }
+module_init(kdir_check_init);
+module_exit(kdir_check_exit);
+MODULE_LICENSE("GPL");
+EOF
+echo 'obj-m := sigwake_kdir_check.o' >"$TESTMOD/Kbuild"
+kmake M="$TESTMOD" modules
+[ -f "$TESTMOD/sigwake_kdir_check.ko" ] || die "out-of-tree module check produced no .ko"
+rm -rf "$TESTMOD"
+
+{
+	printf 'key=%s\nbuilt=%s\nseconds=%s\n' "$KEY" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$((SECONDS - start))"
+	printf 'recipe=%s\narch=%s\nbase=%s\ntargets=%s\n' "$RECIPE" "$KARCH" "$BASE_CONFIG" "$BUILD_TARGETS"
+	printf 'source=%s %s\ncc=%s\n' "$SRC_PKG" "$(src_version)" "$(gcc --version | head -n 1)"
+} >"$TMP/.sigwake-debug-kernel"
+cp "$FRAGMENT" "$TMP/.sigwake-debug.config"
+
+mv -T "$TMP" "$DEST"
+say "built $DEST in $((SECONDS - start))s"
+emit "$DEST"
