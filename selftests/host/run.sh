@@ -3,8 +3,8 @@
 #
 # run.sh [name...]
 #
-# Run the host tests (the *_test.sh next to this file: docs, install,
-# dkms, deb), each a TAP producer, and print one summary line per test and
+# Run the host tests (every *_test.sh next to this file: docs, static,
+# install, dkms, deb, ...), each a TAP producer, and print one summary line per test and
 # a closing "host: N passed, N failed, N skipped".  The QEMU runner
 # (selftests/qemu/run.sh) calls this once per "make check"; HOST_TESTS
 # there (and here) is "1" for all, "0" for none, or a list of names.
@@ -19,8 +19,12 @@ top=$(cd "$here/../.." && pwd)
 logdir=${HOST_LOGDIR:-$top/build/host}
 mkdir -p "$logdir"
 
-# Order: the cheap ones first.
-order="docs install dkms deb"
+# Order: the cheap ones first, then any other *_test.sh by name.
+order="docs static install dkms deb"
+for t in "$here"/*_test.sh; do
+	name=$(basename "$t" _test.sh)
+	[[ " $order " == *" $name "* ]] || order="$order $name"
+done
 P=0 F=0 S=0 status=0
 for name in $order; do
 	t=$here/${name}_test.sh
