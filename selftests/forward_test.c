@@ -87,8 +87,10 @@ static int kill_from_child(int sig)
 		return -1;
 	if (pid == 0)
 		_exit(kill(parent, sig) ? 1 : 0);
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
+	/* @sig may have a handler here (without SA_RESTART) */
+	while (waitpid(pid, &status, 0) != pid)
+		if (errno != EINTR)
+			return -1;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 

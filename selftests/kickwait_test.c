@@ -49,7 +49,9 @@ struct target {
 	pid_t tid;
 	__u32 handle;
 	int reg_err;
-	int registered, in_guest, left, release;	/* atomics */
+	int registered, in_guest, left;		/* atomics */
+	int release;		/* atomic: leave guest code now */
+	int finish;		/* atomic: exit the thread */
 	int64_t t_left;		/* when it stored RUNNING_IN_HOST */
 	volatile sig_atomic_t signals;
 };
@@ -96,7 +98,7 @@ static void *target_fn(void *arg)
 	t->t_left = sw_now_ns();
 	sw_set_state(t->blk, SIGWAKE_RUNNING_IN_HOST);
 	SW_STORE(&t->left, 1);
-	while (!SW_LOAD(&t->release))
+	while (!SW_LOAD(&t->finish))
 		usleep(1000);
 	return NULL;
 }
@@ -128,6 +130,7 @@ static int target_start(struct target *t)
 static void target_finish(struct target *t)
 {
 	SW_STORE(&t->release, 1);
+	SW_STORE(&t->finish, 1);
 	pthread_join(t->th, NULL);
 }
 
@@ -258,10 +261,13 @@ TEST_F(kw, timeout_zero_checks_once)
 					   SIGWAKE_KICK_WAIT, 0, NULL));
 	EXPECT_GT(2000 * MS, sw_now_ns() - t0);
 	EXPECT_EQ(1, self->kick[0]);	/* it did kick */
-	target_finish(&t);
 	/* out of guest now: a zero timeout succeeds */
+	SW_STORE(&t.release, 1);
+	ASSERT_TRUE(SW_POLL(SW_LOAD(&t.left), SW_LONG_MS));
 	ASSERT_EQ(0, sw_kick_wait(self->fd, t.handle, SIGWAKE_KICK_WAIT, 0,
 				  &outcome));
+	EXPECT_EQ(SIGWAKE_POST_RECORDED, outcome);
+	target_finish(&t);
 }
 
 static void *release_later(void *arg)
