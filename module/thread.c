@@ -849,6 +849,7 @@ int sigwake_thread_kick_wait(struct sigwake_domain *dom, u32 target,
 		if (first || (sigwake_in_guest(t) &&
 			      ktime_compare(now, next_kick) >= 0)) {
 			ret = sigwake_deliver(t, 0, &kick_task);
+			trace_kick(dom->id, target, ret);
 			if (first)
 				*outcome = ret;
 			first = false;
