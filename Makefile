@@ -8,6 +8,7 @@
 #   make check               the test suite in QEMU on every kernel of the matrix
 #   make demo                the example runtime scenarios in QEMU
 #   make bench [KERNEL=6.1]  sigwake-bench in QEMU: table and JSON
+#   make stress [KERNEL=debug] [STRESS_SECONDS=120]  the mixed stress in QEMU
 #   make install | uninstall | dkms-install | dkms-uninstall | deb
 #   make style | sparse | w1 | uapi-test | helper
 
@@ -207,5 +208,15 @@ demo:
 # and build/bench/<kernel>/bench.json (see docs/benchmarks.md).
 bench: ; $(MAKE) -C selftests/qemu bench KERNEL=$(KERNEL)
 
+# The mixed stress of selftests/stress_test.c for STRESS_SECONDS in the VM
+# of KERNEL (debug by default; 6.1, 6.12): sigwake.stress=N on the kernel
+# command line makes that program run only "mixed", for N seconds.
+STRESS_SECONDS ?= 120
+stress:
+	$(MAKE) -C selftests/qemu check KERNELS=$(or $(KERNEL),debug) \
+		TESTS_FILTER=stress_test HOST_TESTS=0 \
+		KERNEL_APPEND="$(KERNEL_APPEND) sigwake.stress=$(STRESS_SECONDS)"
+
 .PHONY: all module debug clean install install-module install-user uninstall \
-	helper dkms-install dkms-uninstall deb style sparse w1 uapi-test check demo bench
+	helper dkms-install dkms-uninstall deb style sparse w1 uapi-test check demo bench \
+	stress

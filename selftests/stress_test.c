@@ -768,4 +768,1203 @@ TEST_F_TIMEOUT(domain, churn_wq_destroy_vs_wait, 300)
 	}
 }
 
-TEST_HARNESS_MAIN
+/* ------------------------------------------------------------------ */
+/* mixed: every operation at once                                      */
+/*
+ * Who does what (all in one domain, "the main domain", except the forked
+ * children, which open their own):
+ *
+ *   6 receivers   registered for the whole run; WAIT on no queue, on plain
+ *                 and word-bound queues, with file descriptors; simulated
+ *                 guest stints (kicked out by posts and kicks); change
+ *                 their guest signal mask; take what is posted to them
+ *   3 posters     targeted posts to receivers, TARGET_ANY posts, posts to
+ *                 short-lived threads (ENOENT/ESRCH are valid there)
+ *   1 kicker      KICK and KICK_WAIT with 1-5 ms timeouts
+ *   2 wakers      WAKE on random queues, bumping the word of bound ones
+ *   1 queue churner  destroys and creates the queues the others use
+ *   2 spawners    each runs short-lived threads that register and then
+ *                 unregister, or exit without unregistering
+ *   1 signaller   host signals: SIGUSR2 by tgkill to receivers (handler
+ *                 without SA_RESTART, which posts), SIGUSR1 and SIGWINCH
+ *                 forwarded by SIGWAKE_IOC_FORWARD
+ *   1 fd writer   makes the receivers' pipes readable
+ *   1 forker      forked children open their own domain, put threads to
+ *                 sleep in it and close it or exit under them
+ *   SIGALRM       setitimer, handler with SA_RESTART, posts (from whatever
+ *                 thread it interrupts)
+ *
+ * Accounting: guest signals 1..40 are posted only to receivers, 49..64
+ * only with TARGET_ANY.  A poster owns an "in flight" flag per (receiver,
+ * signal) or per process-directed signal, taken before the post, so no two
+ * accounted posts ever coalesce; whoever takes the bit from a block clears
+ * the flag.  At the end every flag still set must be a bit still pending
+ * in some block, and posts == observed + pending at the end.  Signals 41-44
+ * go to the short-lived threads, 45 and 46 come from FORWARD: not counted.
+ */
+
+#define MX_RECV		6
+#define MX_POSTERS	3
+#define MX_WAKERS	2
+#define MX_SPAWNERS	2
+#define MX_QSLOTS	8
+#define MX_ABANDON	32	/* exited, never unregistered, per spawner */
+#define MX_TGT_MAX	40	/* targeted, accounted: 1..40 */
+#define MX_CHURN_SIG	41	/* 41..44: to short-lived threads */
+#define MX_FWD_ANY_SIG	45	/* SIGUSR1 forwarded to TARGET_ANY */
+#define MX_FWD_R0_SIG	46	/* SIGWINCH forwarded to receiver 0 */
+#define MX_ANY_MIN	49	/* process-directed, accounted: 49..64 */
+#define MX_KICK_SIG	SIGURG
+#define MX_BADLOG	32
+
+#define MX_TGT_MASK	((1ull << MX_TGT_MAX) - 1)
+#define MX_ANY_MASK	(~0ull << (MX_ANY_MIN - 1))
+
+struct mx_bad {
+	const char *what;
+	int err;
+	unsigned int aux;
+};
+
+struct mx_recv {
+	struct mx *m;
+	int idx;
+	struct sigwake_thread_block *blk;
+	__u32 handle;
+	pid_t tid;
+	int pipe[2];
+	pthread_t th;
+	int registered;		/* atomic */
+	uint64_t rng;
+	unsigned long ops, waits, returned, eintr, eidrm, eagain, fd_events;
+	unsigned long stints, kicked_out;
+};
+
+struct mx {
+	int fd;
+	int64_t end_ns;
+	int stop;		/* atomic: producers stop */
+	int stop_recv;		/* atomic: receivers drain and leave */
+	int h_off;		/* atomic: signal handlers stop posting */
+	int h_inflight;		/* atomic: handlers inside their post */
+	unsigned long h_seq;	/* atomic: handler random stream */
+	bool fwd;		/* FORWARD is available */
+
+	struct mx_recv recv[MX_RECV];
+	unsigned char tflag[MX_RECV][SIGWAKE_NSIG + 1];	/* atomic */
+	unsigned char aflag[SIGWAKE_NSIG + 1];			/* atomic */
+
+	__u32 qslot[MX_QSLOTS];		/* atomic: live queue handles */
+	__u32 *words;			/* word of each odd slot */
+	unsigned char *kick;		/* receivers' kick bytes, 64 apart */
+	__u32 churn_handle[MX_SPAWNERS];	/* atomic */
+	struct sigwake_thread_block *churn_blk[MX_SPAWNERS];	/* pools */
+	unsigned int abandoned[MX_SPAWNERS];
+
+	/* counters, all atomic */
+	unsigned long posts, observed, pending_end, spurious, lost;
+	unsigned long posts_any, queued, handler_posts, churn_posts;
+	unsigned long kicks, kick_waits, kick_timeouts, wakes, woken;
+	unsigned long wq_created, wq_destroyed, registrations, unregisters;
+	unsigned long exits_registered, abandoned_total;
+	unsigned long host_signals, forwards_sent, fwd_r0_seen, fwd_any_seen;
+	unsigned long children, children_bad, alarms;
+
+	unsigned long nbad;
+	struct mx_bad badlog[MX_BADLOG];
+};
+
+static struct mx *MX;
+
+static void mx_bad(struct mx *m, const char *what, int err, unsigned int aux)
+{
+	unsigned long i = SW_ADD(&m->nbad, 1) - 1;
+
+	if (i < MX_BADLOG) {
+		m->badlog[i].what = what;
+		m->badlog[i].err = err;
+		m->badlog[i].aux = aux;
+	}
+}
+
+static bool mx_stopped(struct mx *m)
+{
+	return SW_LOAD(&m->stop) || sw_now_ns() > m->end_ns;
+}
+
+static unsigned int mx_rand(uint64_t *rng, unsigned int n)
+{
+	return (unsigned int)(sw_xorshift(rng) >> 11) % n;
+}
+
+static void mx_short_pause(uint64_t *rng)
+{
+	unsigned int r = mx_rand(rng, 16);
+
+	if (r < 10)
+		sched_yield();
+	else
+		usleep(100 + mx_rand(rng, 900));
+}
+
+/*
+ * Account for the bits taken from a block: owner is the receiver index, or
+ * -1 for a short-lived thread's block.  at_end: the bits were still pending
+ * when everything had stopped.
+ */
+static void mx_credit(struct mx *m, int owner, __u64 bits, bool at_end)
+{
+	unsigned long *cnt = at_end ? &m->pending_end : &m->observed;
+
+	while (bits) {
+		int s = __builtin_ctzll(bits) + 1;
+
+		bits &= bits - 1;
+		if (s <= MX_TGT_MAX) {
+			if (owner >= 0 && SW_XCHG(&m->tflag[owner][s], 0))
+				SW_ADD(cnt, 1);
+			else
+				SW_ADD(&m->spurious, 1), mx_bad(m, "spurious targeted signal", 0, s);
+		} else if (s >= MX_ANY_MIN) {
+			if (SW_XCHG(&m->aflag[s], 0))
+				SW_ADD(cnt, 1);
+			else
+				SW_ADD(&m->spurious, 1), mx_bad(m, "spurious process-directed signal", 0, s);
+		} else if (s == MX_FWD_R0_SIG) {
+			SW_ADD(&m->fwd_r0_seen, 1);
+		} else if (s == MX_FWD_ANY_SIG) {
+			SW_ADD(&m->fwd_any_seen, 1);
+		}
+	}
+}
+
+/* A POST or KICK outcome that the header allows. */
+static bool mx_outcome_ok(__u32 outcome, bool any)
+{
+	return outcome == SIGWAKE_POST_RECORDED || outcome == SIGWAKE_POST_WOKEN ||
+	       outcome == SIGWAKE_POST_KICKED ||
+	       (any && outcome == SIGWAKE_POST_QUEUED);
+}
+
+/* One accounted post: targeted at receiver r, or process-directed (r < 0). */
+static void mx_post_accounted(struct mx *m, int r, unsigned int pick)
+{
+	__u32 outcome = 0, h = 0;
+	unsigned char *flag;
+	int s, err;
+
+	if (r >= 0) {
+		s = 1 + pick % MX_TGT_MAX;
+		flag = &m->tflag[r][s];
+	} else {
+		s = MX_ANY_MIN + pick % (SIGWAKE_NSIG - MX_ANY_MIN + 1);
+		flag = &m->aflag[s];
+	}
+	if (SW_XCHG(flag, 1))
+		return;		/* in flight already: would coalesce */
+	err = sw_post(m->fd, r >= 0 ? m->recv[r].handle : SIGWAKE_TARGET_ANY,
+		      s, &h, &outcome);
+	if (err) {
+		SW_STORE(flag, 0);
+		mx_bad(m, r >= 0 ? "POST to a receiver" : "POST TARGET_ANY", err, s);
+		return;
+	}
+	SW_ADD(&m->posts, 1);
+	if (r < 0) {
+		SW_ADD(&m->posts_any, 1);
+		if (outcome == SIGWAKE_POST_QUEUED) {
+			SW_ADD(&m->queued, 1);
+			if (h != 0)
+				mx_bad(m, "QUEUED with a handle", 0, h);
+		}
+	}
+	if (!mx_outcome_ok(outcome, r < 0))
+		mx_bad(m, "POST outcome", 0, outcome);
+}
+
+/* --- host signal handlers ----------------------------------------- */
+
+static void mx_handler_post(void)
+{
+	struct mx *m = MX;
+	uint64_t x;
+	int saved = errno;
+
+	if (!m)
+		return;
+	SW_ADD(&m->h_inflight, 1);
+	if (!SW_LOAD(&m->h_off)) {
+		x = SW_ADD(&m->h_seq, 1) * 0x9e3779b97f4a7c15ull;
+		x ^= x >> 29;
+		if (x & 1)
+			mx_post_accounted(m, -1, (unsigned int)(x >> 8));
+		else
+			mx_post_accounted(m, (int)((x >> 1) % MX_RECV),
+					  (unsigned int)(x >> 8));
+		SW_ADD(&m->handler_posts, 1);
+	}
+	SW_ADD(&m->h_inflight, -1);
+	errno = saved;
+}
+
+static void mx_alarm(int sig, siginfo_t *si, void *uc)
+{
+	if (MX)
+		SW_ADD(&MX->alarms, 1);
+	mx_handler_post();
+}
+
+static void mx_usr2(int sig, siginfo_t *si, void *uc)
+{
+	mx_handler_post();
+}
+
+static void mx_kick_handler(int sig, siginfo_t *si, void *uc)
+{
+}
+
+/* --- receivers ---------------------------------------------------- */
+
+/* Take the signals this receiver does not block and account for them. */
+static void mx_take(struct mx_recv *rv)
+{
+	__u64 blocked = SW_LOAD(&rv->blk->blocked);
+	__u64 old = __atomic_fetch_and(&rv->blk->pending, blocked,
+				       __ATOMIC_SEQ_CST);
+
+	mx_credit(rv->m, rv->idx, old & ~blocked, false);
+}
+
+static void mx_drain_pipe(int fd)
+{
+	char buf[64];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+static void mx_recv_wait(struct mx_recv *rv, unsigned int kind)
+{
+	struct mx *m = rv->m;
+	struct sigwake_pollfd pfd = { .fd = rv->pipe[0], .events = POLLIN };
+	struct sigwake_wait_args a = {
+		.size = sizeof(a),
+		.wq = SIGWAKE_NO_WQ,
+		.timeout_ns = (__s64)mx_rand(&rv->rng, 30) * MS,
+	};
+	bool on_q = false, word = false, fds = false;
+	unsigned int slot;
+	int err;
+
+	switch (kind) {
+	case 1:	/* a queue, plain or bound to a word */
+		slot = mx_rand(&rv->rng, MX_QSLOTS);
+		a.wq = SW_LOAD(&m->qslot[slot]);
+		if (!a.wq)
+			return;
+		on_q = true;
+		word = slot & 1;
+		if (word) {
+			a.expected = SW_LOAD(&m->words[slot]);
+			if (mx_rand(&rv->rng, 8) == 0)
+				a.expected++;	/* EAGAIN, or the queue moved on */
+		}
+		break;
+	case 2:	/* file descriptors */
+		a.fds = (__u64)(uintptr_t)&pfd;
+		a.nfds = 1;
+		fds = true;
+		break;
+	default:
+		break;
+	}
+
+	rv->waits++;
+	err = sw_ioctl(m->fd, SIGWAKE_IOC_WAIT, &a);
+	rv->returned++;
+	if (!err) {
+		switch (a.reason) {
+		case SIGWAKE_REASON_SIGNAL:
+		case SIGWAKE_REASON_KICK:
+		case SIGWAKE_REASON_TIMEOUT:
+			break;
+		case SIGWAKE_REASON_WAKE:
+			if (!on_q)
+				mx_bad(m, "WAIT woken without a queue", 0, a.reason);
+			break;
+		case SIGWAKE_REASON_FD:
+			rv->fd_events++;
+			if (!fds)
+				mx_bad(m, "WAIT REASON_FD without descriptors", 0, a.reason);
+			break;
+		default:
+			mx_bad(m, "WAIT reason", 0, a.reason);
+		}
+		if (a.reason == SIGWAKE_REASON_KICK)
+			sw_clear_flags(rv->blk, SIGWAKE_TF_KICKED);
+	} else if (err == -EINTR) {
+		rv->eintr++;
+	} else if (on_q && err == -EIDRM) {
+		rv->eidrm++;
+	} else if (on_q && err == -ENOENT) {
+		/* the queue was destroyed before the call */
+	} else if (word && err == -EAGAIN) {
+		rv->eagain++;
+	} else {
+		mx_bad(m, "WAIT", err, kind);
+	}
+	if (fds)
+		mx_drain_pipe(rv->pipe[0]);
+}
+
+/* A stint "in guest code": spin until a signal, a kick or the kick byte. */
+static void mx_recv_guest(struct mx_recv *rv, unsigned char *kick_byte)
+{
+	unsigned int n = 200 + mx_rand(&rv->rng, 20000), i;
+
+	rv->stints++;
+	SW_STORE(kick_byte, 0);
+	if (!sw_enter_guest(rv->blk))
+		return;
+	__atomic_add_fetch(&rv->blk->entry_seq, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < n; i++) {
+		if (SW_LOAD(kick_byte) ||
+		    (SW_LOAD(&rv->blk->flags) & SIGWAKE_TF_KICKED) ||
+		    (SW_LOAD(&rv->blk->pending) & ~SW_LOAD(&rv->blk->blocked))) {
+			rv->kicked_out++;
+			break;
+		}
+		sw_cpu_relax();
+	}
+	sw_set_state(rv->blk, SIGWAKE_RUNNING_IN_HOST);
+	sw_clear_flags(rv->blk, SIGWAKE_TF_KICKED);
+}
+
+static void *mx_receiver(void *arg)
+{
+	struct mx_recv *rv = arg;
+	struct mx *m = rv->m;
+	unsigned char *kick_byte = &m->kick[rv->idx * 64];
+	__u64 mask;
+	int err;
+
+	rv->tid = sw_gettid();
+	err = sw_register(m->fd, rv->blk, kick_byte, MX_KICK_SIG, &rv->handle);
+	if (err)
+		mx_bad(m, "REGISTER receiver", err, rv->idx);
+	SW_STORE(&rv->registered, err ? -1 : 1);
+	if (err)
+		return NULL;
+
+	while (!SW_LOAD(&m->stop_recv)) {
+		unsigned int r = mx_rand(&rv->rng, 100);
+
+		rv->ops++;
+		if (r < 30)
+			mx_recv_wait(rv, 0);
+		else if (r < 55)
+			mx_recv_wait(rv, 1);
+		else if (r < 70)
+			mx_recv_wait(rv, 2);
+		else if (r < 90)
+			mx_recv_guest(rv, kick_byte);
+		else {
+			mask = mx_rand(&rv->rng, 3) ? 0 :
+			       sw_xorshift(&rv->rng) & MX_TGT_MASK;
+			SW_STORE(&rv->blk->blocked, mask);
+		}
+		mx_take(rv);
+	}
+
+	/* drain: unblock everything, collect what was queued, take it all */
+	SW_STORE(&rv->blk->blocked, 0);
+	err = sw_wait(m->fd, SIGWAKE_NO_WQ, 0, 0, 0, NULL);
+	if (err && err != -EINTR)
+		mx_bad(m, "final WAIT poll", err, rv->idx);
+	mx_take(rv);
+	/* half of them leave registered: the domain's close releases them */
+	if (rv->idx & 1) {
+		err = sw_unregister(m->fd, rv->handle);
+		if (err)
+			mx_bad(m, "UNREGISTER receiver", err, rv->idx);
+	} else {
+		SW_ADD(&m->exits_registered, 1);
+	}
+	return NULL;
+}
+
+/* --- posters, kicker, wakers, queue churner ----------------------- */
+
+struct mx_worker {
+	struct mx *m;
+	int idx;
+	uint64_t rng;
+	pthread_t th;
+	bool started;
+};
+
+static __u32 mx_some_churn_handle(struct mx *m, uint64_t *rng)
+{
+	return SW_LOAD(&m->churn_handle[mx_rand(rng, MX_SPAWNERS)]);
+}
+
+static void *mx_poster(void *arg)
+{
+	struct mx_worker *w = arg;
+	struct mx *m = w->m;
+
+	while (!mx_stopped(m)) {
+		unsigned int r = mx_rand(&w->rng, 100);
+
+		if (r < 50) {
+			mx_post_accounted(m, (int)mx_rand(&w->rng, MX_RECV),
+					  (unsigned int)sw_xorshift(&w->rng));
+		} else if (r < 80) {
+			mx_post_accounted(m, -1, (unsigned int)sw_xorshift(&w->rng));
+		} else {
+			__u32 h = mx_some_churn_handle(m, &w->rng), outcome = 0;
+			int err;
+
+			if (!h)
+				continue;
+			err = sw_post(m->fd, h, MX_CHURN_SIG + mx_rand(&w->rng, 4),
+				      NULL, &outcome);
+			SW_ADD(&m->churn_posts, 1);
+			if (err && err != -ENOENT && err != -ESRCH)
+				mx_bad(m, "POST to a short-lived thread", err, h);
+			else if (!err && !mx_outcome_ok(outcome, false))
+				mx_bad(m, "POST outcome (short-lived)", 0, outcome);
+		}
+		if (mx_rand(&w->rng, 4) == 0)
+			mx_short_pause(&w->rng);
+	}
+	return NULL;
+}
+
+static void *mx_kicker(void *arg)
+{
+	struct mx_worker *w = arg;
+	struct mx *m = w->m;
+
+	while (!mx_stopped(m)) {
+		unsigned int r = mx_rand(&w->rng, 100);
+		bool churn = r & 1;
+		__u32 h = churn ? mx_some_churn_handle(m, &w->rng) :
+			  m->recv[mx_rand(&w->rng, MX_RECV)].handle;
+		struct sigwake_kick_args a = { .size = sizeof(a), .target = h };
+		int err;
+
+		if (!h)
+			continue;
+		if (r < 40) {
+			a.flags = SIGWAKE_KICK_WAIT;
+			a.timeout_ns = (1 + mx_rand(&w->rng, 5)) * MS;
+			SW_ADD(&m->kick_waits, 1);
+		}
+		err = sw_ioctl(m->fd, SIGWAKE_IOC_KICK, &a);
+		SW_ADD(&m->kicks, 1);
+		if (err == -ETIMEDOUT && a.flags) {
+			SW_ADD(&m->kick_timeouts, 1);
+		} else if (err == -EINTR && a.flags) {
+			/* SIGALRM hit the kicker's wait */
+		} else if (churn && (err == -ENOENT || err == -ESRCH)) {
+			/* the short-lived thread is gone */
+		} else if (err) {
+			mx_bad(m, a.flags ? "KICK_WAIT" : "KICK", err, h);
+		} else if (!mx_outcome_ok(a.outcome, false)) {
+			mx_bad(m, "KICK outcome", 0, a.outcome);
+		}
+		mx_short_pause(&w->rng);
+	}
+	return NULL;
+}
+
+static void *mx_waker(void *arg)
+{
+	struct mx_worker *w = arg;
+	struct mx *m = w->m;
+
+	while (!mx_stopped(m)) {
+		unsigned int slot = mx_rand(&w->rng, MX_QSLOTS);
+		__u32 h = SW_LOAD(&m->qslot[slot]), woken = 0;
+		int err;
+
+		if (h) {
+			if (slot & 1)
+				SW_ADD(&m->words[slot], 1);
+			err = sw_wake(m->fd, h, mx_rand(&w->rng, 4) ? 1 + mx_rand(&w->rng, 3) :
+				      0xffffffffu, &woken);
+			SW_ADD(&m->wakes, 1);
+			if (!err)
+				SW_ADD(&m->woken, woken);
+			else if (err != -ENOENT)
+				mx_bad(m, "WAKE", err, h);
+		}
+		mx_short_pause(&w->rng);
+	}
+	return NULL;
+}
+
+static void *mx_queue_churner(void *arg)
+{
+	struct mx_worker *w = arg;
+	struct mx *m = w->m;
+
+	while (!mx_stopped(m)) {
+		unsigned int slot = mx_rand(&w->rng, MX_QSLOTS);
+		__u32 old = SW_XCHG(&m->qslot[slot], 0), h = 0;
+		int err;
+
+		if (old) {
+			/* others may be asleep on it: they get EIDRM */
+			err = sw_wq_destroy(m->fd, old);
+			if (err)
+				mx_bad(m, "WQ_DESTROY", err, old);
+			else
+				SW_ADD(&m->wq_destroyed, 1);
+		}
+		err = sw_wq_create(m->fd, (slot & 1) ? &m->words[slot] : NULL, &h);
+		if (err)
+			mx_bad(m, "WQ_CREATE", err, slot);
+		else
+			SW_ADD(&m->wq_created, 1), SW_STORE(&m->qslot[slot], h);
+		usleep(1000 + mx_rand(&w->rng, 4000));
+	}
+	return NULL;
+}
+
+/* --- short-lived threads ------------------------------------------ */
+
+enum { MX_UNREG_SELF, MX_EXIT_THEN_UNREG, MX_EXIT_ABANDON };
+
+struct mx_churn {
+	struct mx *m;
+	int spawner;
+	int mode;
+	struct sigwake_thread_block *blk;
+	uint64_t rng;
+	__u32 handle;
+	int err;
+};
+
+static void *mx_churn_thread(void *arg)
+{
+	struct mx_churn *c = arg;
+	struct mx *m = c->m;
+	unsigned int i;
+	int err;
+
+	c->err = sw_register(m->fd, c->blk, NULL,
+			     mx_rand(&c->rng, 2) ? MX_KICK_SIG : 0, &c->handle);
+	if (c->err) {
+		mx_bad(m, "REGISTER short-lived", c->err, c->spawner);
+		return NULL;
+	}
+	SW_ADD(&m->registrations, 1);
+	SW_STORE(&m->churn_handle[c->spawner], c->handle);
+	switch (mx_rand(&c->rng, 3)) {
+	case 0:
+		err = sw_wait(m->fd, SIGWAKE_NO_WQ, 0,
+			      (__s64)mx_rand(&c->rng, 2000) * 1000, 0, NULL);
+		if (err && err != -EINTR)
+			mx_bad(m, "WAIT short-lived", err, 0);
+		break;
+	case 1:
+		if (sw_enter_guest(c->blk)) {
+			for (i = mx_rand(&c->rng, 5000); i; i--)
+				sw_cpu_relax();
+			sw_set_state(c->blk, SIGWAKE_RUNNING_IN_HOST);
+		}
+		break;
+	default:
+		sched_yield();
+	}
+	if (c->mode == MX_UNREG_SELF) {
+		err = sw_unregister(m->fd, c->handle);
+		if (err)
+			mx_bad(m, "UNREGISTER self (short-lived)", err, c->handle);
+		else
+			SW_ADD(&m->unregisters, 1);
+	}
+	return NULL;
+}
+
+static void *mx_spawner(void *arg)
+{
+	struct mx_worker *w = arg;
+	struct mx *m = w->m;
+	while (!mx_stopped(m)) {
+		struct mx_churn c = {
+			.m = m,
+			.spawner = w->idx,
+			.mode = (int)mx_rand(&w->rng, 3),
+			.rng = sw_xorshift(&w->rng) | 1,
+		};
+		pthread_t th;
+		int err;
+
+		if (c.mode == MX_EXIT_ABANDON && m->abandoned[w->idx] >= MX_ABANDON)
+			c.mode = MX_EXIT_THEN_UNREG;
+		/* block 0 is reused; blocks 1.. are left to exited threads */
+		c.blk = &m->churn_blk[w->idx][c.mode == MX_EXIT_ABANDON ?
+					      1 + m->abandoned[w->idx] : 0];
+		if (pthread_create(&th, NULL, mx_churn_thread, &c)) {
+			usleep(1000);
+			continue;
+		}
+		pthread_join(th, NULL);
+		SW_STORE(&m->churn_handle[w->idx], 0);
+		if (c.err)
+			continue;
+		if (c.mode == MX_EXIT_ABANDON) {
+			m->abandoned[w->idx]++;
+			SW_ADD(&m->abandoned_total, 1);
+			continue;	/* scanned after the domain is closed */
+		}
+		if (c.mode == MX_EXIT_THEN_UNREG) {
+			/* the thread is gone: its handle answers until this */
+			err = sw_unregister(m->fd, c.handle);
+			if (err)
+				mx_bad(m, "UNREGISTER exited thread", err, c.handle);
+			else
+				SW_ADD(&m->unregisters, 1);
+		}
+		/* unregistered: the kernel no longer writes the block */
+		mx_credit(m, -1, SW_XCHG(&c.blk->pending, 0), false);
+		memset(c.blk, 0, sizeof(*c.blk));
+	}
+	return NULL;
+}
+
+/* --- host signals, FORWARD, descriptors --------------------------- */
+
+static int mx_forward(struct mx *m, int host, int guest, __u32 target)
+{
+	struct sigwake_forward_args a = {
+		.size = sizeof(a),
+		.host_signo = (__u32)host,
+		.guest_signo = (__u32)guest,
+		.target = target,
+	};
+
+	return sw_ioctl(m->fd, SIGWAKE_IOC_FORWARD, &a);
+}
+
+static void *mx_signaller(void *arg)
+{
+	struct mx_worker *w = arg;
+	struct mx *m = w->m;
+	pid_t pid = getpid();
+
+	while (!mx_stopped(m)) {
+		unsigned int r = mx_rand(&w->rng, 100);
+		struct mx_recv *rv = &m->recv[mx_rand(&w->rng, MX_RECV)];
+		int err;
+
+		if (r < 60) {
+			syscall(SYS_tgkill, pid, rv->tid, SIGUSR2);
+			SW_ADD(&m->host_signals, 1);
+		} else if (m->fwd && r < 75) {
+			kill(pid, SIGUSR1);
+			SW_ADD(&m->forwards_sent, 1);
+		} else if (m->fwd && r < 95) {
+			syscall(SYS_tgkill, pid, rv->tid, SIGWINCH);
+			SW_ADD(&m->forwards_sent, 1);
+		} else if (m->fwd) {
+			/* replace the route with itself: a FORWARD_CHANGE */
+			err = mx_forward(m, SIGUSR1, MX_FWD_ANY_SIG, SIGWAKE_TARGET_ANY);
+			if (err)
+				mx_bad(m, "FORWARD replace", err, SIGUSR1);
+		}
+		usleep(500 + mx_rand(&w->rng, 2500));
+	}
+	return NULL;
+}
+
+static void *mx_fd_writer(void *arg)
+{
+	struct mx_worker *w = arg;
+	struct mx *m = w->m;
+
+	while (!mx_stopped(m)) {
+		struct mx_recv *rv = &m->recv[mx_rand(&w->rng, MX_RECV)];
+		char c = 1;
+
+		if (write(rv->pipe[1], &c, 1) < 0 && errno != EAGAIN)
+			mx_bad(m, "pipe write", -errno, rv->idx);
+		usleep(1000 + mx_rand(&w->rng, 3000));
+	}
+	return NULL;
+}
+
+/* --- forked children: a domain closed or abandoned under sleepers -- */
+
+struct mx_child_thread {
+	int fd;
+	struct sigwake_thread_block *blk;
+	__u32 wq;
+	int pipe_rd;
+	int kind;
+	int err;
+	__u32 reason;
+	int registered;		/* atomic */
+	int done;		/* atomic */
+};
+
+static void *mx_child_sleeper(void *arg)
+{
+	struct mx_child_thread *ct = arg;
+	struct sigwake_pollfd pfd = { .fd = ct->pipe_rd, .events = POLLIN };
+	struct sigwake_wait_args a = {
+		.size = sizeof(a),
+		.wq = ct->kind == 1 ? ct->wq : SIGWAKE_NO_WQ,
+		.timeout_ns = 20 * SW_NSEC_PER_SEC,
+	};
+
+	if (ct->kind == 2) {
+		a.fds = (__u64)(uintptr_t)&pfd;
+		a.nfds = 1;
+	}
+	ct->err = sw_register(ct->fd, ct->blk, NULL, 0, NULL);
+	SW_STORE(&ct->registered, 1);
+	if (!ct->err) {
+		ct->err = sw_ioctl(ct->fd, SIGWAKE_IOC_WAIT, &a);
+		ct->reason = a.reason;
+	}
+	SW_STORE(&ct->done, 1);
+	return NULL;
+}
+
+/*
+ * The child: its inherited copy of the main domain must give EPERM (and
+ * closing it must not disturb the parent); its own domain is closed, or
+ * the child exits, while three threads sleep in it.  Exit status 0: all
+ * as the header says.
+ */
+static int mx_child(int main_fd, uint64_t seed)
+{
+	struct mx_child_thread ct[3];
+	struct sigwake_thread_block *blk = sw_alloc_blocks(3);
+	uint64_t rng = seed | 1;
+	pthread_t th[3];
+	int fd, p[2], mode, i;
+	__u32 wq;
+
+	MX = NULL;	/* no handler of the parent's posts from here */
+	if (sw_post(main_fd, 1, 1, NULL, NULL) != -EPERM)
+		return 10;
+	close(main_fd);
+	fd = open(SIGWAKE_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 11;
+	if (!blk || pipe(p) || sw_wq_create(fd, NULL, &wq))
+		return 12;
+	for (i = 0; i < 3; i++) {
+		ct[i] = (struct mx_child_thread){
+			.fd = fd, .blk = &blk[i], .wq = wq, .pipe_rd = p[0],
+			.kind = i,
+		};
+		if (pthread_create(&th[i], NULL, mx_child_sleeper, &ct[i]))
+			return 13;
+	}
+	for (i = 0; i < 3; i++) {
+		if (!SW_POLL(SW_LOAD(&ct[i].registered), SW_LONG_MS) || ct[i].err)
+			return 14;
+		if (!SW_POLL(sw_state(&blk[i]) == SIGWAKE_WAITING ||
+			     SW_LOAD(&ct[i].done), SW_LONG_MS))
+			return 15;
+	}
+	mode = (int)mx_rand(&rng, 3);
+	if (mode == 0)
+		_exit(0);	/* exit with everybody asleep */
+	if (mode == 2) {
+		/* events racing with the close */
+		sw_post(fd, 1, 5, NULL, NULL);
+		sw_kick(fd, 2, NULL);
+	}
+	close(fd);
+	for (i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < 3; i++) {
+		if (ct[i].err == -EBADF)
+			continue;
+		if (mode == 2 && !ct[i].err &&
+		    (ct[i].reason == SIGWAKE_REASON_SIGNAL ||
+		     ct[i].reason == SIGWAKE_REASON_KICK))
+			continue;
+		return 20 + i;
+	}
+	return 0;
+}
+
+static void *mx_forker(void *arg)
+{
+	struct mx_worker *w = arg;
+	struct mx *m = w->m;
+
+	while (!mx_stopped(m)) {
+		uint64_t seed = sw_xorshift(&w->rng);
+		int64_t deadline;
+		int status = 0;
+		pid_t pid, r;
+
+		pid = fork();
+		if (pid < 0) {
+			usleep(10000);
+			continue;
+		}
+		if (pid == 0)
+			_exit(mx_child(m->fd, seed));
+		SW_ADD(&m->children, 1);
+		deadline = sw_now_ns() + 60 * SW_NSEC_PER_SEC;
+		while ((r = waitpid(pid, &status, WNOHANG)) == 0 &&
+		       sw_now_ns() < deadline)
+			usleep(2000);
+		if (r == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			mx_bad(m, "forked child stuck (60 s)", 0, (unsigned int)pid);
+			SW_ADD(&m->children_bad, 1);
+		} else if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			mx_bad(m, "forked child (exit code: where it failed)", 0,
+			       WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status));
+			SW_ADD(&m->children_bad, 1);
+		}
+		usleep(20000 + mx_rand(&w->rng, 80000));
+	}
+	return NULL;
+}
+
+/* --- the test ------------------------------------------------------ */
+
+static int mx_seconds = -1;
+
+static int mx_duration(void)
+{
+	const char *s = getenv("SIGWAKE_STRESS_SECONDS");
+
+	if (mx_seconds > 0)
+		return mx_seconds;
+	if (s && atoi(s) > 0)
+		return atoi(s);
+	return 20;
+}
+
+/* Join with a deadline; false if the thread is still running then. */
+static bool mx_join(pthread_t th, int seconds)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += seconds;
+	return pthread_timedjoin_np(th, NULL, &ts) == 0;
+}
+
+TEST(mixed)
+{
+	struct mx *m;
+	struct mx_worker wk[MX_POSTERS + MX_WAKERS + MX_SPAWNERS + 5];
+	void *(*fn[ARRAY_SIZE(wk)])(void *);
+	struct itimerval itv = { .it_interval = { 0, 3000 }, .it_value = { 0, 3000 } };
+	struct itimerval off = { 0 };
+	struct sigwake_thread_block *rblk;
+	uint64_t seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid() ^ (uint64_t)sw_now_ns();
+	unsigned long recv_waits = 0, recv_returned = 0, eintr = 0, eidrm = 0;
+	unsigned long eagain = 0, fd_events = 0, stints = 0, kicked_out = 0;
+	unsigned int nw = 0, i, r, s, stuck = 0, k;
+	int seconds = mx_duration(), err, threads;
+	int64_t t0;
+
+	m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	m->words = sw_alloc_page();
+	ASSERT_NE(NULL, m->words);
+	m->kick = sw_alloc_page();
+	ASSERT_NE(NULL, m->kick);
+	rblk = sw_alloc_blocks(MX_RECV);
+	ASSERT_NE(NULL, rblk);
+	for (i = 0; i < MX_SPAWNERS; i++) {
+		m->churn_blk[i] = sw_alloc_blocks(MX_ABANDON + 1);
+		ASSERT_NE(NULL, m->churn_blk[i]);
+	}
+	SW_OPEN_DOMAIN(m->fd);
+	TH_LOG("seed 0x%llx, %d s", (unsigned long long)seed, seconds);
+
+	ASSERT_EQ(0, sw_sigaction(SIGALRM, mx_alarm, SA_RESTART));
+	ASSERT_EQ(0, sw_sigaction(SIGUSR2, mx_usr2, 0));
+	ASSERT_EQ(0, sw_sigaction(MX_KICK_SIG, mx_kick_handler, SA_RESTART));
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGWINCH, SIG_IGN);
+	MX = m;
+
+	for (i = 0; i < MX_QSLOTS; i++) {
+		ASSERT_EQ(0, sw_wq_create(m->fd, (i & 1) ? &m->words[i] : NULL,
+					  &m->qslot[i]));
+	}
+	for (i = 0; i < MX_RECV; i++) {
+		struct mx_recv *rv = &m->recv[i];
+
+		rv->m = m;
+		rv->idx = (int)i;
+		rv->blk = &rblk[i];
+		rv->rng = sw_xorshift(&seed) | 1;
+		ASSERT_EQ(0, pipe2(rv->pipe, O_NONBLOCK | O_CLOEXEC));
+		ASSERT_EQ(0, pthread_create(&rv->th, NULL, mx_receiver, rv));
+		ASSERT_TRUE(SW_POLL(SW_LOAD(&rv->registered), SW_LONG_MS));
+		ASSERT_EQ(1, rv->registered);
+	}
+
+	err = mx_forward(m, SIGUSR1, MX_FWD_ANY_SIG, SIGWAKE_TARGET_ANY);
+	if (err == -EOPNOTSUPP) {
+		TH_LOG("FORWARD is not available on this kernel: not exercised");
+	} else {
+		ASSERT_EQ(0, err);
+		ASSERT_EQ(0, mx_forward(m, SIGWINCH, MX_FWD_R0_SIG, m->recv[0].handle));
+		m->fwd = true;
+	}
+
+	for (i = 0; i < MX_POSTERS; i++)
+		fn[nw++] = mx_poster;
+	for (i = 0; i < MX_WAKERS; i++)
+		fn[nw++] = mx_waker;
+	for (i = 0; i < MX_SPAWNERS; i++)
+		fn[nw++] = mx_spawner;
+	fn[nw++] = mx_kicker;
+	fn[nw++] = mx_queue_churner;
+	fn[nw++] = mx_signaller;
+	fn[nw++] = mx_fd_writer;
+	fn[nw++] = mx_forker;
+
+	t0 = sw_now_ns();
+	m->end_ns = t0 + (int64_t)seconds * SW_NSEC_PER_SEC;
+	for (i = 0, k = 0; i < nw; i++) {
+		/* each kind numbers its threads from 0 (spawner index) */
+		k = (i > 0 && fn[i] == fn[i - 1]) ? k + 1 : 0;
+		wk[i] = (struct mx_worker){ .m = m, .idx = (int)k,
+					    .rng = sw_xorshift(&seed) | 1 };
+		ASSERT_EQ(0, pthread_create(&wk[i].th, NULL, fn[i], &wk[i]));
+		wk[i].started = true;
+	}
+	threads = MX_RECV + (int)nw;
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &itv, NULL));
+
+	while (sw_now_ns() < m->end_ns)
+		sw_sleep_ms(100);
+
+	/* 1. producers stop; no handler posts any more */
+	SW_STORE(&m->stop, 1);
+	setitimer(ITIMER_REAL, &off, NULL);
+	SW_STORE(&m->h_off, 1);
+	ASSERT_TRUE(SW_POLL(SW_LOAD(&m->h_inflight) == 0, SW_LONG_MS));
+	for (i = 0; i < nw; i++) {
+		if (!mx_join(wk[i].th, 90)) {
+			TH_LOG("worker %u did not finish within 90 s", i);
+			stuck++;
+		}
+	}
+	/* 2. receivers drain and leave (every WAIT of theirs is bounded) */
+	SW_STORE(&m->stop_recv, 1);
+	for (i = 0; i < MX_RECV; i++) {
+		struct mx_recv *rv = &m->recv[i];
+
+		if (!mx_join(rv->th, 60)) {
+			TH_LOG("receiver %u did not finish within 60 s: a WAIT never returned", i);
+			stuck++;
+		}
+		recv_waits += rv->waits;
+		recv_returned += rv->returned;
+		eintr += rv->eintr;
+		eidrm += rv->eidrm;
+		eagain += rv->eagain;
+		fd_events += rv->fd_events;
+		stints += rv->stints;
+		kicked_out += rv->kicked_out;
+	}
+	ASSERT_EQ(0, stuck);
+
+	/* 3. close the domain: what is still pending now stays in the blocks */
+	ASSERT_EQ(0, close(m->fd));
+	MX = NULL;
+	for (i = 0; i < MX_RECV; i++)
+		mx_credit(m, (int)i, SW_XCHG(&rblk[i].pending, 0), true);
+	for (i = 0; i < MX_SPAWNERS; i++)
+		for (k = 1; k <= m->abandoned[i]; k++)
+			mx_credit(m, -1, SW_XCHG(&m->churn_blk[i][k].pending, 0), true);
+	for (r = 0; r < MX_RECV; r++)
+		for (s = 1; s <= SIGWAKE_NSIG; s++)
+			if (m->tflag[r][s])
+				m->lost++, mx_bad(m, "LOST targeted post (receiver, signo)", r, s);
+	for (s = 1; s <= SIGWAKE_NSIG; s++)
+		if (m->aflag[s])
+			m->lost++, mx_bad(m, "LOST process-directed post (signo)", 0, s);
+
+	TH_LOG("%d threads for %.1f s: %lu accounted posts (%lu TARGET_ANY, %lu QUEUED, %lu from handlers), %lu observed, %lu pending at the end",
+	       threads, ms_since(t0) / 1000.0, m->posts, m->posts_any, m->queued,
+	       m->handler_posts, m->observed, m->pending_end);
+	TH_LOG("receivers: %lu waits (%lu returned; %lu EINTR, %lu EIDRM, %lu EAGAIN, %lu REASON_FD), %lu guest stints (%lu left early)",
+	       recv_waits, recv_returned, eintr, eidrm, eagain, fd_events, stints, kicked_out);
+	TH_LOG("%lu kicks (%lu KICK_WAIT, %lu timed out), %lu wakes (%lu woken), queues %lu created / %lu destroyed",
+	       m->kicks, m->kick_waits, m->kick_timeouts, m->wakes, m->woken,
+	       m->wq_created, m->wq_destroyed);
+	TH_LOG("short-lived: %lu registered, %lu unregistered, %lu left exited until close, %lu posts to them",
+	       m->registrations, m->unregisters, m->abandoned_total, m->churn_posts);
+	TH_LOG("host: %lu SIGALRM, %lu SIGUSR2; forward: %lu sent, seen %lu (receiver 0) + %lu (any); %lu forked children",
+	       m->alarms, m->host_signals, m->forwards_sent, m->fwd_r0_seen,
+	       m->fwd_any_seen, m->children);
+	for (i = 0; i < m->nbad && i < MX_BADLOG; i++)
+		TH_LOG("unexpected: %s: %s (%u)", m->badlog[i].what,
+		       m->badlog[i].err ? strerror(-m->badlog[i].err) : "-",
+		       m->badlog[i].aux);
+
+	EXPECT_EQ(0, m->nbad);
+	EXPECT_EQ(0, m->lost);
+	EXPECT_EQ(0, m->spurious);
+	EXPECT_EQ(m->posts, m->observed + m->pending_end);
+	EXPECT_EQ(recv_waits, recv_returned);
+	EXPECT_EQ(0, m->children_bad);
+	EXPECT_LT(0, m->posts);
+	EXPECT_LT(0, m->registrations);
+	EXPECT_LT(0, m->children);
+	if (m->fwd && m->forwards_sent > 20)
+		EXPECT_LT(0, m->fwd_r0_seen + m->fwd_any_seen);
+	munmap(m, sizeof(*m));
+}
+
+#define MX_OBJECTS	"/sys/kernel/debug/sigwake/objects"
+
+/* Read the live counts; false if the file is not there. */
+static bool mx_read_objects(long v[5], char *text, size_t len)
+{
+	static const char *const names[5] = {
+		"domains", "threads", "queues", "pinned_pages", "preempt_watches",
+	};
+	char name[32];
+	long val;
+	FILE *f = fopen(MX_OBJECTS, "re");
+	size_t used = 0;
+	int i;
+
+	if (!f)
+		return false;
+	for (i = 0; i < 5; i++)
+		v[i] = -1;
+	text[0] = '\0';
+	while (fscanf(f, "%31s %ld", name, &val) == 2) {
+		for (i = 0; i < 5; i++)
+			if (!strcmp(name, names[i]))
+				v[i] = val;
+		if (used < len)
+			used += (size_t)snprintf(text + used, len - used, "%s %ld, ",
+						 name, val);
+	}
+	fclose(f);
+	return true;
+}
+
+/*
+ * After "mixed" (its process is gone, its domains closed): thread-exit
+ * reaping and domain freeing run from a workqueue, so poll for a while.
+ */
+TEST(mixed_objects_released)
+{
+	long v[5];
+	char text[256];
+	bool zero = false;
+	int64_t end = sw_now_ns() + 10 * SW_NSEC_PER_SEC;
+	int i;
+
+	if (!mx_read_objects(v, text, sizeof(text)))
+		SKIP(return, "no " MX_OBJECTS " (debugfs not mounted or module without it)");
+	while (!zero) {
+		ASSERT_TRUE(mx_read_objects(v, text, sizeof(text)));
+		zero = true;
+		for (i = 0; i < 5; i++)
+			if (v[i] != 0)
+				zero = false;
+		if (zero || sw_now_ns() > end)
+			break;
+		sw_sleep_ms(100);
+	}
+	TH_LOG("live objects: %s", text);
+	EXPECT_TRUE(zero) {
+		TH_LOG("objects still alive 10 s after everything was closed");
+	}
+}
+
+/* --- main: options, then the harness ------------------------------ */
+
+static void __attribute__((constructor)) mx_constructor_order_last(void)
+{
+	if (!__constructor_order)
+		__constructor_order = _CONSTRUCTOR_ORDER_BACKWARD;
+}
+
+/* Keep only the tests whose name starts with @prefix. */
+static void mx_filter_tests(const char *prefix)
+{
+	struct __fixture_metadata *f;
+
+	for (f = __fixture_list; f; f = f->next) {
+		struct __test_metadata *t, *next, *head = NULL, *tail = NULL;
+
+		for (t = f->tests; t; t = next) {
+			next = t->next;
+			if (strncmp(t->name, prefix, strlen(prefix)))
+				continue;
+			t->next = NULL;
+			if (!head) {
+				head = t;
+			} else {
+				tail->next = t;
+				t->prev = tail;
+			}
+			tail = t;
+		}
+		if (head)
+			head->prev = tail;
+		f->tests = head;
+	}
+}
+
+static int mx_cmdline_seconds(void)
+{
+	char buf[4096], *p;
+	FILE *f = fopen("/proc/cmdline", "re");
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strstr(buf, "sigwake.stress=");
+	return p ? atoi(p + strlen("sigwake.stress=")) : -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = NULL;
+	int i, cs = mx_cmdline_seconds();
+
+	if (cs > 0) {
+		mx_seconds = cs;
+		only = "mixed";
+	}
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+			mx_seconds = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			only = argv[++i];
+		} else {
+			fprintf(stderr, "usage: %s [--seconds N] [--only PREFIX]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (only)
+		mx_filter_tests(only);
+	/* the harness kills a test after .timeout seconds */
+	_mixed_object.timeout = mx_duration() + 300;
+	return test_harness_run(argc, argv);
+}

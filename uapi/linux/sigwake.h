@@ -262,8 +262,9 @@ struct sigwake_unregister_args {
  * the host signal is never dropped: the call then returns it instead.
  *
  * Errors: ENOENT (caller not registered, unknown @wq), EINVAL (flags, pad,
- * timeout, @nfds too large), EFAULT (@fds), EAGAIN, EINTR, EIDRM (queue destroyed or thread unregistered
- * while asleep), EBADF (the owner closed the domain fd while asleep).
+ * timeout, @nfds too large), EFAULT (@fds), EAGAIN, EINTR, EIDRM (queue
+ * destroyed or thread unregistered while asleep), EBADF (the owner closed
+ * the domain fd while asleep).
  */
 struct sigwake_wait_args {
 	__u32 size;
@@ -385,8 +386,8 @@ struct sigwake_post_args {
  * @outcome: out: enum sigwake_post_outcome of the first kick.
  *
  * Errors: EINVAL, ENOENT, ESRCH (a target that exits after the first kick
- * has left guest code: that is a success), ETIMEDOUT (still in guest at the deadline), EINTR (a host signal
- * interrupted the kicker's wait).
+ * has left guest code: that is a success), ETIMEDOUT (still in guest at
+ * the deadline), EINTR (a host signal interrupted the kicker's wait).
  */
 struct sigwake_kick_args {
 	__u32 size;
