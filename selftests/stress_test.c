@@ -17,7 +17,23 @@
  *
  * post_guest, post_any and post_host_signal also stop after 45-60 s (they
  * log how far they got); SIGWAKE_RACE_ITERS defaults to 100000.
+ *
+ *   mixed                   every operation at once, 18 threads plus
+ *                           short-lived ones and forked children, for
+ *                           --seconds N (default 20), with per-receiver
+ *                           accounting of every post
+ *   mixed_objects_released  the debugfs live-object counts are back to 0
+ *                           (SKIP without debugfs)
+ *
+ * Options (this program has its own main()):
+ *   --seconds N   duration of "mixed" (also SIGWAKE_STRESS_SECONDS=N)
+ *   --only P      run only the tests whose name starts with P
+ * On the kernel command line, sigwake.stress=N sets --seconds N and
+ * --only mixed: that is how "make stress" runs it in the VM.
  */
+#include <poll.h>
+#include <sys/time.h>
+
 #include "sigwake_test.h"
 
 #define MS	SW_NSEC_PER_MSEC
