@@ -1280,11 +1280,18 @@ struct sc_worker {
 	struct sigwake_self *self;
 };
 
+/*
+ * N workers wait on one queue (or sleep in host code), and one more, the
+ * probe, waits alone on a queue of its own: the probe is the same target
+ * whatever N, which takes sigwake's own cost apart from the cache and TLB
+ * misses of touching a different one of N threads on every call.
+ */
 struct scaling {
-	int n;
-	int wq;
+	int n;			/* workers; the probe is w[n] */
+	int wq;			/* the workers' queue */
+	int wq_probe;		/* the probe's queue */
 	uint32_t go;		/* futex: workers may register */
-	uint32_t phase;		/* the queue's word */
+	uint32_t phase;		/* the word both queues are bound to */
 	uint32_t host_word;	/* futex of the PH_HOST sleep */
 	int started, registered, in_host, failed, err;
 	uint32_t last_woken;	/* index of the worker a wake woke last */
@@ -1295,6 +1302,7 @@ static void *sc_worker(void *arg)
 {
 	struct sc_worker *w = arg;
 	struct scaling *sc = w->sc;
+	int wq = w->idx == sc->n ? sc->wq_probe : sc->wq;
 	uint32_t ph;
 	int r;
 
@@ -1312,7 +1320,7 @@ static void *sc_worker(void *arg)
 	INC(&sc->registered);
 	while ((ph = LOAD(&sc->phase)) != PH_EXIT) {
 		if (ph == PH_WAIT) {
-			r = sigwake_wait(sw_fd, sc->wq, PH_WAIT,
+			r = sigwake_wait(sw_fd, (__u32)wq, PH_WAIT,
 					 SIGWAKE_TIMEOUT_NONE, 0);
 			if (r == SIGWAKE_REASON_WAKE ||
 			    r == SIGWAKE_REASON_SIGNAL) {
@@ -1384,13 +1392,16 @@ static struct memsnap memsnap(void)
 	return m;
 }
 
-static void sc_all_waiting(struct scaling *sc)
+/* Every worker and the probe sleep in WAIT. */
+static void sc_all_asleep(struct scaling *sc)
 {
 	int i;
 
-	for (i = 0; i < sc->n; i++)
+	for (i = 0; i <= sc->n; i++) {
 		SPIN_UNTIL(sigwake_state(sc->w[i].self->block) ==
 			   SIGWAKE_WAITING);
+		wait_tid_sleeping(sc->w[i].tid);
+	}
 }
 
 /* The thread that the last wake or post woke is asleep in WAIT again. */
@@ -1404,165 +1415,156 @@ static void sc_rewaited(struct scaling *sc)
 	wait_tid_sleeping(sc->w[idx].tid);
 }
 
-static void sc_row(const char *group, int n, const char *label, double *v,
-		   size_t cnt, unsigned long anomalies)
-{
-	char key[32], text[64];
-	struct row *r;
+enum { SC_WAKE, SC_WAKE_PROBE, SC_POST, SC_POST_PROBE };
 
-	snprintf(key, sizeof(key), "%d", n);
-	snprintf(text, sizeof(text), "%s, N=%d", label, n);
-	r = add_row("scaling", group, key, text);
-	r->st = summarize(v, cnt);
-	if (anomalies)
-		snprintf(r->note, sizeof(r->note), "%lu unexpected outcomes",
-			 anomalies);
+/*
+ * One row: @samples timed calls (the caller's side of the ioctl) of @op,
+ * each expected to return @expect.  When @wakes, each woke a thread, and
+ * the next call waits, untimed, until that thread sleeps again.
+ */
+static void sc_measure(struct scaling *sc, int op, int expect, int wakes,
+		       const char *group, const char *label, size_t samples,
+		       uint64_t *seed)
+{
+	size_t w = warmup(samples), i;
+	unsigned long bad = 0;
+	char key[32], text[64];
+	struct row *row;
+	double *v;
+	int r;
+
+	v = calloc(samples + 1, sizeof(*v));
+	if (!v)
+		die("out of memory");
+	for (i = 0; i < w + samples; i++) {
+		int idx = op == SC_POST ?
+			  (int)(xorshift(seed) % (uint64_t)sc->n) : sc->n;
+		uint64_t t0;
+
+		STORE_SC(&sc->last_woken, NOBODY);
+		t0 = now_ns();
+		if (op == SC_WAKE || op == SC_WAKE_PROBE)
+			r = sigwake_wake(sw_fd, (__u32)(op == SC_WAKE ?
+					 sc->wq : sc->wq_probe), 1);
+		else
+			r = sigwake_post(sw_fd, sc->w[idx].self->handle,
+					 GSIG_POST, NULL);
+		if (i >= w)
+			v[i - w] = (double)(now_ns() - t0);
+		if (r != expect)
+			bad++;
+		else if (wakes)
+			sc_rewaited(sc);
+	}
+	snprintf(key, sizeof(key), "%d", sc->n);
+	snprintf(text, sizeof(text), "%s, N=%d", label, sc->n);
+	row = add_row("scaling", group, key, text);
+	row->st = summarize(v, samples);
+	if (bad)
+		snprintf(row->note, sizeof(row->note), "%lu unexpected outcomes",
+			 bad);
+	free(v);
 }
 
-static int sc_run(int n, size_t samples)
+static void sc_run(int n, size_t samples)
 {
-	struct scaling *sc;
-	struct memsnap m0, m1;
-	unsigned long bad;
 	uint64_t seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
-	size_t w = warmup(samples), i;
-	double *v;
-	int k, r;
+	struct memsnap m0, m1;
+	struct scaling *sc;
+	int k, all;
 
 	sc = calloc(1, sizeof(*sc));
-	v = calloc(samples + 1, sizeof(*v));
-	if (!sc || !v)
+	if (!sc)
 		die("out of memory");
 	sc->n = n;
 	sc->phase = PH_WAIT;
 	sc->last_woken = NOBODY;
 	sc->wq = sigwake_wq_create(sw_fd, &sc->phase);
-	if (sc->wq < 0)
-		die("sigwake_wq_create: %s", strerror(-sc->wq));
-	sc->w = calloc((size_t)n, sizeof(*sc->w));
+	sc->wq_probe = sigwake_wq_create(sw_fd, &sc->phase);
+	if (sc->wq < 0 || sc->wq_probe < 0)
+		die("sigwake_wq_create: %s",
+		    strerror(-(sc->wq < 0 ? sc->wq : sc->wq_probe)));
+	sc->w = calloc((size_t)n + 1, sizeof(*sc->w));
 	if (!sc->w)
 		die("out of memory");
 
-	for (k = 0; k < n; k++) {
+	for (all = 0; all <= n; all++) {
 		pthread_attr_t attr;
 		int err;
 
-		sc->w[k].sc = sc;
-		sc->w[k].idx = k;
+		sc->w[all].sc = sc;
+		sc->w[all].idx = all;
 		pthread_attr_init(&attr);
 		pthread_attr_setstacksize(&attr, SC_STACK);
-		err = pthread_create(&sc->w[k].th, &attr, sc_worker,
-				     &sc->w[k]);
+		err = pthread_create(&sc->w[all].th, &attr, sc_worker,
+				     &sc->w[all]);
 		pthread_attr_destroy(&attr);
 		if (err) {
 			note("scaling: N=%d: thread %d: %s; skipping N=%d", n,
-			     k, strerror(err), n);
-			n = sc->n = k;
-			STORE(&sc->phase, PH_EXIT);
-			STORE(&sc->host_word, 1);
-			goto out_release;
+			     all, strerror(err), n);
+			goto out;
 		}
 	}
-	SPIN_UNTIL(LOAD(&sc->started) == n);
-	for (k = 0; k < n; k++)
+	SPIN_UNTIL(LOAD(&sc->started) == all);
+	for (k = 0; k < all; k++)
 		wait_tid_sleeping(sc->w[k].tid);
 
 	/* Kernel memory of the registrations alone: threads exist already. */
 	m0 = memsnap();
 	STORE(&sc->go, 1);
 	futex_wake(&sc->go, INT_MAX);
-	SPIN_UNTIL(LOAD(&sc->registered) == n);
+	SPIN_UNTIL(LOAD(&sc->registered) == all);
 	if (sc->failed) {
 		note("scaling: N=%d: %d registrations failed (%s); skipping",
 		     n, sc->failed, strerror(sc->err));
-		STORE(&sc->phase, PH_EXIT);
-		STORE(&sc->host_word, 1);
-		sigwake_wake(sw_fd, sc->wq, INT_MAX);
-		goto out_join;
+		goto out;
 	}
-	sc_all_waiting(sc);
+	sc_all_asleep(sc);
 	m1 = memsnap();
 	mem_res[nmem++] = (struct mem_res){
-		.n = n,
+		.n = all,
 		.slab_kb = m1.slab - m0.slab,
 		.sunreclaim_kb = m1.sunreclaim - m0.sunreclaim,
 		.vmpin_kb = m1.vmpin - m0.vmpin,
 		.slabinfo_bytes = m0.slabinfo < 0 ? -1 :
 				  m1.slabinfo - m0.slabinfo,
 	};
-	for (k = 0; k < n; k++)
-		wait_tid_sleeping(sc->w[k].tid);
 
-	/* WAKE one of N waiters (the oldest: FIFO). */
-	bad = 0;
-	for (i = 0; i < w + samples; i++) {
-		uint64_t t0;
+	sc_measure(sc, SC_WAKE, 1, 1, "wake_fifo",
+		   "WAKE oldest of N waiters", samples, &seed);
+	sc_measure(sc, SC_WAKE_PROBE, 1, 1, "wake_probe",
+		   "WAKE probe's queue, N others", samples, &seed);
+	sc_measure(sc, SC_POST, SIGWAKE_POST_WOKEN, 1, "post_waiting",
+		   "POST to random 1 of N waiting", samples, &seed);
+	sc_measure(sc, SC_POST_PROBE, SIGWAKE_POST_WOKEN, 1,
+		   "post_waiting_probe", "POST to waiting probe, N others",
+		   samples, &seed);
 
-		STORE_SC(&sc->last_woken, NOBODY);
-		t0 = now_ns();
-		r = sigwake_wake(sw_fd, sc->wq, 1);
-		if (i >= w)
-			v[i - w] = (double)(now_ns() - t0);
-		if (r != 1) {
-			bad++;
-			continue;
-		}
-		sc_rewaited(sc);
-	}
-	sc_row("wake", n, "WAKE 1 of N waiters", v, samples, bad);
-
-	/* POST to a random one of N waiting threads: it wakes. */
-	bad = 0;
-	for (i = 0; i < w + samples; i++) {
-		int idx = (int)(xorshift(&seed) % (uint64_t)n);
-		uint64_t t0;
-
-		STORE_SC(&sc->last_woken, NOBODY);
-		t0 = now_ns();
-		r = sigwake_post(sw_fd, sc->w[idx].self->handle, GSIG_POST,
-				 NULL);
-		if (i >= w)
-			v[i - w] = (double)(now_ns() - t0);
-		if (r != SIGWAKE_POST_WOKEN) {
-			bad++;
-			continue;
-		}
-		sc_rewaited(sc);
-	}
-	sc_row("post_waiting", n, "POST to 1 of N waiting", v, samples, bad);
-
-	/* Every thread to host code, then POST to a random one: recorded. */
+	/* Everybody to host code: posts are recorded, nobody wakes. */
 	STORE_SC(&sc->phase, PH_HOST);
-	sigwake_wake(sw_fd, sc->wq, INT_MAX);
-	SPIN_UNTIL(LOAD(&sc->in_host) == n);
-	bad = 0;
-	for (i = 0; i < w + samples; i++) {
-		int idx = (int)(xorshift(&seed) % (uint64_t)n);
-		uint64_t t0 = now_ns();
+	sigwake_wake(sw_fd, (__u32)sc->wq, INT_MAX);
+	sigwake_wake(sw_fd, (__u32)sc->wq_probe, INT_MAX);
+	SPIN_UNTIL(LOAD(&sc->in_host) == all);
+	sc_measure(sc, SC_POST, SIGWAKE_POST_RECORDED, 0, "post_host",
+		   "POST to random 1 of N in host", samples, &seed);
+	sc_measure(sc, SC_POST_PROBE, SIGWAKE_POST_RECORDED, 0,
+		   "post_host_probe", "POST to probe in host, N others",
+		   samples, &seed);
 
-		r = sigwake_post(sw_fd, sc->w[idx].self->handle, GSIG_POST,
-				 NULL);
-		if (i >= w)
-			v[i - w] = (double)(now_ns() - t0);
-		if (r != SIGWAKE_POST_RECORDED)
-			bad++;
-	}
-	sc_row("post_host", n, "POST to 1 of N in host", v, samples, bad);
+out:
 	STORE_SC(&sc->phase, PH_EXIT);
 	STORE_SC(&sc->host_word, 1);
-
-out_join:
-out_release:
 	STORE_SC(&sc->go, 1);
 	futex_wake(&sc->go, INT_MAX);
 	futex_wake(&sc->host_word, INT_MAX);
-	for (k = 0; k < n; k++)
+	sigwake_wake(sw_fd, (__u32)sc->wq, INT_MAX);
+	sigwake_wake(sw_fd, (__u32)sc->wq_probe, INT_MAX);
+	for (k = 0; k < all; k++)
 		pthread_join(sc->w[k].th, NULL);
-	sigwake_wq_destroy(sw_fd, sc->wq);
+	sigwake_wq_destroy(sw_fd, (__u32)sc->wq);
+	sigwake_wq_destroy(sw_fd, (__u32)sc->wq_probe);
 	free(sc->w);
 	free(sc);
-	free(v);
-	return 0;
 }
 
 static void bench_scaling(void)
@@ -1872,9 +1874,15 @@ static void ratio_aim(const char *name, const char *bench, const char *group,
 
 static void compute_aims(void)
 {
-	const char *groups[] = { "post_waiting", "wake", "post_host" };
+	/* The probe rows first: sigwake's own cost; then with N targets. */
+	const char *groups[] = {
+		"post_host_probe", "post_waiting_probe", "wake_probe",
+		"post_host", "post_waiting", "wake_fifo",
+	};
 	const char *names[] = {
-		"POST to a waiter", "WAKE 1 of N", "POST to a thread in host",
+		"POST, same thread in host", "POST, same waiting thread",
+		"WAKE, probe's queue", "POST, random thread in host",
+		"POST, random waiting thread", "WAKE, oldest of N waiters",
 	};
 	struct aim *a;
 	size_t g;
@@ -2009,7 +2017,7 @@ static void print_table(void)
 	}
 	if (nmem) {
 		printf("\n5b. kernel memory per registered thread\n");
-		printf("  %8s %14s %14s %14s %14s\n", "N", "slabinfo B/thr",
+		printf("  %8s %14s %14s %14s %14s\n", "threads", "slabinfo B/thr",
 		       "SUnreclaim B/thr", "Slab B/thr", "pinned pages");
 		for (i = 0; i < nmem; i++) {
 			const struct mem_res *m = &mem_res[i];
