@@ -77,8 +77,12 @@
 #define NSEC_PER_USEC		1000LL
 #define NSEC_PER_MSEC		1000000LL
 #define NSEC_PER_SEC		1000000000LL
-/* KICK_WAIT deadline: past it the kick counts as lost. */
-#define KICK_TIMEOUT_NS		(2 * NSEC_PER_SEC)
+/*
+ * KICK_WAIT deadline: past it the kick counts as lost.  Generous: on a busy
+ * host a TCG VM can stand still for a second or more, and the deadline
+ * runs on the guest's clock meanwhile.
+ */
+#define KICK_TIMEOUT_NS		(10 * NSEC_PER_SEC)
 #define PATIENCE_NS		(20 * NSEC_PER_SEC)
 /* Guest code for the KVM vCPU: "jmp $" at this guest-physical address. */
 #define GUEST_ADDR		0x1000
@@ -354,7 +358,7 @@ static void kick_run(struct vcpu *v, long n)
 	long sig0 = __atomic_load_n(&kick_signals, __ATOMIC_RELAXED), sigs;
 	int64_t t0 = now_ns(), worst = 0, end;
 	int64_t t_limit = t0 + (int64_t)time_limit_s * NSEC_PER_SEC;
-	int f0 = failures, r = 0, stop_kick;
+	int r = 0, stop_kick;
 
 	for (long i = 0; i < n && !__atomic_load_n(&v->err, __ATOMIC_RELAXED); i++) {
 		__u32 seq = (__u32)i + 1;
@@ -396,7 +400,8 @@ static void kick_run(struct vcpu *v, long n)
 		 * Out of guest code, it cannot run guest code again before it
 		 * sees the request: wait for its acknowledgement, then resume.
 		 */
-		end_ack = now_ns() + PATIENCE_NS;
+		t1 = now_ns();
+		end_ack = t1 + PATIENCE_NS;
 		while (__atomic_load_n(&v->ack, __ATOMIC_ACQUIRE) != seq &&
 		       !__atomic_load_n(&v->err, __ATOMIC_RELAXED)) {
 			if (now_ns() > end_ack) {
@@ -405,6 +410,9 @@ static void kick_run(struct vcpu *v, long n)
 			}
 			sched_yield();
 		}
+		if (r == -ETIMEDOUT && lost <= 3)
+			printf("  kick %ld: the vCPU acknowledged the pause %s "
+			       "after the deadline\n", i + 1, T(now_ns() - t1));
 		__atomic_store_n(&v->resume, seq, __ATOMIC_RELEASE);
 		sigwake_wake(dom, v->park_wq, 1);
 	}
@@ -424,7 +432,7 @@ static void kick_run(struct vcpu *v, long n)
 
 	if (lost)
 		FAIL("%s: %ld of %ld kicks lost (KICK_WAIT: ETIMEDOUT)",
-		     v->name, lost, n);
+		     v->name, lost, done);
 	if (errs)
 		FAIL("%s: %ld kicks failed (last: %s)", v->name, errs,
 		     strerror(-r));
@@ -437,16 +445,14 @@ static void kick_run(struct vcpu *v, long n)
 	if (v->other_exits)
 		FAIL("%s: %ld unexpected KVM exits (last exit_reason %u)",
 		     v->name, v->other_exits, v->last_exit_reason);
-	if (failures != f0)
-		return;
 	printf("%s: %ld kicks (pause requests) at random points with "
 	       "SIGWAKE_KICK_WAIT: %ld of %ld returned with the vCPU out of "
-	       "guest code, 0 lost; the first kick found it in guest code %ld "
+	       "guest code, %ld lost; the first kick found it in guest code %ld "
 	       "times, in host code %ld, parked %ld; it left guest code %ld "
 	       "times because the kick interrupted %s, %ld at once on the "
 	       "kick byte%s, and refused %ld entries (TF_KICKED); %ld "
 	       "re-kicks; slowest kick %s; in %s%s\n",
-	       v->name, done, done - lost - errs, done,
+	       v->name, done, done - lost - errs, done, lost,
 	       outcome[SIGWAKE_POST_KICKED],
 	       outcome[SIGWAKE_POST_RECORDED], outcome[SIGWAKE_POST_WOKEN],
 	       v->exits_running,
