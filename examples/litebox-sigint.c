@@ -175,10 +175,13 @@ static pid_t terminal(long n, bool paced)
 
 static int reap(pid_t pid)
 {
-	int status;
+	int status = 0;
 
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	if (pid < 0)
+		return 127;	/* fork failed */
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 127;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
