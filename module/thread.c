@@ -263,6 +263,9 @@ int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle)
 {
 	struct sigwake_thread *t;
 
+	/* Index 0 is never allocated; erasing it would free it for use. */
+	if (!handle)
+		return -ENOENT;
 	mutex_lock(&dom->lock);
 	t = xa_erase(&dom->threads, handle);
 	if (!t) {

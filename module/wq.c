@@ -109,6 +109,9 @@ int sigwake_wq_destroy(struct sigwake_domain *dom, u32 handle)
 {
 	struct sigwake_wq *wq;
 
+	/* Index 0 is never allocated; erasing it would free it for use. */
+	if (!handle)
+		return -ENOENT;
 	mutex_lock(&dom->lock);
 	wq = xa_erase(&dom->wqs, handle);
 	if (wq)
