@@ -39,7 +39,13 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FRAGMENT=$SCRIPT_DIR/debug.config
 CACHE_ROOT=${SIGWAKE_CACHE:-$HOME/.cache/sigwake}
 
-say() { printf 'debug-kernel: %s\n' "$*" >&2; }
+LOG=
+say() {
+	printf 'debug-kernel: %s\n' "$*" >&2
+	if [ -n "$LOG" ] && [ -f "$LOG" ]; then
+		printf '### %s %s\n' "$(date -u +%H:%M:%S)" "$*" >>"$LOG"
+	fi
+}
 die() { say "error: $*"; exit 1; }
 
 usage() {
@@ -156,7 +162,7 @@ verify_config() {
 	done <"$FRAGMENT"
 	if [ ${#bad[@]} -ne 0 ]; then
 		say "error: ${#bad[@]} option(s) from $(basename "$FRAGMENT") did not survive olddefconfig:"
-		printf '  %s\n' "${bad[@]}" >&2
+		printf '  %s\n' "${bad[@]}" | tee -a "$LOG" >&2
 		return 1
 	fi
 }
@@ -208,8 +214,14 @@ for stale in "$CACHE_ROOT"/.debug-*.tmp.*; do
 done
 TMP=$(mktemp -d "$CACHE_ROOT/.debug-$KEY.tmp.XXXXXX")
 chmod 755 "$TMP"
+KPID=
 on_exit() {
 	local rc=$?
+	if [ -n "$KPID" ]; then
+		# Interrupted mid-make: stop the whole make process group.
+		kill -TERM -- -"$KPID" 2>/dev/null || true
+		wait "$KPID" 2>/dev/null || true
+	fi
 	if [ $rc -ne 0 ]; then
 		rm -rf "$TMP"
 		say "build FAILED (exit $rc); full log: $LOG"
@@ -222,7 +234,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 JOBS=$(($(nproc) + 1))
-kmake() { make -C "$TMP" ARCH="$KARCH" "$@" >>"$LOG" 2>&1; }
+# make runs in its own session (process group) in the background so that a
+# signal to this script is handled at once and takes all of make down.
+kmake() {
+	setsid make -C "$TMP" ARCH="$KARCH" "$@" >>"$LOG" 2>&1 </dev/null &
+	KPID=$!
+	wait "$KPID"
+	KPID=
+}
 
 : >"$LOG"
 say "building debug kernel $KEY ($SRC_PKG $(src_version), -j$JOBS); log: $LOG"
