@@ -1757,17 +1757,18 @@ static void bench_lost(void)
  * syscall paths and scheduler work.  Batches, taking turns batch by batch.
  */
 enum {
-	FL_SW_WAKE, FL_FUTEX_WAKE, FL_SW_WAIT, FL_FUTEX_WAIT, FL_SW_POST,
-	FL_TGKILL, FL_GETPPID, FL_N
+	FL_GETPPID, FL_PIPE_IOCTL, FL_SW_ENOTTY, FL_SW_ENOENT, FL_SW_WAKE,
+	FL_FUTEX_WAKE, FL_SW_WAIT, FL_FUTEX_WAIT, FL_SW_POST, FL_TGKILL, FL_N
 };
 
 #define FLOOR_BATCH	100
 
-static double floor_batch(int k, uint32_t *word, int wq)
+static double floor_batch(int k, uint32_t *word, int wq, int pipefd)
 {
 	pid_t pid = getpid(), tid = gettid_();
+	struct sigwake_wake_args wa;
 	uint64_t t0 = now_ns();
-	int i;
+	int i, avail;
 
 	for (i = 0; i < FLOOR_BATCH; i++) {
 		switch (k) {
@@ -1793,6 +1794,22 @@ static double floor_batch(int k, uint32_t *word, int wq)
 			/* To the caller itself, which blocks the signal. */
 			syscall(SYS_tgkill, pid, tid, sig_sigwait);
 			break;
+		case FL_PIPE_IOCTL:
+			ioctl(pipefd, FIONREAD, &avail);
+			break;
+		case FL_SW_ENOTTY:
+			/* Stops after the owner check and the table lookup. */
+			ioctl(sw_fd, _IOWR(SIGWAKE_IOC_MAGIC, 0x1f,
+					   struct sigwake_wake_args), &wa);
+			break;
+		case FL_SW_ENOENT:
+			/* Stops after the struct copy and the queue lookup. */
+			memset(&wa, 0, sizeof(wa));
+			wa.size = sizeof(wa);
+			wa.wq = 0x7ffffff0;
+			wa.nr = 1;
+			ioctl(sw_fd, SIGWAKE_IOC_WAKE, &wa);
+			break;
 		default:
 			getppid();
 			break;
@@ -1815,10 +1832,16 @@ static void bench_floor(void)
 		[FL_TGKILL] = { "tgkill_blocked",
 				"tgkill, target blocks it (queued)", 0 },
 		[FL_GETPPID] = { "getppid", "getppid (bare syscall)", 0 },
+		[FL_PIPE_IOCTL] = { "pipe_fionread",
+				    "ioctl FIONREAD on a pipe (VFS ioctl)", 0 },
+		[FL_SW_ENOTTY] = { "sigwake_enotty",
+				   "sigwake ioctl, unknown command (ENOTTY)", 1 },
+		[FL_SW_ENOENT] = { "sigwake_wake_enoent",
+				   "sigwake WAKE, unknown queue (ENOENT)", 1 },
 	};
 	size_t n = iters(500, 30), w = warmup(n), nact, i;
 	uint32_t word = 7;
-	int act[FL_N], wq = -1;
+	int act[FL_N], wq = -1, pfd[2];
 	sigset_t set, old;
 	siginfo_t si;
 	struct timespec zero = { 0 };
@@ -1830,12 +1853,14 @@ static void bench_floor(void)
 		if (wq < 0)
 			die("sigwake_wq_create: %s", strerror(-wq));
 	}
+	if (pipe2(pfd, O_CLOEXEC))
+		die("pipe: %s", strerror(errno));
 	sigemptyset(&set);
 	sigaddset(&set, sig_sigwait);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	for (i = 0; i < (w + n) * nact; i++) {
 		int k = act[i % nact];
-		double v = floor_batch(k, &word, wq);
+		double v = floor_batch(k, &word, wq, pfd[0]);
 
 		if (i >= w * nact)
 			s[k].v[s[k].n++] = v;
@@ -1845,6 +1870,8 @@ static void bench_floor(void)
 				;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(pfd[0]);
+	close(pfd[1]);
 	if (sw_ok()) {
 		sigwake_take_pending(main_self->block);
 		sigwake_wq_destroy(sw_fd, (__u32)wq);
