@@ -7,12 +7,16 @@
  * target in host code or asleep in WAIT returns at once; a target that
  * exits after the kick has left guest code (success); ESRCH, ENOENT; a host
  * signal interrupts the kicker (EINTR); flags and timeout errors (a
- * non-zero timeout without SIGWAKE_KICK_WAIT is EINVAL).
+ * non-zero timeout without SIGWAKE_KICK_WAIT is EINVAL); many pause kicks
+ * against a vCPU-like loop, and against a real KVM_RUN vCPU with kick_addr
+ * = &kvm_run->immediate_exit (SKIP without /dev/kvm).
  *
  * Fixture:
  *   kw    a domain (nothing registered), blocks and kick bytes for the
  *         helper threads, the kick signal SIGUSR1 counted per thread.
  */
+#include <linux/kvm.h>
+
 #include "sigwake_test.h"
 
 #define MS		SW_NSEC_PER_MSEC
@@ -526,6 +530,178 @@ TEST_F(kw, many_pause_kicks_none_lost)
 	EXPECT_EQ(0, lost);
 	TH_LOG("%d pause kicks, %ld guest exits, %d kick signals", i, v.exits,
 	       (int)v.t.signals);
+}
+
+/* ---- a real KVM vCPU ----------------------------------------------------- */
+
+struct kvcpu {
+	struct vcpu v;
+	int vcpufd;
+	struct kvm_run *run;
+	long intr_exits, at_once_exits, other_exits;
+	__u32 other_reason;
+	int run_err;
+};
+
+/* A VM with one vCPU in real mode running "jmp $" at 0x1000. 0 or -errno. */
+static int kvm_vcpu_create(struct kvcpu *k)
+{
+	struct kvm_userspace_memory_region region;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	int kvm, vm, size;
+	unsigned char *mem;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		return -errno;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		return -errno;
+	ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000ul);
+	mem = sw_alloc_page();
+	if (!mem)
+		return -ENOMEM;
+	mem[0] = 0xeb;	/* jmp $ */
+	mem[1] = 0xfe;
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0,
+		.guest_phys_addr = 0x1000,
+		.memory_size = (__u64)sysconf(_SC_PAGESIZE),
+		.userspace_addr = (__u64)(uintptr_t)mem,
+	};
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return -errno;
+	k->vcpufd = ioctl(vm, KVM_CREATE_VCPU, 0);
+	if (k->vcpufd < 0)
+		return -errno;
+	size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (size < (int)sizeof(*k->run))
+		return -EINVAL;
+	k->run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      k->vcpufd, 0);
+	if (k->run == MAP_FAILED)
+		return -errno;
+	if (ioctl(k->vcpufd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	if (ioctl(k->vcpufd, KVM_SET_SREGS, &sregs) < 0)
+		return -errno;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = 0x1000;
+	regs.rflags = 0x2;
+	if (ioctl(k->vcpufd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	return 0;
+}
+
+static void *kvcpu_fn(void *arg)
+{
+	struct kvcpu *k = arg;
+	struct vcpu *v = &k->v;
+	struct target *t = &v->t;
+
+	cur = t;
+	t->reg_err = sw_register(t->fd, t->blk, &k->run->immediate_exit,
+				 t->kick_signo, &t->handle);
+	SW_STORE(&t->registered, 1);
+	if (t->reg_err)
+		return NULL;
+	while (!SW_LOAD(&v->stop)) {
+		__u32 req = SW_LOAD(&v->request);
+		int r;
+
+		if (req != v->ack) {
+			SW_STORE(&v->ack, req);
+			while (SW_LOAD(&v->resume) != req && !SW_LOAD(&v->stop))
+				sched_yield();
+			continue;
+		}
+		SW_STORE(&t->blk->entry_seq, SW_LOAD(&t->blk->entry_seq) + 1);
+		if (!sw_enter_guest(t->blk)) {
+			sw_clear_flags(t->blk, SIGWAKE_TF_KICKED);
+			SW_STORE(&k->run->immediate_exit, 0);
+			continue;
+		}
+		k->run->exit_reason = KVM_EXIT_UNKNOWN;
+		r = ioctl(k->vcpufd, KVM_RUN, 0);
+		if (r < 0)
+			r = -errno;
+		sw_set_state(t->blk, SIGWAKE_RUNNING_IN_HOST);
+		SW_STORE(&k->run->immediate_exit, 0);
+		sw_clear_flags(t->blk, SIGWAKE_TF_KICKED);
+		if (r == -EINTR) {
+			if (k->run->exit_reason == KVM_EXIT_INTR)
+				k->intr_exits++;
+			else
+				k->at_once_exits++;
+		} else if (r < 0) {
+			k->run_err = r;
+			break;
+		} else {
+			k->other_exits++;
+			k->other_reason = k->run->exit_reason;
+			break;
+		}
+	}
+	return NULL;
+}
+
+TEST_F(kw, kvm_run_vcpu_pause_kicks)
+{
+	struct kvcpu k;
+	int lost = 0, i, n = 300, r;
+	__u32 outcome;
+
+	memset(&k, 0, sizeof(k));
+	r = kvm_vcpu_create(&k);
+	if (r == -ENOENT || r == -ENXIO || r == -ENODEV)
+		SKIP(return, "no /dev/kvm (%s): the KVM_RUN kick is not tested",
+		     strerror(-r));
+	ASSERT_EQ(0, r) {
+		TH_LOG("creating a KVM vCPU: %s", strerror(-r));
+	}
+	target_init(&k.v.t, self->fd, &self->blk[0], NULL);
+	ASSERT_EQ(0, pthread_create(&k.v.t.th, NULL, kvcpu_fn, &k));
+	ASSERT_TRUE(SW_POLL(SW_LOAD(&k.v.t.registered), SW_LONG_MS));
+	ASSERT_EQ(0, k.v.t.reg_err) {
+		TH_LOG("REGISTER with kick_addr = &kvm_run->immediate_exit");
+	}
+	for (i = 0; i < n && lost < 3; i++) {
+		__u32 seq = (__u32)i + 1;
+
+		/* every other kick once it is in KVM_RUN's guest state */
+		if (i & 1)
+			SW_POLL(sw_state(k.v.t.blk) == SIGWAKE_RUNNING_IN_GUEST,
+				5);
+		SW_STORE(&k.v.request, seq);
+		outcome = 0;
+		r = sw_kick_wait(self->fd, k.v.t.handle, SIGWAKE_KICK_WAIT,
+				 SW_WATCHDOG_NS, &outcome);
+		if (r == -ETIMEDOUT)
+			lost++;
+		else
+			ASSERT_EQ(0, r);
+		ASSERT_TRUE(SW_POLL(SW_LOAD(&k.v.ack) == seq, SW_LONG_MS));
+		SW_STORE(&k.v.resume, seq);
+		if (k.run_err || k.other_exits)
+			break;
+	}
+	SW_STORE(&k.v.stop, 1);
+	sw_kick_wait(self->fd, k.v.t.handle, SIGWAKE_KICK_WAIT,
+		     SW_WATCHDOG_NS, NULL);
+	pthread_join(k.v.t.th, NULL);
+	EXPECT_EQ(0, lost);
+	EXPECT_EQ(0, k.run_err);
+	EXPECT_EQ(0, k.other_exits) {
+		TH_LOG("unexpected KVM exit, exit_reason %u", k.other_reason);
+	}
+	/* the signal took it out of a running guest at least once */
+	EXPECT_LT(0, k.intr_exits);
+	TH_LOG("%d pause kicks: %ld KVM_EXIT_INTR exits, %ld at once on "
+	       "immediate_exit, %d kick signals", i, k.intr_exits,
+	       k.at_once_exits, (int)k.v.t.signals);
 }
 
 TEST_HARNESS_MAIN
