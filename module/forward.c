@@ -19,6 +19,8 @@
 #include <linux/tracepoint.h>
 
 #include "core.h"
+#include "genl.h"
+#include "trace.h"
 
 /* Domains with at least one route: the probe's fast way out. */
 static atomic_t sigwake_forwarding = ATOMIC_INIT(0);
@@ -59,7 +61,7 @@ static void sigwake_forward_work(struct irq_work *work)
 						  fwd_work);
 	u64 pending, route;
 	u32 handle;
-	int sig;
+	int sig, ret;
 
 	pending = atomic64_xchg(&dom->fwd_pending, 0);
 	while (pending) {
@@ -69,7 +71,8 @@ static void sigwake_forward_work(struct irq_work *work)
 		if (!route)
 			continue;
 		atomic64_inc(&dom->stats.forwards);
-		sigwake_thread_post(dom, route >> 32, (u32)route, &handle);
+		ret = sigwake_thread_post(dom, route >> 32, (u32)route, &handle);
+		trace_forward(dom->id, sig, (u32)route, route >> 32, ret);
 	}
 }
 
@@ -151,5 +154,9 @@ int sigwake_forward_set(struct sigwake_domain *dom,
 	WRITE_ONCE(dom->fwd_mask, dom->fwd_mask | bit);
 out_unlock:
 	mutex_unlock(&dom->lock);
+	if (!ret)
+		sigwake_genl_forward_change(dom, args->host_signo,
+					    args->guest_signo, args->target,
+					    args->flags & SIGWAKE_FORWARD_REMOVE);
 	return ret;
 }

@@ -29,6 +29,7 @@
 #include <linux/task_work.h>
 
 #include "core.h"
+#include "trace.h"
 
 #ifdef CONFIG_PREEMPT_NOTIFIERS
 
@@ -117,6 +118,8 @@ static void sigwake_preempt_fire(struct sigwake_preempt *p)
 		WRITE_ONCE(*p->kick_byte, 1);
 	atomic64_inc(&p->dom->stats.preemptions);
 	atomic64_inc(&p->t->stats.preemptions);
+	trace_preempt(p->dom->id, p->t->handle, READ_ONCE(p->budget_ns),
+		      p->stint_ns);
 	if (p->kick_signo) {
 		this_cpu_write(sigwake_sending_kick, true);
 		send_sig_info(p->kick_signo, SEND_SIG_PRIV, p->task);
