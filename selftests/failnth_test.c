@@ -236,8 +236,8 @@ static void fn_bad(struct fn_result *r, unsigned int n, const char *fmt, const c
 
 static void fn_sweep(struct fn_env *e, const struct fn_op *op, struct fn_result *r)
 {
-	struct fn_counts base, now;
-	bool have = fn_counts(&base);
+	struct fn_counts base0, base, now;
+	bool have = fn_counts(&base0);
 	const char *why;
 	unsigned int n;
 	int ret;
@@ -246,6 +246,9 @@ static void fn_sweep(struct fn_env *e, const struct fn_op *op, struct fn_result 
 	for (n = 1; n <= FN_MAX_N; n++) {
 		bool fired;
 
+		/* base0: before the iteration; base: before the call */
+		if (have)
+			fn_counts(&base0);
 		if (op->prepare && (ret = op->prepare(e))) {
 			fn_bad(r, n, "prepare failed: ", NULL, ret);
 			break;
@@ -270,31 +273,26 @@ static void fn_sweep(struct fn_env *e, const struct fn_op *op, struct fn_result 
 			r->succeeded++;
 			if ((why = op->undo(e, true)))
 				fn_bad(r, n, "succeeded under injection, but: ", why, 0);
-			continue;
-		}
-		if (ret != -ENOMEM) {
+		} else if (ret != -ENOMEM) {
 			fn_bad(r, n, "errno other than ENOMEM: ", NULL, ret);
 			if (op->unprepare)
 				op->unprepare(e);
-			continue;
+		} else {
+			r->enomem++;
+			if (have && !fn_counts_settle(&base, &now))
+				fn_bad(r, n, "live objects changed by the failed call", NULL, 0);
+			/* the same call, clean, succeeds (and gets the same handle) */
+			ret = op->call(e);
+			if (ret)
+				fn_bad(r, n, "the clean retry failed: ", NULL, ret);
+			else if ((why = op->undo(e, false)))
+				fn_bad(r, n, "the clean retry: ", why, 0);
+			if (op->unprepare)
+				op->unprepare(e);
 		}
-		r->enomem++;
-		if (have && !fn_counts_settle(&base, &now)) {
-			fn_bad(r, n, "live objects changed by the failed call", NULL, 0);
-			base = now;
-		}
-		/* the same call, clean, succeeds (and gets the same handle) */
-		ret = op->call(e);
-		if (ret)
-			fn_bad(r, n, "the clean retry failed: ", NULL, ret);
-		else if ((why = op->undo(e, false)))
-			fn_bad(r, n, "the clean retry: ", why, 0);
-		if (op->unprepare)
-			op->unprepare(e);
-		if (have && !fn_counts_settle(&base, &now)) {
-			fn_bad(r, n, "live objects not back after the clean retry", NULL, 0);
-			base = now;
-		}
+		/* every iteration leaves the domain as it found it */
+		if (have && !fn_counts_settle(&base0, &now))
+			fn_bad(r, n, "live objects not back at the end of the iteration", NULL, 0);
 	}
 	if (n > FN_MAX_N)
 		fn_bad(r, n, "still injecting after n = " "200", NULL, 0);
