@@ -50,7 +50,7 @@
  * 2 s deadline; ETIMEDOUT counts as a lost kick.
  *
  * Usage: vcpu-kick [-n kicks] [-k kvm-kicks] [-s seed] [-t seconds]
- *   100000 kicks each, but each part stops at the -t time limit (150 s):
+ *   100000 kicks each, but each part stops at the -t time limit (120 s):
  *   under TCG on a busy host a kick round trip can take milliseconds.  The
  *   summary says how many kicks ran.
  * Exit status: 0 no kick lost, 1 a kick lost or an error, 2 no sigwake,
@@ -348,7 +348,7 @@ static void random_moment(struct vcpu *v, unsigned long long *rs)
 	}
 }
 
-static int time_limit_s = 150;
+static int time_limit_s = 120;
 
 static void kick_run(struct vcpu *v, long n)
 {
