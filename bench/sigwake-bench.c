@@ -221,6 +221,39 @@ static pthread_t spawn(void *(*fn)(void *), void *arg, size_t stack)
 	return th;
 }
 
+/*
+ * Two CPUs the process may run on, for benchmarks whose techniques each
+ * have a thread of their own: pinned, every technique's wakeup crosses
+ * between the same two CPUs, instead of whatever the scheduler happened to
+ * pick for each.  One CPU only: both are that one.
+ */
+static void two_cpus(int *a, int *b)
+{
+	cpu_set_t set;
+	int cpu, n = 0;
+
+	*a = *b = 0;
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++) {
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		if (n++ == 0)
+			*a = *b = cpu;
+		else
+			*b = cpu;
+	}
+}
+
+static void pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
 static void install(int sig, void (*fn)(int))
 {
 	struct sigaction sa;
@@ -447,6 +480,7 @@ static struct {
 	double clock_ns;	/* cost of one now_ns() */
 	char sigwake[128];	/* "available" or why not */
 	char preempt[128];
+	char post_cpus[64];
 	long max_threads_per_domain;
 	char date[32];
 } env;
@@ -850,6 +884,7 @@ static void litebox_handler(int sig)
 /* One waiting target per technique. */
 struct postwait {
 	int kind;
+	int cpu;
 	pid_t tid;
 	__u32 handle;
 	int statfd;
@@ -870,6 +905,7 @@ static void *pw_target(void *arg)
 	int r;
 
 	pw->tid = gettid_();
+	pin_self(pw->cpu);
 	switch (pw->kind) {
 	case PW_SIGWAKE:
 		self = sw_register(sig_kick);
@@ -965,15 +1001,22 @@ static void bench_post(void)
 	size_t n = iters(2000, 100), w = warmup(n), nact, i;
 	struct postwait pw[PW_N];
 	pid_t pid = getpid();
-	int act[PW_N];
+	int act[PW_N], cpu_sender, cpu_target;
+	cpu_set_t saved;
 
 	nact = series_active(s, PW_N, act);
 	series_alloc(s, PW_N, n);
 	memset(pw, 0, sizeof(pw));
+	two_cpus(&cpu_sender, &cpu_target);
+	snprintf(env.post_cpus, sizeof(env.post_cpus),
+		 "sender on CPU %d, targets on CPU %d", cpu_sender, cpu_target);
+	sched_getaffinity(0, sizeof(saved), &saved);
+	pin_self(cpu_sender);
 	for (i = 0; i < nact; i++) {
 		struct postwait *p = &pw[act[i]];
 
 		p->kind = act[i];
+		p->cpu = cpu_target;
 		p->th = spawn(pw_target, p, 0);
 		await_change(&p->ready, 0);
 		p->statfd = proc_stat_open(p->tid);
@@ -1002,6 +1045,7 @@ static void bench_post(void)
 		pthread_join(p->th, NULL);
 		close(p->statfd);
 	}
+	sched_setaffinity(0, sizeof(saved), &saved);
 	series_rows("post_to_waiter", s, PW_N);
 }
 
@@ -2127,7 +2171,7 @@ static const char *bench_title(const char *bench)
 {
 	static const char *const map[][2] = {
 		{ "wake_roundtrip", "1. wake round trip (two threads ping-pong)" },
-		{ "post_to_waiter", "2. guest signal to a waiting thread, until it runs" },
+		{ "post_to_waiter", "2. guest signal to a thread waiting on another CPU, until it runs" },
 		{ "entry_exit", "3. guest entry + exit, preemption armed (per pair)" },
 		{ "kick", "4. kick a thread in guest code, until its handler runs" },
 		{ "scaling", "5. scaling with registered threads (cost of the ioctl)" },
@@ -2314,6 +2358,8 @@ static void write_json(const char *path, int complete)
 	json_str(f, env.sigwake);
 	fprintf(f, ", \"preempt\": ");
 	json_str(f, env.preempt);
+	fprintf(f, ", \"post_cpus\": ");
+	json_str(f, env.post_cpus);
 	fprintf(f, ", \"preempt_armed\": %s, \"preempt_budget_ns\": %llu, "
 		"\"preempt_refused_entries\": %lu, \"itimer_fired\": %lu",
 		preempt_armed ? "true" : "false",
