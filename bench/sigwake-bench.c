@@ -72,7 +72,6 @@ static int sig_sigwait;		/* taken with sigtimedwait */
 
 /* Guest signals posted through sigwake. */
 #define GSIG_POST	10
-#define GSIG_STOP	15
 
 /* Preemption budget, the same for sigwake and the itimer technique. */
 #define PREEMPT_BUDGET_NS	(10 * NSEC_PER_MSEC)
