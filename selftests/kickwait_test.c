@@ -263,7 +263,7 @@ TEST_F(kw, timeout_zero_checks_once)
 	t0 = sw_now_ns();
 	EXPECT_EQ(-ETIMEDOUT, sw_kick_wait(self->fd, t.handle,
 					   SIGWAKE_KICK_WAIT, 0, NULL));
-	EXPECT_GT(2000 * MS, sw_now_ns() - t0);
+	EXPECT_GT(10000 * MS, sw_now_ns() - t0);	/* prompt, even on a stalled TCG host */
 	EXPECT_EQ(1, self->kick[0]);	/* it did kick */
 	/* out of guest now: a zero timeout succeeds */
 	SW_STORE(&t.release, 1);
