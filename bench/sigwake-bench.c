@@ -1599,18 +1599,21 @@ static void sc_leave_futex(struct scaling *sc, uint32_t next)
 }
 
 /* One visit to N = sc_counts[@ci]: every line, @samples samples each. */
-static void sc_run(size_t ci, size_t samples, int measure_memory)
+static void sc_run(size_t ci, size_t samples, int measure_memory, int cpu)
 {
 	uint64_t seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)ci ^
 			((uint64_t)samples << 32);
 	int n = sc_counts[ci], k, all, line;
 	struct memsnap m0, m1;
 	struct scaling *sc;
+	cpu_set_t cpus;
 
 	sc = calloc(1, sizeof(*sc));
 	if (!sc)
 		die("out of memory");
 	sc->n = n;
+	CPU_ZERO(&cpus);
+	CPU_SET(cpu, &cpus);
 	sc->phase = PH_WAIT;
 	sc->last_woken = NOBODY;
 	sc->wq = sigwake_wq_create(sw_fd, &sc->phase);
@@ -1631,6 +1634,7 @@ static void sc_run(size_t ci, size_t samples, int measure_memory)
 		sc->w[all].idx = all;
 		pthread_attr_init(&attr);
 		pthread_attr_setstacksize(&attr, SC_STACK);
+		pthread_attr_setaffinity_np(&attr, sizeof(cpus), &cpus);
 		err = pthread_create(&sc->w[all].th, &attr, sc_worker,
 				     &sc->w[all]);
 		pthread_attr_destroy(&attr);
@@ -1704,15 +1708,18 @@ out:
 /*
  * The counts are visited up and back down (1, 64, 1024, 8192, 1024, 64, 1),
  * each visit taking its share of the samples, so that a load that drifts
- * during the run weighs on every N alike.
+ * during the run weighs on every N alike.  The caller and the workers are
+ * pinned to two CPUs: every wakeup crosses between them, whichever thread
+ * it wakes.
  */
 static void bench_scaling(void)
 {
 	size_t samples = iters(2000, 100), nc = 0, i, v, ci;
 	size_t order[2 * ARRAY_SIZE(sc_counts)], visits[ARRAY_SIZE(sc_counts)];
+	int line, cpu_caller, cpu_workers;
 	struct rlimit rl;
+	cpu_set_t saved;
 	long limit;
-	int line;
 
 	if (!sw_ok()) {
 		add_row("scaling", NULL, "all", "scaling (sigwake only)")
@@ -1756,12 +1763,17 @@ static void bench_scaling(void)
 			if (!sc_acc[ci][line].v)
 				die("out of memory");
 		}
+	two_cpus(&cpu_caller, &cpu_workers);
+	sched_getaffinity(0, sizeof(saved), &saved);
+	pin_self(cpu_caller);
 	for (i = 0; i < 2 * nc - 1; i++) {
 		ci = order[i];
 		for (v = 0; v < i && order[v] != ci; v++)
 			;
-		sc_run(ci, (samples + visits[ci] - 1) / visits[ci], v == i);
+		sc_run(ci, (samples + visits[ci] - 1) / visits[ci], v == i,
+		       cpu_workers);
 	}
+	sched_setaffinity(0, sizeof(saved), &saved);
 	for (ci = 0; ci < nc; ci++)
 		for (line = 0; line < SL_N; line++) {
 			struct sc_acc *acc = &sc_acc[ci][line];
