@@ -199,6 +199,9 @@ load_module() {
 	elif msg=$(insmod "$ko" 2>&1); then
 		loaded=1
 		report "insmod $module.ko" 0
+		# To map addresses in later reports (kmemleak after rmmod
+		# prints bare addresses) back to the .ko.
+		out "# sigwake-run: $module .text at $(cat /sys/module/"$module"/sections/.text 2>/dev/null)"
 	else
 		out "# $msg"
 		report "insmod $module.ko" 1 "insmod failed"
