@@ -13,6 +13,8 @@
 #   make style | sparse | w1 | uapi-test | helper
 
 VERSION := 0.1.0
+# The summary line of `make check` must be the last line printed.
+MAKEFLAGS += --no-print-directory
 KERNELRELEASE ?= $(shell uname -r)
 KERNELDIR ?= /lib/modules/$(KERNELRELEASE)/build
 PREFIX ?= /usr/local
