@@ -68,6 +68,7 @@
 static int sig_kick;		/* sigwake kick_signo; pthread_kill baseline */
 static int sig_litebox;		/* LiteBox-style host signal */
 static int sig_sigwait;		/* taken with sigtimedwait */
+static int sig_nop;		/* an empty handler, for the floor */
 #define SIG_PREEMPT	SIGVTALRM	/* Shadow's ITIMER_VIRTUAL signal */
 
 /* Guest signals posted through sigwake. */
@@ -1947,7 +1948,8 @@ static void bench_lost(void)
  */
 enum {
 	FL_GETPPID, FL_PIPE_IOCTL, FL_SW_ENOTTY, FL_SW_ENOENT, FL_SW_WAKE,
-	FL_FUTEX_WAKE, FL_SW_WAIT, FL_FUTEX_WAIT, FL_SW_POST, FL_TGKILL, FL_N
+	FL_FUTEX_WAKE, FL_SW_WAIT, FL_FUTEX_WAIT, FL_SW_POST, FL_TGKILL,
+	FL_SIGNAL_SELF, FL_N
 };
 
 #define FLOOR_BATCH	100
@@ -1982,6 +1984,10 @@ static double floor_batch(int k, uint32_t *word, int wq, int pipefd)
 		case FL_TGKILL:
 			/* To the caller itself, which blocks the signal. */
 			syscall(SYS_tgkill, pid, tid, sig_sigwait);
+			break;
+		case FL_SIGNAL_SELF:
+			/* Delivered: frame, empty handler, sigreturn. */
+			syscall(SYS_tgkill, pid, tid, sig_nop);
 			break;
 		case FL_PIPE_IOCTL:
 			ioctl(pipefd, FIONREAD, &avail);
@@ -2020,6 +2026,8 @@ static void bench_floor(void)
 				 "sigwake POST, target in host (recorded)", 1 },
 		[FL_TGKILL] = { "tgkill_blocked",
 				"tgkill, target blocks it (queued)", 0 },
+		[FL_SIGNAL_SELF] = { "signal_self_handler",
+				     "tgkill to self, empty handler runs", 0 },
 		[FL_GETPPID] = { "getppid", "getppid (bare syscall)", 0 },
 		[FL_PIPE_IOCTL] = { "pipe_fionread",
 				    "ioctl FIONREAD on a pipe (VFS ioctl)", 0 },
@@ -2575,9 +2583,11 @@ int main(int argc, char **argv)
 	sig_kick = SIGRTMIN;
 	sig_litebox = SIGRTMIN + 1;
 	sig_sigwait = SIGRTMIN + 2;
+	sig_nop = SIGRTMIN + 3;
 	install(sig_kick, kick_handler);
 	install(sig_litebox, litebox_handler);
 	install(sig_sigwait, nop_handler);
+	install(sig_nop, nop_handler);
 	install(SIG_PREEMPT, preempt_handler);
 
 	detect_env();
