@@ -36,6 +36,7 @@
 
 extern unsigned int sigwake_max_threads;
 extern unsigned int sigwake_max_queues;
+extern unsigned int sigwake_max_user_queues;
 extern unsigned int sigwake_max_domains;
 extern unsigned int sigwake_kick_retry_us;
 
@@ -62,12 +63,24 @@ struct sigwake_counters {
 };
 
 /**
+ * struct sigwake_ucount - what one user holds over all its domains
+ * @domains: open domains; under sigwake_users_lock (domain.c).
+ * @queues: wait queues, checked against max_queues_per_user; changed under
+ *	the lock of the domain that creates or destroys the queue.
+ */
+struct sigwake_ucount {
+	unsigned int domains;
+	atomic_t queues;
+};
+
+/**
  * struct sigwake_domain - one open file of /dev/sigwake
  * @ref: the file holds one reference, a queued reap work another.
  * @id: key in sigwake_domains.
  * @tgid: the owning thread group.
  * @mm: the owning mm (mmgrab'd, only compared): an exec changes it.
  * @user: the opener's user: per-user domain count, RLIMIT_MEMLOCK charge.
+ * @ucount: @user's totals over all its domains; @nr_wqs is counted there.
  * @charge_memlock: false if the opener had CAP_IPC_LOCK.
  * @lock: serializes registration, unregistration, queue creation and
  *	destruction, reaping and teardown; protects @nr_threads, @nr_wqs
@@ -96,6 +109,7 @@ struct sigwake_domain {
 	struct pid *tgid;
 	struct mm_struct *mm;
 	struct user_struct *user;
+	struct sigwake_ucount *ucount;
 	bool charge_memlock;
 	char comm[TASK_COMM_LEN];
 
@@ -296,8 +310,10 @@ int sigwake_forward_set(struct sigwake_domain *dom,
 int sigwake_preempt_set(struct sigwake_domain *dom,
 			struct sigwake_preempt_args *args);
 void sigwake_preempt_exit(void);
+struct sigwake_preempt *sigwake_preempt_prealloc(struct sigwake_domain *dom);
 void sigwake_preempt_registered(struct sigwake_domain *dom,
-				struct sigwake_thread *t);
+				struct sigwake_thread *t,
+				struct sigwake_preempt *p);
 void sigwake_preempt_released(struct sigwake_thread *t);
 void sigwake_preempt_thread_init(struct sigwake_thread *t);
 bool sigwake_preempt_available(void);

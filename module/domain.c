@@ -18,48 +18,58 @@
 
 DEFINE_XARRAY_ALLOC1(sigwake_domains);
 
-/* Domains per user, keyed by kuid; values are xa_mk_value() counts. */
+/*
+ * Per-user totals (struct sigwake_ucount), keyed by kuid.  An entry exists
+ * while its user has an open domain; sigwake_users_lock protects the array
+ * and each entry's @domains.
+ */
 static DEFINE_XARRAY(sigwake_users);
 static DEFINE_MUTEX(sigwake_users_lock);
 
-static int sigwake_user_get(kuid_t uid)
+static struct sigwake_ucount *sigwake_user_get(kuid_t uid)
 {
 	unsigned long key = __kuid_val(uid);
-	unsigned long count;
-	void *entry;
+	struct sigwake_ucount *uc;
 	int ret;
 
 	mutex_lock(&sigwake_users_lock);
-	entry = xa_load(&sigwake_users, key);
-	count = entry ? xa_to_value(entry) : 0;
-	if (count >= READ_ONCE(sigwake_max_domains)) {
-		ret = -ENOSPC;
+	uc = xa_load(&sigwake_users, key);
+	if (uc) {
+		if (uc->domains >= READ_ONCE(sigwake_max_domains)) {
+			uc = ERR_PTR(-ENOSPC);
+			goto out_unlock;
+		}
+		uc->domains++;
 		goto out_unlock;
 	}
-	ret = xa_err(xa_store(&sigwake_users, key, xa_mk_value(count + 1),
-			      GFP_KERNEL));
+	if (!READ_ONCE(sigwake_max_domains)) {
+		uc = ERR_PTR(-ENOSPC);
+		goto out_unlock;
+	}
+	uc = kzalloc(sizeof(*uc), GFP_KERNEL);
+	if (!uc) {
+		uc = ERR_PTR(-ENOMEM);
+		goto out_unlock;
+	}
+	uc->domains = 1;
+	ret = xa_err(xa_store(&sigwake_users, key, uc, GFP_KERNEL));
+	if (ret) {
+		kfree(uc);
+		uc = ERR_PTR(ret);
+	}
 out_unlock:
 	mutex_unlock(&sigwake_users_lock);
-	return ret;
+	return uc;
 }
 
-static void sigwake_user_put(kuid_t uid)
+static void sigwake_user_put(kuid_t uid, struct sigwake_ucount *uc)
 {
-	unsigned long key = __kuid_val(uid);
-	unsigned long count;
-	void *entry;
-
 	mutex_lock(&sigwake_users_lock);
-	entry = xa_load(&sigwake_users, key);
-	count = entry ? xa_to_value(entry) : 0;
-	if (WARN_ON_ONCE(!count))
-		goto out_unlock;
-	if (count == 1)
-		xa_erase(&sigwake_users, key);
-	else
-		xa_store(&sigwake_users, key, xa_mk_value(count - 1),
-			 GFP_KERNEL);
-out_unlock:
+	if (!--uc->domains) {
+		WARN_ON_ONCE(atomic_read(&uc->queues));
+		xa_erase(&sigwake_users, __kuid_val(uid));
+		kfree(uc);
+	}
 	mutex_unlock(&sigwake_users_lock);
 }
 
@@ -98,9 +108,11 @@ struct sigwake_domain *sigwake_domain_create(void)
 	get_task_comm(dom->comm, current);
 
 	dom->user = get_uid(current_user());
-	ret = sigwake_user_get(dom->user->uid);
-	if (ret)
+	dom->ucount = sigwake_user_get(dom->user->uid);
+	if (IS_ERR(dom->ucount)) {
+		ret = PTR_ERR(dom->ucount);
 		goto err_free_uid;
+	}
 	dom->charge_memlock = !capable(CAP_IPC_LOCK);
 	dom->tgid = get_pid(task_tgid(current));
 	dom->mm = current->mm;
@@ -117,7 +129,7 @@ struct sigwake_domain *sigwake_domain_create(void)
 err_drop_owner:
 	mmdrop(dom->mm);
 	put_pid(dom->tgid);
-	sigwake_user_put(dom->user->uid);
+	sigwake_user_put(dom->user->uid, dom->ucount);
 err_free_uid:
 	free_uid(dom->user);
 	kfree(dom);
@@ -199,11 +211,12 @@ void sigwake_domain_destroy(struct sigwake_domain *dom)
 		sigwake_wq_kill(wq);
 		sigwake_wq_put(wq);
 	}
+	atomic_sub(dom->nr_wqs, &dom->ucount->queues);
 	dom->nr_wqs = 0;
 	mutex_unlock(&dom->lock);
 
 	sigwake_genl_domain_del(dom);
 
-	sigwake_user_put(dom->user->uid);
+	sigwake_user_put(dom->user->uid, dom->ucount);
 	sigwake_domain_put(dom);
 }

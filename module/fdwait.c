@@ -108,7 +108,8 @@ int sigwake_fdwait_prepare(struct sigwake_fdwait *fw, u64 ufds, u32 nfds)
  * @fw: prepared descriptors
  * @t: the waiting thread (the caller holds a reference until disarm)
  *
- * Return: true if one is ready already (nothing more is armed then).
+ * Return: true if one is ready already (nothing more is armed then), or
+ * if a wait entry could not be allocated (@fw->error is then -ENOMEM).
  */
 bool sigwake_fdwait_arm(struct sigwake_fdwait *fw, struct sigwake_thread *t)
 {
@@ -129,7 +130,8 @@ bool sigwake_fdwait_arm(struct sigwake_fdwait *fw, struct sigwake_thread *t)
 		}
 		fw->cur_events = sigwake_pfd_events(pfd);
 		fw->pt._key = fw->cur_events;
-		mask = vfs_poll(fw->files[i], ready ? NULL : &fw->pt);
+		mask = vfs_poll(fw->files[i],
+				ready || fw->error ? NULL : &fw->pt);
 		if (mask & fw->cur_events)
 			ready = true;
 	}

@@ -25,6 +25,11 @@ module_param_named(max_queues_per_domain, sigwake_max_queues, uint, 0644);
 MODULE_PARM_DESC(max_queues_per_domain,
 		 "Wait queues per domain (ENOSPC beyond)");
 
+unsigned int sigwake_max_user_queues = 131072;
+module_param_named(max_queues_per_user, sigwake_max_user_queues, uint, 0644);
+MODULE_PARM_DESC(max_queues_per_user,
+		 "Wait queues per user over all its domains (ENOSPC beyond)");
+
 unsigned int sigwake_max_domains = 256;
 module_param_named(max_domains_per_user, sigwake_max_domains, uint, 0644);
 MODULE_PARM_DESC(max_domains_per_user,

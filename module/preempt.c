@@ -199,14 +199,20 @@ static struct preempt_ops sigwake_preempt_ops = {
 	.sched_out = sigwake_preempt_sched_out,
 };
 
-/* Runs in @t's task: add the notifier, or just update the budget. */
-static void sigwake_preempt_attach(struct sigwake_thread *t)
+/*
+ * Runs in @t's task: add the notifier, or just update the budget.  @p is a
+ * watch the caller allocated, so that it could report ENOMEM; or NULL from
+ * the task work, which has nobody to report to: a failure there leaves the
+ * budget recorded and the watch absent, and the next PREEMPT tries again.
+ */
+static void sigwake_preempt_attach(struct sigwake_thread *t,
+				   struct sigwake_preempt *p)
 {
-	struct sigwake_preempt *p;
 	unsigned long flags;
 	u64 budget;
 
-	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p)
+		p = kzalloc(sizeof(*p), GFP_KERNEL);
 	if (!p)
 		return;
 
@@ -257,7 +263,7 @@ static void sigwake_preempt_task_work(struct callback_head *work)
 	t->preempt_queued = false;
 	spin_unlock_irqrestore(&t->lock, flags);
 
-	sigwake_preempt_attach(t);
+	sigwake_preempt_attach(t, NULL);
 	sigwake_thread_put(t);
 }
 
@@ -325,7 +331,23 @@ static bool sigwake_preempt_set_locked(struct sigwake_thread *t, u64 budget)
 	return false;
 }
 
-static int sigwake_preempt_one(struct sigwake_thread *t, u64 budget)
+/*
+ * Does setting @budget on @t make the caller attach a new watch?  Only @t's
+ * own task adds or drops its watch, so for the caller's thread the answer
+ * cannot change before sigwake_preempt_one() runs.
+ */
+static bool sigwake_preempt_needs_watch(struct sigwake_thread *t, u64 budget)
+{
+	return budget && READ_ONCE(t->task) == current &&
+	       !READ_ONCE(t->preempt);
+}
+
+/*
+ * Set @budget on @t.  *@pp is a watch allocated in advance for the caller's
+ * own thread (or NULL); it is used, and *@pp cleared, if @t needs it.
+ */
+static int sigwake_preempt_one(struct sigwake_thread *t, u64 budget,
+			       struct sigwake_preempt **pp)
 {
 	unsigned long flags;
 	bool attach = false;
@@ -337,8 +359,10 @@ static int sigwake_preempt_one(struct sigwake_thread *t, u64 budget)
 	else
 		attach = sigwake_preempt_set_locked(t, budget);
 	spin_unlock_irqrestore(&t->lock, flags);
-	if (attach)
-		sigwake_preempt_attach(t);
+	if (attach) {
+		sigwake_preempt_attach(t, *pp);
+		*pp = NULL;
+	}
 	return ret;
 }
 
@@ -352,6 +376,7 @@ static int sigwake_preempt_one(struct sigwake_thread *t, u64 budget)
 int sigwake_preempt_set(struct sigwake_domain *dom,
 			struct sigwake_preempt_args *args)
 {
+	struct sigwake_preempt *p = NULL;
 	struct sigwake_thread *t;
 	unsigned long index;
 	int ret;
@@ -369,31 +394,71 @@ int sigwake_preempt_set(struct sigwake_domain *dom,
 		rcu_read_unlock();
 		if (!t)
 			return -ENOENT;
-		ret = sigwake_preempt_one(t, args->budget_ns);
+		ret = 0;
+		if (sigwake_preempt_needs_watch(t, args->budget_ns)) {
+			p = kzalloc(sizeof(*p), GFP_KERNEL);
+			if (!p)
+				ret = -ENOMEM;
+		}
+		if (!ret)
+			ret = sigwake_preempt_one(t, args->budget_ns, &p);
+		kfree(p);
 		sigwake_thread_put(t);
 		return ret;
 	}
 
 	mutex_lock(&dom->lock);
+	/* The caller's own watch first: ENOMEM must come before any change. */
+	xa_for_each(&dom->threads, index, t) {
+		if (!sigwake_preempt_needs_watch(t, args->budget_ns))
+			continue;
+		p = kzalloc(sizeof(*p), GFP_KERNEL);
+		if (!p) {
+			mutex_unlock(&dom->lock);
+			return -ENOMEM;
+		}
+		break;
+	}
 	WRITE_ONCE(dom->preempt_all, args->budget_ns);
 	xa_for_each(&dom->threads, index, t)
-		sigwake_preempt_one(t, args->budget_ns);
+		sigwake_preempt_one(t, args->budget_ns, &p);
 	mutex_unlock(&dom->lock);
+	kfree(p);
 	return 0;
+}
+
+/**
+ * sigwake_preempt_prealloc() - the watch a registration in @dom will need
+ * @dom: the domain the caller is about to register in
+ *
+ * Return: NULL if the domain has no budget for all threads, a watch to pass
+ * to sigwake_preempt_registered() (or kfree()), or ERR_PTR(-ENOMEM).
+ */
+struct sigwake_preempt *sigwake_preempt_prealloc(struct sigwake_domain *dom)
+{
+	struct sigwake_preempt *p;
+
+	if (!READ_ONCE(dom->preempt_all))
+		return NULL;
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	return p ?: ERR_PTR(-ENOMEM);
 }
 
 /**
  * sigwake_preempt_registered() - a thread just registered itself
  * @dom: its domain, whose lock the caller does not hold
  * @t: the new registration; current is its task
+ * @p: from sigwake_preempt_prealloc(); consumed
  */
 void sigwake_preempt_registered(struct sigwake_domain *dom,
-				struct sigwake_thread *t)
+				struct sigwake_thread *t,
+				struct sigwake_preempt *p)
 {
 	u64 budget = READ_ONCE(dom->preempt_all);
 
 	if (budget)
-		sigwake_preempt_one(t, budget);
+		sigwake_preempt_one(t, budget, &p);
+	kfree(p);
 }
 
 /**
@@ -440,8 +505,14 @@ void sigwake_preempt_exit(void)
 {
 }
 
+struct sigwake_preempt *sigwake_preempt_prealloc(struct sigwake_domain *dom)
+{
+	return NULL;
+}
+
 void sigwake_preempt_registered(struct sigwake_domain *dom,
-				struct sigwake_thread *t)
+				struct sigwake_thread *t,
+				struct sigwake_preempt *p)
 {
 }
 

@@ -167,6 +167,7 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 			    struct sigwake_register_args *args)
 {
 	struct sigwake_thread *t, *old;
+	struct sigwake_preempt *pw;
 	void *kaddr;
 	int ret;
 
@@ -185,6 +186,11 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		return -ENOMEM;
+	pw = sigwake_preempt_prealloc(dom);
+	if (IS_ERR(pw)) {
+		kfree(t);
+		return PTR_ERR(pw);
+	}
 	refcount_set(&t->ref, 1);
 	spin_lock_init(&t->lock);
 	INIT_LIST_HEAD(&t->wq_node);
@@ -242,7 +248,7 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 	sigwake_genl_thread_new(t);
 	mutex_unlock(&dom->lock);
 
-	sigwake_preempt_registered(dom, t);
+	sigwake_preempt_registered(dom, t, pw);
 	args->handle = t->handle;
 	return 0;
 
@@ -255,6 +261,7 @@ err_unpin_block:
 	sigwake_unpin(dom, t->block_uaddr);
 err_unlock:
 	mutex_unlock(&dom->lock);
+	kfree(pw);
 	kfree(t);
 	return ret;
 }
@@ -516,8 +523,15 @@ int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
 			 expected, deadline);
 
 	sigwake_set_fd_event(t, false);
-	if (fw && sigwake_fdwait_arm(fw, t))
+	if (fw && sigwake_fdwait_arm(fw, t)) {
+		/* As poll(2): no memory for a wait entry fails the call. */
+		if (fw->error) {
+			ret = fw->error;
+			sigwake_fdwait_disarm(fw);
+			goto out_put;
+		}
 		sigwake_set_fd_event(t, true);
+	}
 
 	sigwake_waiter_enter(dom, t);
 
@@ -559,6 +573,7 @@ out_leave:
 		atomic64_inc(&dom->stats.interrupted);
 		atomic64_inc(&t->stats.interrupted);
 	}
+out_put:
 	trace_wait_end(dom->id, t->handle, ret);
 	sigwake_thread_put(t);
 	return ret;
@@ -588,7 +603,15 @@ static void sigwake_send_kick(struct task_struct *task, int signo)
 	}
 	preempt_disable();
 	this_cpu_write(sigwake_sending_kick, true);
-	send_sig_info(signo, infop, task);
+	/*
+	 * A real-time signal with a user siginfo fails with EAGAIN when its
+	 * siginfo cannot be queued (no memory, or RLIMIT_SIGPENDING).  The
+	 * kick must not be lost: send it again as from the kernel, which
+	 * sets it pending without a siginfo, as a standard signal is.
+	 */
+	if (send_sig_info(signo, infop, task) == -EAGAIN &&
+	    infop != SEND_SIG_PRIV)
+		send_sig_info(signo, SEND_SIG_PRIV, task);
 	this_cpu_write(sigwake_sending_kick, false);
 	preempt_enable();
 }

@@ -55,11 +55,16 @@ int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
 		ret = -ENOSPC;
 		goto err_unlock;
 	}
+	if ((unsigned int)atomic_inc_return(&dom->ucount->queues) >
+	    READ_ONCE(sigwake_max_user_queues)) {
+		ret = -ENOSPC;
+		goto err_uncount;
+	}
 	if (word) {
 		kaddr = sigwake_pin(dom, word);
 		if (IS_ERR(kaddr)) {
 			ret = PTR_ERR(kaddr);
-			goto err_unlock;
+			goto err_uncount;
 		}
 		wq->kword = kaddr;
 	}
@@ -79,6 +84,8 @@ int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
 err_unpin:
 	if (wq->kword)
 		sigwake_unpin(dom, word);
+err_uncount:
+	atomic_dec(&dom->ucount->queues);
 err_unlock:
 	mutex_unlock(&dom->lock);
 	kfree(wq);
@@ -114,8 +121,10 @@ int sigwake_wq_destroy(struct sigwake_domain *dom, u32 handle)
 		return -ENOENT;
 	mutex_lock(&dom->lock);
 	wq = xa_erase(&dom->wqs, handle);
-	if (wq)
+	if (wq) {
 		dom->nr_wqs--;
+		atomic_dec(&dom->ucount->queues);
+	}
 	mutex_unlock(&dom->lock);
 	if (!wq)
 		return -ENOENT;

@@ -944,11 +944,12 @@ static const char *const param_names[] = {
 	"max_threads_per_domain",
 	"max_queues_per_domain",
 	"max_domains_per_user",
+	"max_queues_per_user",
 };
 #define NPARAMS ARRAY_SIZE(param_names)
 
 /* Saved by main() before any test, restored at exit whatever happened. */
-static long saved_params[NPARAMS] = { -1, -1, -1 };
+static long saved_params[NPARAMS] = { -1, -1, -1, -1 };
 
 static void restore_params(void)
 {

@@ -11,6 +11,7 @@
  *           sends it is seen.
  */
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 
 #include "sigwake_test.h"
@@ -313,6 +314,40 @@ TEST_F(thread, kick_without_signo_sets_byte)
 	EXPECT_EQ(SIGWAKE_TF_KICKED, SW_LOAD(&g.t.blk->flags));
 	EXPECT_EQ(0, kick_count);
 	sw_thread_finish(&g.t);
+}
+
+/*
+ * A real-time kick_signo sent with the poster's siginfo cannot be queued
+ * past RLIMIT_SIGPENDING; the kick must arrive all the same (without its
+ * siginfo, as a standard signal would).
+ */
+TEST(kick_realtime_signal_past_sigpending_limit)
+{
+	struct rlimit old, none;
+	struct sigwake_thread_block *blk = sw_alloc_blocks(1);
+	struct timespec zero = { 0 };
+	int fd, sig = SIGRTMIN + 3;
+	__u32 handle, outcome = 0;
+	sigset_t set;
+
+	ASSERT_NE(NULL, blk);
+	SW_OPEN_DOMAIN(fd);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &set, NULL));
+	ASSERT_EQ(0, sw_register(fd, blk, NULL, sig, &handle));
+	ASSERT_EQ(0, getrlimit(RLIMIT_SIGPENDING, &old));
+	none = old;
+	none.rlim_cur = 0;
+	ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &none));
+
+	sw_set_state(blk, SIGWAKE_RUNNING_IN_GUEST);
+	EXPECT_EQ(0, sw_kick(fd, handle, &outcome));
+	sw_set_state(blk, SIGWAKE_RUNNING_IN_HOST);
+	ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &old));
+	EXPECT_EQ(SIGWAKE_POST_KICKED, outcome);
+	EXPECT_EQ(sig, sigtimedwait(&set, NULL, &zero));
+	close(fd);
 }
 
 TEST_F(thread, post_blocked_to_guest_thread_no_kick)

@@ -10,6 +10,9 @@
  *                            the mm's pinned_vm (VmPin), each page once
  *   domains_per_user         max_domains_per_user bounds open(2) per uid
  *                            (ENOSPC), other users are not affected
+ *   queues_per_user          max_queues_per_user bounds WQ_CREATE over all
+ *                            of a uid's domains (ENOSPC); destroy and close
+ *                            give slots back; other users are not affected
  *   kernel_addresses         block, kick_addr, word, fds and the argument
  *                            itself: EFAULT for kernel and non-canonical
  *                            addresses
@@ -265,6 +268,68 @@ TEST(domains_per_user)
 	EXPECT_LE(0, fd[2]);
 	EXPECT_EQ(-1, fd[3]);
 	EXPECT_EQ(ENOSPC, i);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* As nobody with max_queues_per_user = 4: two domains share the four. */
+static int sec_queues_child(void *arg)
+{
+	__u32 h[4], extra;
+	int a, b;
+
+	if (sec_drop_privileges())
+		return 2;
+	a = open(SIGWAKE_DEVICE, O_RDWR | O_CLOEXEC);
+	b = open(SIGWAKE_DEVICE, O_RDWR | O_CLOEXEC);
+	if (a < 0 || b < 0)
+		return 10;
+	if (sw_wq_create(a, NULL, &h[0]) || sw_wq_create(a, NULL, &h[1]) ||
+	    sw_wq_create(b, NULL, &h[2]) || sw_wq_create(b, NULL, &h[3]))
+		return 11;
+	if (sw_wq_create(a, NULL, &extra) != -ENOSPC ||
+	    sw_wq_create(b, NULL, &extra) != -ENOSPC)
+		return 20;
+	if (sw_wq_destroy(b, h[3]) || sw_wq_create(a, NULL, &extra))
+		return 21;
+	if (sw_wq_create(b, NULL, &extra) != -ENOSPC)
+		return 22;
+	/* a holds three: closing it gives all three back */
+	close(a);
+	if (sw_wq_create(b, NULL, &h[0]) || sw_wq_create(b, NULL, &h[1]) ||
+	    sw_wq_create(b, NULL, &h[3]))
+		return 23;
+	if (sw_wq_create(b, NULL, &extra) != -ENOSPC)
+		return 24;
+	close(b);
+	return 0;
+}
+
+TEST(queues_per_user)
+{
+	long saved = sw_param_read("max_queues_per_user");
+	__u32 h[5];
+	int rc, fd, i, ret[5];
+
+	if (saved < 0 && sw_allow_skip())
+		SKIP(return, "no module parameters");
+	ASSERT_LT(0, saved);
+	ASSERT_EQ(0, sw_param_write("max_queues_per_user", 4));
+	rc = sec_in_child(sec_queues_child, NULL);
+	/* root is another user: four of its own, then ENOSPC */
+	fd = open(SIGWAKE_DEVICE, O_RDWR | O_CLOEXEC);
+	for (i = 0; i < 5; i++)
+		ret[i] = fd < 0 ? -EBADF : sw_wq_create(fd, NULL, &h[i]);
+	ASSERT_EQ(0, sw_param_write("max_queues_per_user", saved));
+	EXPECT_EQ(0, rc) {
+		TH_LOG("step: 10 open, 11 the first four, 20 the fifth is not ENOSPC, 21 destroy does not give a slot back, 22 the slot is given twice, 23 close does not give the slots back, 24 limit not kept after close");
+	}
+	EXPECT_LE(0, fd);
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(0, ret[i]);
+	EXPECT_EQ(-ENOSPC, ret[4]);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* ------------------------------------------------------------------ */

@@ -13,7 +13,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=${SIGWAKE_TOP:-$(cd "$here/../.." && pwd)}
 BUILD=${SIGWAKE_BUILD:-$TOP/build/qemu}
 
-KERNELS=${KERNELS:-6.1 6.12}
+KERNELS=${KERNELS:-6.1 6.12 debug}
 KERNEL=${KERNEL:-6.1}
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 VM_TIMEOUT=${VM_TIMEOUT:-}

@@ -42,7 +42,8 @@
  *            is not registered in the domain
  *  ESRCH     the target thread exited without unregistering
  *  ENOSPC    a limit (module parameter) is reached: threads or queues per
- *            domain, domains per user (returned by open(2))
+ *            domain, queues per user, domains per user (returned by
+ *            open(2))
  *  ENOMEM    out of memory, or the pinned pages would exceed RLIMIT_MEMLOCK
  *  EAGAIN    WAIT: the queue's word differs from the expected value
  *  EINTR     WAIT: a host signal arrived and its handler lacks SA_RESTART
@@ -169,8 +170,11 @@ enum sigwake_post_outcome {
  *	it sends the kick signal (KVM's kvm_run->immediate_exit).  Pinned too.
  * @kick_signo: the host signal that pulls the thread out of guest code or
  *	out of an interruptible host syscall, sent to this thread alone (as if
- *	by tgkill(2) from the posting process: si_code SI_TKILL).  0 never
- *	signals; SIGKILL and SIGSTOP are refused.
+ *	by tgkill(2) from the posting process: si_code SI_TKILL).  A
+ *	real-time signal whose siginfo cannot be queued (RLIMIT_SIGPENDING,
+ *	no memory) is still sent, as SI_KERNEL without a queued siginfo: a
+ *	kick is never lost.  0 never signals; SIGKILL and SIGSTOP are
+ *	refused.
  * @handle: out: the thread's handle.
  *
  * Errors: EINVAL (flags, block zero or misaligned, kick_signo out of range),
@@ -415,7 +419,8 @@ struct sigwake_kick_args {
  * @pad: must be 0.
  *
  * Errors: EINVAL (flags, pad, misaligned word), EFAULT, ENOSPC
- * (max_queues_per_domain), ENOMEM.
+ * (max_queues_per_domain, or max_queues_per_user over all the domains of
+ * the opener's user), ENOMEM.
  */
 struct sigwake_wq_create_args {
 	__u32 size;
