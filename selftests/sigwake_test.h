@@ -15,7 +15,11 @@
  *   SIGWAKE_ALLOW_SKIP=1   a missing /dev/sigwake or module parameter is a
  *                          SKIP instead of a FAIL (for hosts without the
  *                          module; inside the test VM it must be a FAIL).
- *   SIGWAKE_RACE_ITERS=N   iterations of the lost-event races (race_test).
+ *   SIGWAKE_RACE_ITERS=N   iterations of the lost-event races (race_test:
+ *                          exactly N; stress_test: N divided per race).
+ *   SIGWAKE_RACE_SECONDS=S race_test without SIGWAKE_RACE_ITERS: go on
+ *                          past 100,000 iterations, up to 1,000,000, for
+ *                          S seconds (150).
  */
 #ifndef SIGWAKE_TEST_H
 #define SIGWAKE_TEST_H
