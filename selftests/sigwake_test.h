@@ -19,7 +19,7 @@
  *                          exactly N; stress_test: N divided per race).
  *   SIGWAKE_RACE_SECONDS=S race_test without SIGWAKE_RACE_ITERS: go on
  *                          past 100,000 iterations, up to 1,000,000, for
- *                          S seconds (150).
+ *                          S seconds (90).
  */
 #ifndef SIGWAKE_TEST_H
 #define SIGWAKE_TEST_H
