@@ -34,16 +34,12 @@ static struct sigwake_ucount *sigwake_user_get(kuid_t uid)
 
 	mutex_lock(&sigwake_users_lock);
 	uc = xa_load(&sigwake_users, key);
-	if (uc) {
-		if (uc->domains >= READ_ONCE(sigwake_max_domains)) {
-			uc = ERR_PTR(-ENOSPC);
-			goto out_unlock;
-		}
-		uc->domains++;
+	if ((uc ? uc->domains : 0) >= READ_ONCE(sigwake_max_domains)) {
+		uc = ERR_PTR(-ENOSPC);
 		goto out_unlock;
 	}
-	if (!READ_ONCE(sigwake_max_domains)) {
-		uc = ERR_PTR(-ENOSPC);
+	if (uc) {
+		uc->domains++;
 		goto out_unlock;
 	}
 	uc = kzalloc(sizeof(*uc), GFP_KERNEL);

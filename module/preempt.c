@@ -343,6 +343,19 @@ static bool sigwake_preempt_needs_watch(struct sigwake_thread *t, u64 budget)
 }
 
 /*
+ * Allocate *@pp if @t is the caller's thread and needs a new watch, so that
+ * ENOMEM comes before anything changes.
+ */
+static int sigwake_preempt_reserve(struct sigwake_thread *t, u64 budget,
+				   struct sigwake_preempt **pp)
+{
+	if (*pp || !sigwake_preempt_needs_watch(t, budget))
+		return 0;
+	*pp = kzalloc(sizeof(**pp), GFP_KERNEL);
+	return *pp ? 0 : -ENOMEM;
+}
+
+/*
  * Set @budget on @t.  *@pp is a watch allocated in advance for the caller's
  * own thread (or NULL); it is used, and *@pp cleared, if @t needs it.
  */
@@ -394,12 +407,7 @@ int sigwake_preempt_set(struct sigwake_domain *dom,
 		rcu_read_unlock();
 		if (!t)
 			return -ENOENT;
-		ret = 0;
-		if (sigwake_preempt_needs_watch(t, args->budget_ns)) {
-			p = kzalloc(sizeof(*p), GFP_KERNEL);
-			if (!p)
-				ret = -ENOMEM;
-		}
+		ret = sigwake_preempt_reserve(t, args->budget_ns, &p);
 		if (!ret)
 			ret = sigwake_preempt_one(t, args->budget_ns, &p);
 		kfree(p);
@@ -408,16 +416,12 @@ int sigwake_preempt_set(struct sigwake_domain *dom,
 	}
 
 	mutex_lock(&dom->lock);
-	/* The caller's own watch first: ENOMEM must come before any change. */
 	xa_for_each(&dom->threads, index, t) {
-		if (!sigwake_preempt_needs_watch(t, args->budget_ns))
-			continue;
-		p = kzalloc(sizeof(*p), GFP_KERNEL);
-		if (!p) {
+		ret = sigwake_preempt_reserve(t, args->budget_ns, &p);
+		if (ret) {
 			mutex_unlock(&dom->lock);
-			return -ENOMEM;
+			return ret;
 		}
-		break;
 	}
 	WRITE_ONCE(dom->preempt_all, args->budget_ns);
 	xa_for_each(&dom->threads, index, t)
