@@ -762,11 +762,17 @@ TEST(forward)
  * there (debugfs preempt_watches), then exit (which drops the watch).
  */
 
+enum fn_pre_mode {
+	FN_PRE_SELF,		/* PREEMPT of the thread's own handle */
+	FN_PRE_ALL,		/* PREEMPT TARGET_ALL from a registered thread */
+	FN_PRE_REGISTER,	/* REGISTER, under a TARGET_ALL budget */
+};
+
 struct fn_pre {
 	int fd;
 	unsigned int n;
 	struct sigwake_thread_block *blk;
-	bool reg;		/* inject into REGISTER, under PREEMPT TARGET_ALL */
+	enum fn_pre_mode mode;
 	int ret;
 	bool fired;
 	long watches_before, watches_after;
@@ -782,9 +788,11 @@ static void *fn_pre_thread(void *arg)
 	char stack[8192];
 	int nth = fn_open_nth();
 
+	__u32 handle;
+
 	memset(stack, 1, sizeof(stack));
 	__asm__ __volatile__("" : : "r"(stack) : "memory");
-	if (p->reg) {
+	if (p->mode == FN_PRE_REGISTER) {
 		if (nth < 0) {
 			p->ret = -EBADF;
 			return NULL;
@@ -801,11 +809,12 @@ static void *fn_pre_thread(void *arg)
 		close(nth);
 		return NULL;
 	}
-	p->ret = sw_register(p->fd, p->blk, NULL, 0, &a.target);
+	p->ret = sw_register(p->fd, p->blk, NULL, 0, &handle);
 	if (p->ret || nth < 0) {
 		p->ret = p->ret ? p->ret : -EBADF;
 		return NULL;
 	}
+	a.target = p->mode == FN_PRE_ALL ? SIGWAKE_TARGET_ALL : handle;
 	fn_counts(&c);
 	p->watches_before = c.v[4];
 	fn_arm(nth, p->n);
@@ -815,12 +824,13 @@ static void *fn_pre_thread(void *arg)
 	p->watches_after = c.v[4];
 	a.budget_ns = 0;
 	sw_ioctl(p->fd, SIGWAKE_IOC_PREEMPT, &a);
-	sw_unregister(p->fd, a.target);
+	sw_unregister(p->fd, handle);
 	close(nth);
 	return NULL;
 }
 
-static void fn_preempt_sweep(struct __test_metadata *_metadata, bool reg)
+static void fn_preempt_sweep(struct __test_metadata *_metadata,
+			     enum fn_pre_mode mode, const char *name)
 {
 	struct fn_env e;
 	struct fn_result r = { 0 };
@@ -828,7 +838,7 @@ static void fn_preempt_sweep(struct __test_metadata *_metadata, bool reg)
 	unsigned int n, silent = 0;
 
 	FN_INIT(&e);
-	if (reg) {
+	if (mode == FN_PRE_REGISTER) {
 		struct sigwake_preempt_args all = {
 			.size = sizeof(all), .target = SIGWAKE_TARGET_ALL,
 			.budget_ns = 10 * SW_NSEC_PER_MSEC,
@@ -840,7 +850,7 @@ static void fn_preempt_sweep(struct __test_metadata *_metadata, bool reg)
 		ASSERT_EQ(0, ret);
 	}
 	for (n = 1; n <= FN_MAX_N; n++) {
-		struct fn_pre p = { .fd = e.fd, .n = n, .blk = e.blk, .reg = reg };
+		struct fn_pre p = { .fd = e.fd, .n = n, .blk = e.blk, .mode = mode };
 		pthread_t th;
 
 		fn_counts(&base);
@@ -869,18 +879,24 @@ static void fn_preempt_sweep(struct __test_metadata *_metadata, bool reg)
 	}
 	if (silent)
 		fn_bad(&r, 0, "returned 0 but attached no preemption watch", NULL, 0);
-	FN_REPORT(r, reg ? "REGISTER (PREEMPT TARGET_ALL 10 ms set)" :
-			   "PREEMPT (own thread, 10 ms)");
+	FN_REPORT(r, name);
 }
 
 TEST(preempt_self)
 {
-	fn_preempt_sweep(_metadata, false);
+	fn_preempt_sweep(_metadata, FN_PRE_SELF, "PREEMPT (own thread, 10 ms)");
+}
+
+TEST(preempt_all)
+{
+	fn_preempt_sweep(_metadata, FN_PRE_ALL,
+			 "PREEMPT TARGET_ALL (caller registered, 10 ms)");
 }
 
 TEST(preempt_all_register)
 {
-	fn_preempt_sweep(_metadata, true);
+	fn_preempt_sweep(_metadata, FN_PRE_REGISTER,
+			 "REGISTER (PREEMPT TARGET_ALL 10 ms set)");
 }
 
 static void __attribute__((constructor)) fn_constructor_order_last(void)
