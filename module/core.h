@@ -257,6 +257,17 @@ struct sigwake_domain *sigwake_domain_create(void);
 void sigwake_domain_destroy(struct sigwake_domain *dom);
 void sigwake_domain_flush(struct sigwake_domain *dom);
 void sigwake_domain_put(struct sigwake_domain *dom);
+/*
+ * Is @task still running the domain's program?  An exec gives it a new mm;
+ * the domain holds its own with mmgrab(), so the pointer is never reused
+ * while the domain lives.  Kicks and forwards stop at an exec.
+ */
+static inline bool sigwake_task_in_domain(const struct task_struct *task,
+					  const struct sigwake_domain *dom)
+{
+	return READ_ONCE(task->mm) == dom->mm;
+}
+
 bool sigwake_domain_is_owner(const struct sigwake_domain *dom);
 
 /* pin.c */

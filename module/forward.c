@@ -47,7 +47,8 @@ void sigwake_forward_probe(void *data, int sig, struct kernel_siginfo *info,
 	tgid = task_tgid(task);
 	rcu_read_lock();
 	xa_for_each(&sigwake_domains, index, dom) {
-		if (dom->tgid != tgid || !(READ_ONCE(dom->fwd_mask) & bit))
+		if (dom->tgid != tgid || !(READ_ONCE(dom->fwd_mask) & bit) ||
+		    !sigwake_task_in_domain(task, dom))
 			continue;
 		atomic64_or(bit, &dom->fwd_pending);
 		irq_work_queue(&dom->fwd_work);

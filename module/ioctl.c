@@ -9,6 +9,7 @@
 
 #include <linux/fs.h>
 #include <linux/nospec.h>
+#include <linux/overflow.h>
 #include <linux/uaccess.h>
 
 #include "core.h"
@@ -52,6 +53,19 @@ static int sigwake_ioc_unregister(struct sigwake_domain *dom,
 }
 
 /*
+ * @a + @b clamped to 0..KTIME_MAX: a time namespace's offset may be
+ * negative, and a deadline may be as far as the caller likes.
+ */
+static ktime_t sigwake_ktime_add_clamp(ktime_t a, ktime_t b)
+{
+	ktime_t sum;
+
+	if (check_add_overflow(a, b, &sum))
+		return b < 0 ? 0 : KTIME_MAX;
+	return sum < 0 ? 0 : sum;
+}
+
+/*
  * A host signal interrupted the wait.  Rewrite a relative timeout as the
  * absolute deadline in the caller's time namespace, so that neither the
  * automatic restart nor a retry with the same struct extends it.
@@ -60,10 +74,10 @@ static void sigwake_wait_restart(struct sigwake_ucmd *ucmd, ktime_t deadline)
 {
 	struct sigwake_wait_args __user *uargs = ucmd->ubuf;
 	struct sigwake_wait_args *args = ucmd->cmd;
+	ktime_t offset = sigwake_timens_monotonic_offset();
 	s64 abs_ns;
 
-	abs_ns = ktime_to_ns(ktime_add(deadline,
-				       sigwake_timens_monotonic_offset()));
+	abs_ns = ktime_to_ns(sigwake_ktime_add_clamp(deadline, offset));
 	if (put_user(args->flags | SIGWAKE_WAIT_ABSTIME, &uargs->flags) ||
 	    put_user(abs_ns, &uargs->timeout_ns))
 		pr_debug("wait: could not rewrite the timeout for a restart\n");
@@ -84,12 +98,15 @@ static int sigwake_ioc_wait(struct sigwake_domain *dom,
 		return -EINVAL;
 
 	if (args->timeout_ns != SIGWAKE_TIMEOUT_NONE) {
-		if (args->flags & SIGWAKE_WAIT_ABSTIME)
-			deadline = ktime_sub(ns_to_ktime(args->timeout_ns),
-					     sigwake_timens_monotonic_offset());
-		else
+		if (args->flags & SIGWAKE_WAIT_ABSTIME) {
+			ktime_t offset = sigwake_timens_monotonic_offset();
+
+			deadline = sigwake_ktime_add_clamp(args->timeout_ns,
+							   -offset);
+		} else {
 			deadline = ktime_add_safe(ktime_get(),
 						  ns_to_ktime(args->timeout_ns));
+		}
 		dl = &deadline;
 	}
 

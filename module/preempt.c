@@ -120,10 +120,12 @@ static void sigwake_preempt_fire(struct sigwake_preempt *p)
 	atomic64_inc(&p->t->stats.preemptions);
 	trace_preempt(p->dom->id, p->t->handle, READ_ONCE(p->budget_ns),
 		      p->stint_ns);
-	if (p->kick_signo) {
+	if (p->kick_signo && sigwake_task_in_domain(p->task, p->dom)) {
+		bool sending = this_cpu_read(sigwake_sending_kick);
+
 		this_cpu_write(sigwake_sending_kick, true);
 		send_sig_info(p->kick_signo, SEND_SIG_PRIV, p->task);
-		this_cpu_write(sigwake_sending_kick, false);
+		this_cpu_write(sigwake_sending_kick, sending);
 	}
 }
 
@@ -162,7 +164,8 @@ static void sigwake_preempt_start(struct sigwake_preempt *p)
 	ktime_t now = ktime_get();
 
 	p->on_cpu = true;
-	if (!budget)
+	/* After an exec the watch is idle: the program is not the domain's. */
+	if (!budget || !sigwake_task_in_domain(p->task, p->dom))
 		return;
 	/*
 	 * Time off the CPU is not the thread's: restart the clock now.  A
@@ -200,6 +203,48 @@ static struct preempt_ops sigwake_preempt_ops = {
 };
 
 /*
+ * Remove the current task's watches: all of them (@idle_only false, at
+ * exit), or only those whose registration has ended.  Runs in the task
+ * with preemption off, so that no context switch walks the list while it
+ * changes; everything here may run in atomic context.
+ */
+static void sigwake_preempt_detach(bool idle_only)
+{
+	struct preempt_notifier *pn;
+	struct hlist_node *next;
+	struct sigwake_preempt *p;
+	struct sigwake_thread *t;
+	unsigned long flags;
+
+	preempt_disable();
+	hlist_for_each_entry_safe(pn, next, &current->preempt_notifiers, link) {
+		if (pn->ops != &sigwake_preempt_ops)
+			continue;
+		p = container_of(pn, struct sigwake_preempt, pn);
+		t = p->t;
+		if (idle_only && !READ_ONCE(t->dead))
+			continue;
+		preempt_notifier_unregister(pn);
+		p->on_cpu = false;
+		hrtimer_cancel(&p->timer);
+
+		spin_lock_irqsave(&t->lock, flags);
+		t->preempt = NULL;
+		spin_unlock_irqrestore(&t->lock, flags);
+
+		put_page(p->block_page);
+		if (p->kick_page)
+			put_page(p->kick_page);
+		sigwake_thread_put(t);
+		sigwake_domain_put(p->dom);
+		kfree(p);
+		atomic_long_dec(&sigwake_live.preempt_watches);
+		module_put(THIS_MODULE);
+	}
+	preempt_enable();
+}
+
+/*
  * Runs in @t's task: add the notifier, or just update the budget.  @p is a
  * watch the caller allocated, so that it could report ENOMEM; or NULL from
  * the task work, which has nobody to report to: a failure there leaves the
@@ -211,6 +256,12 @@ static void sigwake_preempt_attach(struct sigwake_thread *t,
 	unsigned long flags;
 	u64 budget;
 
+	/*
+	 * A watch stays on its task after its registration ends (only the
+	 * task may remove it): drop such idle ones now, so that a thread that
+	 * registers and closes again and again holds one at most.
+	 */
+	sigwake_preempt_detach(true);
 	if (!p)
 		p = kzalloc(sizeof(*p), GFP_KERNEL);
 	if (!p)
@@ -265,6 +316,7 @@ static void sigwake_preempt_task_work(struct callback_head *work)
 
 	sigwake_preempt_attach(t, NULL);
 	sigwake_thread_put(t);
+	module_put(THIS_MODULE);
 }
 
 /**
@@ -275,34 +327,7 @@ static void sigwake_preempt_task_work(struct callback_head *work)
  */
 void sigwake_preempt_exit(void)
 {
-	struct preempt_notifier *pn;
-	struct hlist_node *next;
-	struct sigwake_preempt *p;
-	struct sigwake_thread *t;
-	unsigned long flags;
-
-	hlist_for_each_entry_safe(pn, next, &current->preempt_notifiers, link) {
-		if (pn->ops != &sigwake_preempt_ops)
-			continue;
-		p = container_of(pn, struct sigwake_preempt, pn);
-		preempt_notifier_unregister(pn);
-		p->on_cpu = false;
-		hrtimer_cancel(&p->timer);
-
-		t = p->t;
-		spin_lock_irqsave(&t->lock, flags);
-		t->preempt = NULL;
-		spin_unlock_irqrestore(&t->lock, flags);
-
-		put_page(p->block_page);
-		if (p->kick_page)
-			put_page(p->kick_page);
-		sigwake_thread_put(t);
-		sigwake_domain_put(p->dom);
-		kfree(p);
-		atomic_long_dec(&sigwake_live.preempt_watches);
-		module_put(THIS_MODULE);
-	}
+	sigwake_preempt_detach(false);
 }
 
 /*
@@ -327,6 +352,8 @@ static bool sigwake_preempt_set_locked(struct sigwake_thread *t, u64 budget)
 		refcount_dec(&t->ref);	/* exiting: the exit probe reaps it */
 		return false;
 	}
+	/* The work runs whenever the task next returns to user: keep our text. */
+	__module_get(THIS_MODULE);
 	t->preempt_queued = true;
 	return false;
 }
@@ -375,6 +402,19 @@ static int sigwake_preempt_one(struct sigwake_thread *t, u64 budget,
 	if (attach) {
 		sigwake_preempt_attach(t, *pp);
 		*pp = NULL;
+	} else if (!ret && budget && READ_ONCE(t->task) == current &&
+		   t->preempt) {
+		/*
+		 * The caller's own watch (only it changes t->preempt): start
+		 * the clock now, not at its next context switch, which a
+		 * CPU-bound thread on a quiet CPU may not have for long (a
+		 * running clock is left alone).  A watch of another thread
+		 * starts at that thread's next switch.
+		 */
+		preempt_disable();
+		if (!hrtimer_is_queued(&t->preempt->timer))
+			sigwake_preempt_start(t->preempt);
+		preempt_enable();
 	}
 	return ret;
 }

@@ -233,27 +233,35 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 		t->kick_byte = kaddr;
 	}
 
+	/*
+	 * Only the calling thread looks itself up in @tids, so a failure after
+	 * this store concerns nobody else.  @threads is the last step that can
+	 * fail: once it succeeds, POST and KICK can find and hold @t.
+	 */
+	ret = xa_err(xa_store(&dom->tids, t->tid, t, GFP_KERNEL_ACCOUNT));
+	if (ret)
+		goto err_unpin_kick;
 	ret = xa_alloc(&dom->threads, &t->handle, t, xa_limit_31b,
 		       GFP_KERNEL_ACCOUNT);
 	if (ret) {
 		ret = ret == -EBUSY ? -ENOSPC : ret;
-		goto err_unpin_kick;
+		goto err_erase_tid;
 	}
-	ret = xa_err(xa_store(&dom->tids, t->tid, t, GFP_KERNEL_ACCOUNT));
-	if (ret)
-		goto err_erase_handle;
 	get_task_struct(current);
 	dom->nr_threads++;
 	atomic_long_inc(&sigwake_live.threads);
 	sigwake_genl_thread_new(t);
+	/* Another thread may UNREGISTER @t as soon as the lock is dropped. */
+	args->handle = t->handle;
+	refcount_inc(&t->ref);
 	mutex_unlock(&dom->lock);
 
 	sigwake_preempt_registered(dom, t, pw);
-	args->handle = t->handle;
+	sigwake_thread_put(t);
 	return 0;
 
-err_erase_handle:
-	xa_erase(&dom->threads, t->handle);
+err_erase_tid:
+	xa_erase(&dom->tids, t->tid);
 err_unpin_kick:
 	if (t->kick_uaddr)
 		sigwake_unpin(dom, t->kick_uaddr);
@@ -300,6 +308,12 @@ void sigwake_thread_exit_probe(void *data, struct task_struct *task)
 	struct pid *tgid;
 
 	sigwake_preempt_exit();
+	/*
+	 * Every task exit in the system comes here.  A task's own
+	 * registrations were counted by itself, so it sees them.
+	 */
+	if (!atomic_long_read(&sigwake_live.threads))
+		return;
 
 	tgid = task_tgid(task);
 	rcu_read_lock();
@@ -590,6 +604,7 @@ DEFINE_PER_CPU(bool, sigwake_sending_kick);
 static void sigwake_send_kick(struct task_struct *task, int signo)
 {
 	struct kernel_siginfo info, *infop = SEND_SIG_PRIV;
+	bool sending;
 
 	if (in_task()) {
 		clear_siginfo(&info);
@@ -602,6 +617,8 @@ static void sigwake_send_kick(struct task_struct *task, int signo)
 		infop = &info;
 	}
 	preempt_disable();
+	/* An interrupt's kick (preemption) may nest in ours: restore, not clear. */
+	sending = this_cpu_read(sigwake_sending_kick);
 	this_cpu_write(sigwake_sending_kick, true);
 	/*
 	 * A real-time signal with a user siginfo fails with EAGAIN when its
@@ -612,7 +629,7 @@ static void sigwake_send_kick(struct task_struct *task, int signo)
 	if (send_sig_info(signo, infop, task) == -EAGAIN &&
 	    infop != SEND_SIG_PRIV)
 		send_sig_info(signo, SEND_SIG_PRIV, task);
-	this_cpu_write(sigwake_sending_kick, false);
+	this_cpu_write(sigwake_sending_kick, sending);
 	preempt_enable();
 }
 
@@ -677,7 +694,9 @@ static void sigwake_finish_kick(struct sigwake_thread *t,
 {
 	if (!task)
 		return;
-	sigwake_send_kick(task, t->kick_signo);
+	/* Not to the program the thread exec'd: it is not the domain's. */
+	if (sigwake_task_in_domain(task, t->dom))
+		sigwake_send_kick(task, t->kick_signo);
 	put_task_struct(task);
 }
 

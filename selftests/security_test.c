@@ -21,6 +21,10 @@
  *   foreign_scm_rights       a process that got the fd over a unix socket:
  *                            every command number EPERM
  *   foreign_after_exec       the opener after execve(2): EPERM
+ *   no_kick_after_exec       a registered thread that execs: neither a
+ *                            forwarded host signal nor its preemption
+ *                            watch sends the kick signal to the new
+ *                            program
  *   kick_signal_own_thread   the kick signal goes to the registered thread
  *                            itself, as tgkill from the poster (SI_TKILL)
  *   untrusted_block          garbage in the block (unknown state, all flag
@@ -530,6 +534,108 @@ TEST(foreign_after_exec)
 	}
 }
 
+/*
+ * The new program of no_kick_after_exec: count SIGUSR1 (the old image's
+ * kick signal) while it burns CPU (for the old preemption watch) and the
+ * test sends it SIGWINCH (the old image's forwarded signal).  A kick sent
+ * while the old image was still exec'ing is the old image's own: it stays
+ * pending across the exec (SIGUSR1 is blocked then) and is dropped here.
+ * Exit status: the number of kicks after the exec, 0 expected.
+ */
+static volatile sig_atomic_t sec_victim_kicks;
+
+static void sec_victim_handler(int sig)
+{
+	sec_victim_kicks++;
+}
+
+static int sec_exec_victim(int ready)
+{
+	struct timespec zero = { 0 };
+	sigset_t set;
+	int64_t end;
+
+	signal(SIGUSR1, sec_victim_handler);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	while (sigtimedwait(&set, NULL, &zero) == SIGUSR1)
+		;
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	if (write(ready, "r", 1) != 1)
+		return 100;
+	end = sw_now_ns() + 600 * SW_NSEC_PER_MSEC;
+	while (sw_now_ns() < end)
+		sw_cpu_relax();
+	return sec_victim_kicks > 99 ? 99 : sec_victim_kicks;
+}
+
+TEST(no_kick_after_exec)
+{
+	int pipefd[2], status, i;
+	char byte;
+	pid_t pid;
+
+	ASSERT_NE(NULL, sec_self_exe);
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct sigwake_thread_block *blk = sw_alloc_blocks(1);
+		struct sigwake_forward_args fwd = {
+			.size = sizeof(fwd), .host_signo = SIGWINCH,
+			.guest_signo = 5,
+		};
+		/* more than the exec takes, less than the new program burns */
+		struct sigwake_preempt_args pre = {
+			.size = sizeof(pre),
+			.budget_ns = 100 * SW_NSEC_PER_MSEC,
+		};
+		sigset_t usr1;
+		char num[16];
+		__u32 handle;
+		int fd, ret;
+
+		close(pipefd[0]);
+		fd = open(SIGWAKE_DEVICE, O_RDWR);	/* survives the exec */
+		if (fd < 0 || !blk || sw_register(fd, blk, NULL, SIGUSR1, &handle))
+			_exit(101);
+		fwd.target = handle;
+		pre.target = handle;
+		if (sw_ioctl(fd, SIGWAKE_IOC_FORWARD, &fwd))
+			_exit(102);
+		ret = sw_ioctl(fd, SIGWAKE_IOC_PREEMPT, &pre);
+		if (ret && ret != -EOPNOTSUPP)
+			_exit(103);
+		/* kicks until the exec is done are the old image's: hold them */
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, NULL);
+		/* the old image's last word: "in guest code" */
+		sw_set_state(blk, SIGWAKE_RUNNING_IN_GUEST);
+		snprintf(num, sizeof(num), "%d", pipefd[1]);
+		execl(sec_self_exe, sec_self_exe, "--exec-victim", num, (char *)NULL);
+		_exit(104);
+	}
+	close(pipefd[1]);
+	/* no byte: the new program died (or exited) before it was ready */
+	if (read(pipefd[0], &byte, 1) == 1) {
+		for (i = 0; i < 20; i++) {
+			kill(pid, SIGWINCH);
+			usleep(10000);
+		}
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	close(pipefd[0]);
+	ASSERT_TRUE(WIFEXITED(status)) {
+		TH_LOG("the new program died of signal %d",
+		       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	}
+	EXPECT_EQ(0, WEXITSTATUS(status)) {
+		TH_LOG("%d: 101-104 setup (register, forward, preempt, exec), 100 pipe, else kicks the new program got",
+		       WEXITSTATUS(status));
+	}
+}
+
 /* ------------------------------------------------------------------ */
 
 static pid_t sec_sig_tid;
@@ -896,6 +1002,8 @@ int main(int argc, char **argv)
 	/* the far side of foreign_after_exec */
 	if (argc == 3 && !strcmp(argv[1], "--exec-probe"))
 		return sec_try_all(atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "--exec-victim"))
+		return sec_exec_victim(atoi(argv[2]));
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
 		exe[n] = '\0';

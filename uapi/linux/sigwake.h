@@ -7,6 +7,8 @@
  * the thread group and the mm that opened it.  Every ioctl from another thread
  * group, or from the opener after execve(2), fails with EPERM; a domain fd
  * inherited over fork(2) or received over SCM_RIGHTS gives its holder nothing.
+ * Nor does the domain act on a program its process exec'd: no kick signal,
+ * forwarded signal or preemption reaches it.
  *
  * Threads register themselves in a domain and share a 64-byte *thread block*
  * (struct sigwake_thread_block) with the kernel.  Wait queues map the guest's
@@ -343,11 +345,12 @@ struct sigwake_wake_args {
  * If the target blocks @signo the bit stays pending: SIGWAKE_POST_RECORDED.
  *
  * SIGWAKE_TARGET_ANY picks a thread that does not block @signo, preferring
- * one that is waiting, then one in host, then one in guest (lowest handle
- * first within a class).  If every live thread blocks it, the signal is
- * queued for the domain (outcome SIGWAKE_POST_QUEUED, @handle 0) and is
- * delivered to the first thread that enters SIGWAKE_IOC_WAIT with it
- * unblocked (a zero timeout makes that a cheap poll after unblocking).
+ * one that is waiting (the one that has waited longest first), then one in
+ * host, then one in guest (lowest handle first in those two classes).  If
+ * every live thread blocks it, the signal is queued for the domain
+ * (outcome SIGWAKE_POST_QUEUED, @handle 0) and is delivered to the first
+ * thread that enters SIGWAKE_IOC_WAIT with it unblocked (a zero timeout
+ * makes that a cheap poll after unblocking).
  * Standard-signal semantics: posting a signal that is already pending or
  * queued coalesces with it.
  *
@@ -471,8 +474,9 @@ struct sigwake_wq_destroy_args {
  * when the domain is closed.  At most one route per host signal.
  *
  * @flags: SIGWAKE_FORWARD_REMOVE.
- * @host_signo: 1..64, not SIGKILL, SIGSTOP, nor a thread's kick_signo use
- *	(the kernel's own kick signals are never forwarded).
+ * @host_signo: 1..64, not SIGKILL or SIGSTOP.  It may be a kick_signo:
+ *	the kick signals sigwake itself sends are never forwarded, the same
+ *	signal sent by anyone else (kill(2), the kernel) is.
  * @guest_signo: 1..64 (ignored with SIGWAKE_FORWARD_REMOVE).
  * @target: a thread handle or SIGWAKE_TARGET_ANY (ignored with REMOVE).
  * @pad: must be 0.
