@@ -737,4 +737,56 @@ TEST_F(pre, exited_thread_esrch)
 	}
 }
 
+/* debugfs live count of preemption watches; -1 if it cannot be read */
+static long live_watches(void)
+{
+	char name[32];
+	long val, ret = -1;
+	FILE *f = fopen("/sys/kernel/debug/sigwake/objects", "re");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%31s %ld", name, &val) == 2)
+		if (!strcmp(name, "preempt_watches"))
+			ret = val;
+	fclose(f);
+	return ret;
+}
+
+/*
+ * A watch stays on its task when the registration ends; a thread that
+ * registers, arms PREEMPT and closes its domain over and over must not
+ * collect them (each would hold a page and a domain).
+ */
+TEST(idle_watches_do_not_pile_up)
+{
+	struct sigwake_thread_block *blk = sw_alloc_blocks(1);
+	long before = live_watches(), after;
+	int i;
+
+	ASSERT_NE(NULL, blk);
+	if (before < 0 && sw_allow_skip())
+		SKIP(return, "no /sys/kernel/debug/sigwake/objects");
+	ASSERT_LE(0, before);
+	for (i = 0; i < 40; i++) {
+		struct sigwake_preempt_args a = {
+			.size = sizeof(a), .budget_ns = 10 * MS,
+		};
+		int fd, ret;
+
+		SW_OPEN_DOMAIN(fd);
+		ASSERT_EQ(0, sw_register(fd, blk, NULL, 0, &a.target));
+		ret = sw_ioctl(fd, SIGWAKE_IOC_PREEMPT, &a);
+		if (ret == -EOPNOTSUPP)
+			SKIP(return, "PREEMPT is not available");
+		ASSERT_EQ(0, ret);
+		close(fd);
+	}
+	after = live_watches();
+	EXPECT_GE(before + 1, after) {
+		TH_LOG("%ld preemption watches after 40 register/PREEMPT/close rounds of one thread (%ld before)",
+		       after, before);
+	}
+}
+
 TEST_HARNESS_MAIN
