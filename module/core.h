@@ -89,7 +89,7 @@ struct sigwake_ucount {
  * @tids: host tid -> live struct sigwake_thread, for WAIT's self lookup.
  * @wqs: handle -> struct sigwake_wq.
  * @pin_lock: protects @pins and @nr_pinned.
- * @pins: user page number -> struct sigwake_pin.
+ * @pins: page frame number -> struct sigwake_pin.
  * @waiters_lock: protects @waiters and @queued.
  * @waiters: threads inside SIGWAKE_IOC_WAIT, oldest first.
  * @queued: process-directed guest signals that every thread blocked.
@@ -272,7 +272,7 @@ bool sigwake_domain_is_owner(const struct sigwake_domain *dom);
 
 /* pin.c */
 void *sigwake_pin(struct sigwake_domain *dom, unsigned long uaddr);
-void sigwake_unpin(struct sigwake_domain *dom, unsigned long uaddr);
+void sigwake_unpin(struct sigwake_domain *dom, void *kaddr);
 
 /* thread.c */
 int sigwake_thread_register(struct sigwake_domain *dom,

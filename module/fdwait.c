@@ -42,13 +42,17 @@ static int sigwake_fdwait_wake(wait_queue_entry_t *wait, unsigned int mode,
 	e = container_of(wait, struct sigwake_fdwait_entry, wait);
 	if (mask && !(mask & (e->events | POLLFREE)))
 		return 0;
+	sigwake_thread_fd_event(e->t);
 	if (mask & POLLFREE) {
-		/* The queue head is going away: leave it now, as epoll does. */
+		/*
+		 * The queue head is going away: leave it now, as epoll does.
+		 * Once the release below is seen, disarm may free @e: it is
+		 * the last access.
+		 */
 		list_del_init(&wait->entry);
 		/* Pairs with the acquire in disarm: we are off the list. */
 		smp_store_release(&e->head, NULL);
 	}
-	sigwake_thread_fd_event(e->t);
 	return 0;
 }
 

@@ -152,6 +152,12 @@ err_destroy_wq:
 static void __exit sigwake_exit(void)
 {
 	misc_deregister(&sigwake_misc);
+	/*
+	 * Before the workqueue goes: a netlink request holds no module
+	 * reference, and the domain reference it drops may queue the free.
+	 * Every file is closed by now, so no later work sends an event.
+	 */
+	sigwake_genl_exit();
 	sigwake_debugfs_exit();
 	sigwake_preempt_module_exit();
 	if (sigwake_forward_available)
@@ -161,7 +167,6 @@ static void __exit sigwake_exit(void)
 				    sigwake_thread_exit_probe, NULL);
 	tracepoint_synchronize_unregister();
 	destroy_workqueue(sigwake_wq_reap);
-	sigwake_genl_exit();
 	rcu_barrier();
 }
 

@@ -51,22 +51,38 @@ static void sigwake_uncharge(struct sigwake_domain *dom, unsigned long nr)
  * @dom: the domain; the caller is its owner (current->mm is dom->mm)
  * @uaddr: a user address; the object there must not cross its page
  *
+ * The page is looked up anew each time, and pins are kept per physical
+ * page: after munmap() and a new mapping at the same address, an old pin
+ * still held by an older object is not mistaken for the new page.
+ *
  * Return: the kernel address that aliases @uaddr, or an ERR_PTR: -EFAULT
  * (not a mapped, writable user page), -ENOMEM (RLIMIT_MEMLOCK or memory).
  */
 void *sigwake_pin(struct sigwake_domain *dom, unsigned long uaddr)
 {
-	unsigned long index = uaddr >> PAGE_SHIFT;
 	struct sigwake_pin *pin;
 	struct page *page;
-	void *kaddr;
+	unsigned long index;
 	int ret;
+
+	ret = pin_user_pages_fast(uaddr & PAGE_MASK, 1,
+				  FOLL_WRITE | FOLL_LONGTERM, &page);
+	if (ret != 1)
+		return ERR_PTR((ret == -ENOMEM || ret == -EINTR) ? ret : -EFAULT);
+	if (!page_address(page)) {
+		ret = -EFAULT;
+		goto err_unpin;
+	}
+	index = page_to_pfn(page);
 
 	mutex_lock(&dom->pin_lock);
 	pin = xa_load(&dom->pins, index);
 	if (pin) {
+		/* Pinned already: that pin is the one we keep. */
 		pin->users++;
-		goto out_address;
+		mutex_unlock(&dom->pin_lock);
+		unpin_user_page(page);
+		return page_address(page) + offset_in_page(uaddr);
 	}
 
 	pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
@@ -77,51 +93,38 @@ void *sigwake_pin(struct sigwake_domain *dom, unsigned long uaddr)
 	ret = sigwake_charge(dom, 1);
 	if (ret)
 		goto err_free_pin;
-	ret = pin_user_pages_fast(uaddr & PAGE_MASK, 1,
-				  FOLL_WRITE | FOLL_LONGTERM, &page);
-	if (ret != 1) {
-		ret = (ret == -ENOMEM || ret == -EINTR) ? ret : -EFAULT;
-		goto err_uncharge;
-	}
-	if (!page_address(page)) {
-		ret = -EFAULT;
-		goto err_unpin;
-	}
 	pin->page = page;
 	pin->users = 1;
 	ret = xa_err(xa_store(&dom->pins, index, pin, GFP_KERNEL_ACCOUNT));
 	if (ret)
-		goto err_unpin;
+		goto err_uncharge;
 	dom->nr_pinned++;
 	atomic_long_inc(&sigwake_live.pinned_pages);
-
-out_address:
-	kaddr = page_address(pin->page) + offset_in_page(uaddr);
 	mutex_unlock(&dom->pin_lock);
-	return kaddr;
+	return page_address(page) + offset_in_page(uaddr);
 
-err_unpin:
-	unpin_user_page(page);
 err_uncharge:
 	sigwake_uncharge(dom, 1);
 err_free_pin:
 	kfree(pin);
 err_unlock:
 	mutex_unlock(&dom->pin_lock);
+err_unpin:
+	unpin_user_page(page);
 	return ERR_PTR(ret);
 }
 
 /**
- * sigwake_unpin() - drop one use of the page pinned for @uaddr
+ * sigwake_unpin() - drop one use of a pinned page
  * @dom: the domain
- * @uaddr: an address passed to a successful sigwake_pin()
+ * @kaddr: an address returned by a successful sigwake_pin()
  *
  * The caller guarantees that nobody reaches the page through the kernel
  * alias any more (the owning object is dead under its lock).
  */
-void sigwake_unpin(struct sigwake_domain *dom, unsigned long uaddr)
+void sigwake_unpin(struct sigwake_domain *dom, void *kaddr)
 {
-	unsigned long index = uaddr >> PAGE_SHIFT;
+	unsigned long index = page_to_pfn(virt_to_page(kaddr));
 	struct sigwake_pin *pin;
 
 	mutex_lock(&dom->pin_lock);

@@ -137,9 +137,9 @@ void sigwake_thread_release(struct sigwake_domain *dom,
 	t->released = true;
 	sigwake_genl_thread_del(t, why);
 	xa_cmpxchg(&dom->tids, t->tid, t, NULL, 0);
-	sigwake_unpin(dom, t->block_uaddr);
-	if (t->kick_uaddr)
-		sigwake_unpin(dom, t->kick_uaddr);
+	sigwake_unpin(dom, t->blk);
+	if (t->kick_byte)
+		sigwake_unpin(dom, t->kick_byte);
 	/* A sleeping WAIT keeps the task alive: it is that task. */
 	put_task_struct(t->task);
 }
@@ -263,10 +263,10 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 err_erase_tid:
 	xa_erase(&dom->tids, t->tid);
 err_unpin_kick:
-	if (t->kick_uaddr)
-		sigwake_unpin(dom, t->kick_uaddr);
+	if (t->kick_byte)
+		sigwake_unpin(dom, t->kick_byte);
 err_unpin_block:
-	sigwake_unpin(dom, t->block_uaddr);
+	sigwake_unpin(dom, t->blk);
 err_unlock:
 	mutex_unlock(&dom->lock);
 	kfree(pw);

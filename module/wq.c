@@ -29,7 +29,7 @@ void sigwake_wq_put(struct sigwake_wq *wq)
 	if (!refcount_dec_and_test(&wq->ref))
 		return;
 	if (wq->kword)
-		sigwake_unpin(wq->dom, wq->word_uaddr);
+		sigwake_unpin(wq->dom, wq->kword);
 	kfree_rcu(wq, rcu);
 	atomic_long_dec(&sigwake_live.queues);
 }
@@ -83,7 +83,7 @@ int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
 
 err_unpin:
 	if (wq->kword)
-		sigwake_unpin(dom, word);
+		sigwake_unpin(dom, wq->kword);
 err_uncount:
 	atomic_dec(&dom->ucount->queues);
 err_unlock:

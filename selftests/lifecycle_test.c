@@ -685,6 +685,37 @@ TEST_F(domain, unmapped_block_stays_safe)
 	EXPECT_EQ(0, sw_unregister(self->fd, h));
 }
 
+/*
+ * A page unmapped while a queue word still pins it, and new memory mapped
+ * at the same address: a block registered there must be the new page, not
+ * the old pinned one.
+ */
+TEST_F(domain, remapped_page_is_pinned_anew)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char *p = sw_alloc_page(), *q;
+	struct sigwake_thread_block *blk;
+	__u32 wq, h = 0, outcome = 0;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, sw_wq_create(self->fd, p, &wq));
+	ASSERT_EQ(0, munmap(p, page));
+	q = mmap(p, page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (q == MAP_FAILED)
+		SKIP(return, "could not map the address again: %s", strerror(errno));
+	ASSERT_EQ(p, q);
+	blk = (struct sigwake_thread_block *)(q + SIGWAKE_THREAD_BLOCK_SIZE);
+	ASSERT_EQ(0, sw_register(self->fd, blk, NULL, 0, &h));
+	ASSERT_EQ(0, sw_post(self->fd, h, SW_SIG, NULL, &outcome));
+	EXPECT_EQ(SIGWAKE_POST_RECORDED, outcome);
+	EXPECT_EQ(SW_BIT(SW_SIG), SW_LOAD(&blk->pending)) {
+		TH_LOG("the post went to the page that was unmapped");
+	}
+	EXPECT_EQ(0, sw_unregister(self->fd, h));
+	EXPECT_EQ(0, sw_wq_destroy(self->fd, wq));
+}
+
 /* ------------------------------------------------------------------ */
 /* RLIMIT_MEMLOCK: checked in a child that dropped root (CAP_IPC_LOCK)  */
 
