@@ -25,7 +25,6 @@
 
 #include "sigwake_test.h"
 
-#define FN_OBJECTS	"/sys/kernel/debug/sigwake/objects"
 #define FN_MAX_N	200
 
 static int fn_verbose;
@@ -143,28 +142,12 @@ static bool fn_fired(int fd)
 /* --- live counts ----------------------------------------------------- */
 
 struct fn_counts {
-	long v[5];
+	long v[SW_OBJ_COUNT];
 };
 
 static bool fn_counts(struct fn_counts *c)
 {
-	static const char *const names[5] = {
-		"domains", "threads", "queues", "pinned_pages", "preempt_watches",
-	};
-	char name[32];
-	long val;
-	FILE *f = fopen(FN_OBJECTS, "re");
-	int i;
-
-	memset(c, 0, sizeof(*c));
-	if (!f)
-		return false;
-	while (fscanf(f, "%31s %ld", name, &val) == 2)
-		for (i = 0; i < 5; i++)
-			if (!strcmp(name, names[i]))
-				c->v[i] = val;
-	fclose(f);
-	return true;
+	return sw_read_objects(c->v);
 }
 
 /* Wait (domain freeing runs from a workqueue) until the counts equal @want. */
@@ -798,12 +781,12 @@ static void *fn_pre_thread(void *arg)
 			return NULL;
 		}
 		fn_counts(&c);
-		p->watches_before = c.v[4];
+		p->watches_before = c.v[SW_OBJ_PREEMPT_WATCHES];
 		fn_arm(nth, p->n);
 		p->ret = sw_register(p->fd, p->blk, NULL, 0, &a.target);
 		p->fired = fn_fired(nth);
 		fn_counts(&c);
-		p->watches_after = c.v[4];
+		p->watches_after = c.v[SW_OBJ_PREEMPT_WATCHES];
 		if (!p->ret)
 			sw_unregister(p->fd, a.target);
 		close(nth);
@@ -816,12 +799,12 @@ static void *fn_pre_thread(void *arg)
 	}
 	a.target = p->mode == FN_PRE_ALL ? SIGWAKE_TARGET_ALL : handle;
 	fn_counts(&c);
-	p->watches_before = c.v[4];
+	p->watches_before = c.v[SW_OBJ_PREEMPT_WATCHES];
 	fn_arm(nth, p->n);
 	p->ret = sw_ioctl(p->fd, SIGWAKE_IOC_PREEMPT, &a);
 	p->fired = fn_fired(nth);
 	fn_counts(&c);
-	p->watches_after = c.v[4];
+	p->watches_after = c.v[SW_OBJ_PREEMPT_WATCHES];
 	a.budget_ns = 0;
 	sw_ioctl(p->fd, SIGWAKE_IOC_PREEMPT, &a);
 	sw_unregister(p->fd, handle);

@@ -740,17 +740,10 @@ TEST_F(pre, exited_thread_esrch)
 /* debugfs live count of preemption watches; -1 if it cannot be read */
 static long live_watches(void)
 {
-	char name[32];
-	long val, ret = -1;
-	FILE *f = fopen("/sys/kernel/debug/sigwake/objects", "re");
+	long v[SW_OBJ_COUNT];
 
-	if (!f)
-		return -1;
-	while (fscanf(f, "%31s %ld", name, &val) == 2)
-		if (!strcmp(name, "preempt_watches"))
-			ret = val;
-	fclose(f);
-	return ret;
+	sw_read_objects(v);
+	return v[SW_OBJ_PREEMPT_WATCHES];
 }
 
 /*

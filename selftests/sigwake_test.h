@@ -483,6 +483,39 @@ static inline bool sw_thread_done(struct sw_thread *t, int ms)
 	return SW_POLL(SW_LOAD(&t->done), ms);
 }
 
+/* --- the module's live-object counts (debugfs) --- */
+
+#define SW_OBJECTS	"/sys/kernel/debug/sigwake/objects"
+
+enum {
+	SW_OBJ_DOMAINS, SW_OBJ_THREADS, SW_OBJ_QUEUES, SW_OBJ_PINNED_PAGES,
+	SW_OBJ_PREEMPT_WATCHES, SW_OBJ_COUNT
+};
+
+static const char *const sw_obj_names[SW_OBJ_COUNT] = {
+	"domains", "threads", "queues", "pinned_pages", "preempt_watches",
+};
+
+/* The live counts (-1 for one the file lacks); false without the file. */
+static inline bool sw_read_objects(long v[SW_OBJ_COUNT])
+{
+	FILE *f = fopen(SW_OBJECTS, "re");
+	char name[32];
+	long val;
+	int i;
+
+	for (i = 0; i < SW_OBJ_COUNT; i++)
+		v[i] = -1;
+	if (!f)
+		return false;
+	while (fscanf(f, "%31s %ld", name, &val) == 2)
+		for (i = 0; i < SW_OBJ_COUNT; i++)
+			if (!strcmp(name, sw_obj_names[i]))
+				v[i] = val;
+	fclose(f);
+	return true;
+}
+
 /* --- races --- */
 
 /* SIGWAKE_RACE_ITERS (default 100000) divided by div, at least 1. */

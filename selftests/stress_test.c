@@ -1847,34 +1847,19 @@ TEST(mixed)
 	munmap(m, sizeof(*m));
 }
 
-#define MX_OBJECTS	"/sys/kernel/debug/sigwake/objects"
 
-/* Read the live counts; false if the file is not there. */
-static bool mx_read_objects(long v[5], char *text, size_t len)
+/* The live counts, and "name value, ..." of them in @text. */
+static bool mx_read_objects(long v[SW_OBJ_COUNT], char *text, size_t len)
 {
-	static const char *const names[5] = {
-		"domains", "threads", "queues", "pinned_pages", "preempt_watches",
-	};
-	char name[32];
-	long val;
-	FILE *f = fopen(MX_OBJECTS, "re");
 	size_t used = 0;
 	int i;
 
-	if (!f)
-		return false;
-	for (i = 0; i < 5; i++)
-		v[i] = -1;
 	text[0] = '\0';
-	while (fscanf(f, "%31s %ld", name, &val) == 2) {
-		for (i = 0; i < 5; i++)
-			if (!strcmp(name, names[i]))
-				v[i] = val;
-		if (used < len)
-			used += (size_t)snprintf(text + used, len - used, "%s %ld, ",
-						 name, val);
-	}
-	fclose(f);
+	if (!sw_read_objects(v))
+		return false;
+	for (i = 0; i < SW_OBJ_COUNT && used < len; i++)
+		used += (size_t)snprintf(text + used, len - used, "%s %ld, ",
+					 sw_obj_names[i], v[i]);
 	return true;
 }
 
@@ -1884,18 +1869,18 @@ static bool mx_read_objects(long v[5], char *text, size_t len)
  */
 TEST(mixed_objects_released)
 {
-	long v[5];
+	long v[SW_OBJ_COUNT];
 	char text[256];
 	bool zero = false;
 	int64_t end = sw_now_ns() + 10 * SW_NSEC_PER_SEC;
 	int i;
 
 	if (!mx_read_objects(v, text, sizeof(text)))
-		SKIP(return, "no " MX_OBJECTS " (debugfs not mounted or module without it)");
+		SKIP(return, "no " SW_OBJECTS " (debugfs not mounted or module without it)");
 	while (!zero) {
 		ASSERT_TRUE(mx_read_objects(v, text, sizeof(text)));
 		zero = true;
-		for (i = 0; i < 5; i++)
+		for (i = 0; i < SW_OBJ_COUNT; i++)
 			if (v[i] != 0)
 				zero = false;
 		if (zero || sw_now_ns() > end)
