@@ -457,6 +457,22 @@ struct vcpu {
 	long exits;
 };
 
+/*
+ * The vCPU's side of the pause protocol, out of guest code: acknowledge a
+ * new request and stay parked until it is resumed.  True if it paused.
+ */
+static bool vcpu_paused(struct vcpu *v)
+{
+	__u32 req = SW_LOAD(&v->request);
+
+	if (req == v->ack)
+		return false;
+	SW_STORE(&v->ack, req);
+	while (SW_LOAD(&v->resume) != req && !SW_LOAD(&v->stop))
+		sched_yield();
+	return true;
+}
+
 static void *vcpu_fn(void *arg)
 {
 	struct vcpu *v = arg;
@@ -469,14 +485,8 @@ static void *vcpu_fn(void *arg)
 	if (t->reg_err)
 		return NULL;
 	while (!SW_LOAD(&v->stop)) {
-		__u32 req = SW_LOAD(&v->request);
-
-		if (req != v->ack) {
-			SW_STORE(&v->ack, req);
-			while (SW_LOAD(&v->resume) != req && !SW_LOAD(&v->stop))
-				sched_yield();
+		if (vcpu_paused(v))
 			continue;
-		}
 		SW_STORE(&t->blk->entry_seq, SW_LOAD(&t->blk->entry_seq) + 1);
 		if (!sw_enter_guest(t->blk)) {
 			sw_clear_flags(t->blk, SIGWAKE_TF_KICKED);
@@ -609,15 +619,10 @@ static void *kvcpu_fn(void *arg)
 	if (t->reg_err)
 		return NULL;
 	while (!SW_LOAD(&v->stop)) {
-		__u32 req = SW_LOAD(&v->request);
 		int r;
 
-		if (req != v->ack) {
-			SW_STORE(&v->ack, req);
-			while (SW_LOAD(&v->resume) != req && !SW_LOAD(&v->stop))
-				sched_yield();
+		if (vcpu_paused(v))
 			continue;
-		}
 		SW_STORE(&t->blk->entry_seq, SW_LOAD(&t->blk->entry_seq) + 1);
 		if (!sw_enter_guest(t->blk)) {
 			sw_clear_flags(t->blk, SIGWAKE_TF_KICKED);

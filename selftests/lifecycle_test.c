@@ -233,56 +233,6 @@ TEST(exec_gets_eperm)
 	EXPECT_CHILD_OK(pid, SW_LONG_MS);
 }
 
-static int send_fd(int sock, int fd)
-{
-	char data = 'x';
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = u.buf,
-		.msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	memset(u.buf, 0, sizeof(u.buf));
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char data;
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = u.buf,
-		.msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c;
-	int fd;
-
-	if (recvmsg(sock, &msg, 0) != 1)
-		return -1;
-	c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
 /* The receiver never held the domain before: it gets it over a socket. */
 TEST(scm_rights_gets_eperm)
 {
@@ -300,7 +250,7 @@ TEST(scm_rights_gets_eperm)
 		int rfd;
 
 		close(sv[0]);
-		rfd = recv_fd(sv[1]);
+		rfd = sw_recv_fd(sv[1]);
 		if (rfd < 0 || read(sv[1], hw, 8) != 8)
 			_exit(101);
 		memcpy(&h, hw, 4);
@@ -311,7 +261,7 @@ TEST(scm_rights_gets_eperm)
 	SW_OPEN_DOMAIN(fd);
 	ASSERT_EQ(0, sw_register(fd, blk, NULL, 0, &h));
 	ASSERT_EQ(0, sw_wq_create(fd, NULL, &wq));
-	ASSERT_EQ(0, send_fd(sv[0], fd));
+	ASSERT_EQ(0, sw_send_fd(sv[0], fd));
 	memcpy(hw, &h, 4);
 	memcpy(hw + 4, &wq, 4);
 	ASSERT_EQ(8, write(sv[0], hw, 8));

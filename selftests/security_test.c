@@ -440,43 +440,6 @@ TEST(foreign_fork)
 	close(fd);
 }
 
-static int sec_recv_fd(int sock)
-{
-	char data, cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c;
-	int fd;
-
-	if (recvmsg(sock, &msg, 0) != 1)
-		return -1;
-	c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
-	return fd;
-}
-
-static int sec_send_fd(int sock, int fd)
-{
-	char data = 'x', cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(fd));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
-}
-
 TEST(foreign_scm_rights)
 {
 	int sv[2], fd, status, code;
@@ -490,14 +453,14 @@ TEST(foreign_scm_rights)
 		int rfd;
 
 		close(sv[0]);
-		rfd = sec_recv_fd(sv[1]);
+		rfd = sw_recv_fd(sv[1]);
 		if (rfd < 0)
 			_exit(100);
 		_exit(sec_try_all(rfd));
 	}
 	close(sv[1]);
 	SW_OPEN_DOMAIN(fd);
-	ASSERT_EQ(0, sec_send_fd(sv[0], fd));
+	ASSERT_EQ(0, sw_send_fd(sv[0], fd));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	code = WEXITSTATUS(status);
