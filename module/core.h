@@ -154,7 +154,8 @@ struct sigwake_domain {
  *	@waiting, @wake and every access to the memory behind @blk and
  *	@kick_byte, which is only touched while !@dead.
  * @waiting: inside WAIT's sleep window (kernel state, never the block's).
- * @fd_event: a descriptor of the current WAIT reported readiness.
+ * @fd_event: a descriptor of the current WAIT may be ready: a hint, set by
+ *	its wait-queue callback and cleared by WAIT before it looks.
  * @wake: why the sleep ended: a SIGWAKE_REASON_* or a negative errno; 0
  *	while nothing ended it.
  * @wq_node: on the wait queue's list, under that queue's lock.
@@ -224,6 +225,7 @@ struct sigwake_wq {
  * @pt: the poll table that adds them
  * @cur_events: events of the descriptor being armed
  * @error: an allocation failed while arming: the wait returns at once
+ * @polled: each pfds[].revents holds the look that found one ready
  */
 struct sigwake_fdwait {
 	struct sigwake_pollfd __user *ufds;
@@ -235,6 +237,7 @@ struct sigwake_fdwait {
 	struct sigwake_thread *t;
 	__poll_t cur_events;
 	int error;
+	bool polled;
 };
 
 /**
@@ -307,6 +310,7 @@ int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr);
 int sigwake_fdwait_prepare(struct sigwake_fdwait *fw, u64 ufds, u32 nfds);
 bool sigwake_fdwait_arm(struct sigwake_fdwait *fw, struct sigwake_thread *t);
 void sigwake_fdwait_disarm(struct sigwake_fdwait *fw);
+bool sigwake_fdwait_poll(struct sigwake_fdwait *fw);
 int sigwake_fdwait_finish(struct sigwake_fdwait *fw, bool report);
 
 /* forward.c */

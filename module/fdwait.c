@@ -9,7 +9,10 @@
  * thread's lock for its pre-sleep checks.  A readiness callback that fires
  * from then on records fd_event under that lock and wakes the thread if it
  * already sleeps; the pre-sleep checks see fd_event otherwise.  After the
- * wait every descriptor is polled once more to report revents.
+ * wait every descriptor is polled once more to report revents.  A wake-up
+ * from a callback is only a hint: if that look finds nothing ready, the
+ * thread goes back to sleep, as poll(2) does, so REASON_FD always comes
+ * with the revents of a ready descriptor.
  */
 
 #include <linux/file.h>
@@ -164,6 +167,45 @@ void sigwake_fdwait_disarm(struct sigwake_fdwait *fw)
 	}
 }
 
+static __poll_t sigwake_fdwait_revents(struct sigwake_fdwait *fw, u32 i)
+{
+	struct sigwake_pollfd *pfd = &fw->pfds[i];
+
+	if (pfd->fd < 0)
+		return 0;
+	if (!fw->files[i])
+		return EPOLLNVAL;
+	return vfs_poll(fw->files[i], NULL) & sigwake_pfd_events(pfd);
+}
+
+/**
+ * sigwake_fdwait_poll() - look at every descriptor once, after a wake-up
+ * @fw: armed descriptors
+ *
+ * A readiness callback is a hint, as it is for poll(2): the byte that
+ * caused it may be read already by another thread, or it may come late
+ * from a write the caller consumed before this WAIT.  Only this look says
+ * whether a descriptor is ready.  If one is, the revents it saw are the
+ * ones reported.
+ *
+ * Return: true if a descriptor is ready.
+ */
+bool sigwake_fdwait_poll(struct sigwake_fdwait *fw)
+{
+	bool ready = false;
+	u32 i;
+
+	for (i = 0; i < fw->nfds; i++) {
+		__poll_t mask = sigwake_fdwait_revents(fw, i);
+
+		fw->pfds[i].revents = mangle_poll(mask);
+		if (mask)
+			ready = true;
+	}
+	fw->polled = ready;
+	return ready;
+}
+
 /**
  * sigwake_fdwait_finish() - report revents and release the descriptors
  * @fw: disarmed (or never armed) descriptors
@@ -179,17 +221,9 @@ int sigwake_fdwait_finish(struct sigwake_fdwait *fw, bool report)
 	if (!fw->pfds)
 		return 0;
 	for (i = 0; i < fw->nfds; i++) {
-		struct sigwake_pollfd *pfd = &fw->pfds[i];
-		__poll_t mask = 0;
-
-		if (pfd->fd < 0)
-			mask = 0;
-		else if (!fw->files[i])
-			mask = EPOLLNVAL;
-		else if (report)
-			mask = vfs_poll(fw->files[i], NULL) &
-			       sigwake_pfd_events(pfd);
-		pfd->revents = mangle_poll(mask);
+		if (report && !fw->polled)
+			fw->pfds[i].revents =
+				mangle_poll(sigwake_fdwait_revents(fw, i));
 		if (fw->files[i])
 			fput(fw->files[i]);
 	}

@@ -460,36 +460,48 @@ static int sigwake_wait_check(struct sigwake_thread *t, struct sigwake_wq *wq,
 	return 0;
 }
 
+/*
+ * Sleep until woken (@t->wake), a descriptor's hint (@t->fd_event), a host
+ * signal or the deadline.  Returns 0 for the first two, else
+ * SIGWAKE_REASON_TIMEOUT or -ERESTARTSYS.
+ */
 static int sigwake_sleep(struct sigwake_thread *t, const ktime_t *deadline)
 {
 	ktime_t expires;
-	bool timed_out = false;
+	int ret = 0;
 
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
-		if (READ_ONCE(t->wake))
+		if (READ_ONCE(t->wake) || READ_ONCE(t->fd_event))
 			break;
-		if (signal_pending(current) || timed_out)
+		if (signal_pending(current)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		if (ret)
 			break;
 		if (deadline) {
 			expires = *deadline;
 			if (!schedule_hrtimeout_range(&expires,
 						      current->timer_slack_ns,
 						      HRTIMER_MODE_ABS))
-				timed_out = true;
+				ret = SIGWAKE_REASON_TIMEOUT;
 		} else {
 			schedule();
 		}
 	}
 	__set_current_state(TASK_RUNNING);
-	return timed_out ? SIGWAKE_REASON_TIMEOUT : -ERESTARTSYS;
+	return ret;
 }
 
 /**
- * sigwake_thread_fd_event() - a descriptor of @t's WAIT became ready
+ * sigwake_thread_fd_event() - a descriptor of @t's WAIT may be ready
  * @t: the thread, referenced by its WAIT
  *
- * Called from wait-queue callbacks, in any context.
+ * Called from wait-queue callbacks, in any context.  This is a hint, as a
+ * wake-up is for poll(2): the sleeper looks at its descriptors and either
+ * ends its wait with REASON_FD or sleeps on.  It stays WAITING, and on its
+ * queue, meanwhile, so a WAKE or POST in that window still reaches it.
  */
 void sigwake_thread_fd_event(struct sigwake_thread *t)
 {
@@ -497,7 +509,8 @@ void sigwake_thread_fd_event(struct sigwake_thread *t)
 
 	spin_lock_irqsave(&t->lock, flags);
 	t->fd_event = true;
-	__sigwake_wake(t, SIGWAKE_REASON_FD);
+	if (t->waiting && !t->wake)
+		wake_up_process(t->task);
 	spin_unlock_irqrestore(&t->lock, flags);
 }
 
@@ -508,6 +521,17 @@ static void sigwake_set_fd_event(struct sigwake_thread *t, bool ready)
 	spin_lock_irqsave(&t->lock, flags);
 	t->fd_event = ready;
 	spin_unlock_irqrestore(&t->lock, flags);
+}
+
+/*
+ * Act on a hint: clear it, then look (sigwake_fdwait_poll()).  A callback
+ * after the clear sets it again, for the next check, so nothing is missed.
+ */
+static bool sigwake_fd_ready(struct sigwake_thread *t,
+			     struct sigwake_fdwait *fw)
+{
+	sigwake_set_fd_event(t, false);
+	return fw && sigwake_fdwait_poll(fw);
 }
 
 /**
@@ -526,6 +550,7 @@ int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
 {
 	struct sigwake_thread *t;
 	unsigned long flags;
+	bool fd_ready;
 	int ret, slept;
 
 	t = sigwake_thread_self(dom);
@@ -549,6 +574,7 @@ int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
 
 	sigwake_waiter_enter(dom, t);
 
+again:
 	sigwake_lock_wait(wq, t, &flags);
 	ret = sigwake_wait_check(t, wq, expected, deadline);
 	if (!ret) {
@@ -561,22 +587,30 @@ int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
 		sigwake_set_state(t, SIGWAKE_RUNNING_IN_HOST);
 	}
 	sigwake_unlock_wait(wq, t, flags);
-	if (ret)
-		goto out_leave;
+	if (ret == SIGWAKE_REASON_FD && !sigwake_fd_ready(t, fw))
+		goto again;
 
-	slept = sigwake_sleep(t, deadline);
+	while (!ret) {
+		slept = sigwake_sleep(t, deadline);
+		fd_ready = false;
+		if (READ_ONCE(t->fd_event) && !READ_ONCE(t->wake))
+			fd_ready = sigwake_fd_ready(t, fw);
 
-	sigwake_lock_wait(wq, t, &flags);
-	/* An event that raced with the timeout or a host signal wins. */
-	ret = t->wake ? t->wake : slept;
-	t->waiting = false;
-	t->wake = 0;
-	if (wq)
-		list_del_init(&t->wq_node);
-	sigwake_set_state(t, SIGWAKE_RUNNING_IN_HOST);
-	sigwake_unlock_wait(wq, t, flags);
+		sigwake_lock_wait(wq, t, &flags);
+		if (fd_ready)
+			__sigwake_wake(t, SIGWAKE_REASON_FD);
+		/* An event that raced with the timeout or a host signal wins. */
+		ret = t->wake ? t->wake : slept;
+		if (ret) {
+			t->waiting = false;
+			t->wake = 0;
+			if (wq)
+				list_del_init(&t->wq_node);
+			sigwake_set_state(t, SIGWAKE_RUNNING_IN_HOST);
+		}
+		sigwake_unlock_wait(wq, t, flags);
+	}
 
-out_leave:
 	sigwake_waiter_leave(dom, t);
 	if (fw)
 		sigwake_fdwait_disarm(fw);

@@ -6,7 +6,9 @@
  * it; guest signals, kicks and wakes come first and still fill in revents;
  * 64 descriptors; POLLHUP and POLLNVAL always count; a negative fd is
  * ignored; the limits and the errno paths (nfds, EFAULT, pad2); the old
- * 32-byte struct; and a race of posts and writes that must lose nothing.
+ * 32-byte struct; a race of posts and writes that must lose nothing; and
+ * REASON_FD only with a ready descriptor, whatever the wake-ups, which
+ * never cost the thread a WAKE.
  *
  * Fixture:
  *   fdw   a domain with the test thread registered (blocks [0]), blocks
@@ -14,6 +16,7 @@
  */
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 
 #include "sigwake_test.h"
@@ -672,6 +675,180 @@ TEST_F(fdw, race_posts_and_writes_lose_nothing)
 	EXPECT_EQ(0, lost);
 	EXPECT_EQ(r.iters, sigs + fds);
 	TH_LOG("%d signals, %d descriptor wakes", sigs, fds);
+}
+
+/*
+ * A pipe whose byte a third thread steals: a readiness callback may come
+ * from a write whose byte is gone by the time the waiter looks, or late,
+ * from a write the waiter already consumed.  As with poll(2), neither may
+ * end the wait: REASON_FD means a descriptor is ready, and its revents
+ * say which, from the same look.
+ */
+struct thief {
+	int rfd, wfd;
+	__u32 stop;	/* atomic */
+	long writes;
+};
+
+static void *thief_write_fn(void *arg)
+{
+	struct thief *t = arg;
+
+	while (!SW_LOAD(&t->stop)) {
+		if (write(t->wfd, "x", 1) == 1)
+			t->writes++;
+		sched_yield();
+	}
+	return NULL;
+}
+
+static void *thief_read_fn(void *arg)
+{
+	struct thief *t = arg;
+	char buf[64];
+
+	while (!SW_LOAD(&t->stop))
+		(void)!read(t->rfd, buf, sizeof(buf));
+	return NULL;
+}
+
+TEST_F(fdw, fd_reason_always_has_revents)
+{
+	struct thief t = { .rfd = self->p[0], .wfd = self->p[1] };
+	int64_t end = sw_now_ns() + 3 * SW_NSEC_PER_SEC;
+	int fds = 0, timeouts = 0, empty = 0, i;
+	pthread_t wr, rd;
+
+	ASSERT_EQ(0, pthread_create(&wr, NULL, thief_write_fn, &t));
+	ASSERT_EQ(0, pthread_create(&rd, NULL, thief_read_fn, &t));
+	for (i = 0; i < 20000 && sw_now_ns() < end; i++) {
+		struct sigwake_pollfd pfd = {
+			.fd = self->p[0], .events = POLLIN, .revents = -1,
+		};
+		__u32 reason = 0;
+
+		ASSERT_EQ(0, sw_wait_fds(self->fd, SIGWAKE_NO_WQ, 0, &pfd, 1,
+					 MS, &reason));
+		if (reason == SIGWAKE_REASON_TIMEOUT) {
+			timeouts++;
+			continue;
+		}
+		ASSERT_EQ(SIGWAKE_REASON_FD, reason);
+		fds++;
+		if (pfd.revents != POLLIN && empty++ < 3)
+			TH_LOG("wait %d: REASON_FD with revents %#x", i,
+			       pfd.revents);
+	}
+	SW_STORE(&t.stop, 1);
+	pthread_join(wr, NULL);
+	pthread_join(rd, NULL);
+	TH_LOG("%d waits: %d REASON_FD, %d timeouts, %ld writes", i, fds,
+	       timeouts, t.writes);
+	EXPECT_EQ(0, empty);
+	/* The race was run: the writer got through and woke the waiter. */
+	EXPECT_LT(0, fds);
+}
+
+/*
+ * A hint that finds nothing ready must not take the thread off its queue:
+ * a WAKE that lands while it looks still wakes it.  The hints here are
+ * real: a signalfd's queue is woken, with no key, by every signal sent to
+ * the process, here a blocked real-time signal the signalfd does not
+ * accept.  So the descriptor is never ready and every WAKE must count.
+ */
+struct hinted {
+	int fd, sfd;
+	struct sigwake_thread_block *blk;
+	__u32 wq, rounds;
+	pid_t tid;
+	__u32 registered, returned, stop, done;	/* atomics */
+	__u32 wakes, others, last_reason;
+	int err;
+};
+
+#define HINT_SIGNO	(SIGRTMIN + 5)
+
+static void *hinted_fn(void *arg)
+{
+	struct hinted *h = arg;
+	struct timespec zero = { 0 };
+	sigset_t set;
+	__u32 handle;
+
+	sigemptyset(&set);
+	sigaddset(&set, HINT_SIGNO);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	h->tid = sw_gettid();
+	h->err = sw_register(h->fd, h->blk, NULL, 0, &handle);
+	SW_STORE(&h->registered, 1);
+	for (__u32 i = 0; !h->err && i < h->rounds && !SW_LOAD(&h->stop);
+	     i++) {
+		struct sigwake_pollfd pfd = { .fd = h->sfd, .events = POLLIN };
+		__u32 reason = 0;
+
+		h->err = sw_wait_fds(h->fd, h->wq, 0, &pfd, 1,
+				     SW_WATCHDOG_NS, &reason);
+		if (reason == SIGWAKE_REASON_WAKE) {
+			h->wakes++;
+		} else {
+			h->others++;
+			h->last_reason = reason;
+		}
+		while (sigtimedwait(&set, NULL, &zero) == HINT_SIGNO)
+			;
+		SW_STORE(&h->returned, i + 1);
+	}
+	SW_STORE(&h->done, 1);
+	return NULL;
+}
+
+TEST_F(fdw, wake_during_fd_hint_is_not_lost)
+{
+	struct hinted h = {
+		.fd = self->fd, .blk = &self->blk[1], .rounds = 1000,
+	};
+	__u32 zero_wakes = 0;
+	sigset_t other;
+	pthread_t th;
+
+	sigemptyset(&other);
+	sigaddset(&other, SIGUSR2);
+	h.sfd = signalfd(-1, &other, SFD_CLOEXEC | SFD_NONBLOCK);
+	ASSERT_LE(0, h.sfd);
+	ASSERT_EQ(0, sw_wq_create(self->fd, NULL, &h.wq));
+	ASSERT_EQ(0, pthread_create(&th, NULL, hinted_fn, &h));
+	ASSERT_TRUE(SW_POLL(SW_LOAD(&h.registered), SW_LONG_MS));
+	ASSERT_EQ(0, h.err);
+	for (__u32 i = 0; i < h.rounds; i++) {
+		__u32 woken = 0;
+
+		if (!SW_POLL(SW_LOAD(&h.returned) == i &&
+			     sw_state(h.blk) == SIGWAKE_WAITING, SW_LONG_MS))
+			break;
+		/* Two hints, then the WAKE, while the thread may be looking. */
+		syscall(SYS_tgkill, getpid(), h.tid, HINT_SIGNO);
+		syscall(SYS_tgkill, getpid(), h.tid, HINT_SIGNO);
+		if (i & 1)
+			sched_yield();
+		ASSERT_EQ(0, sw_wake(self->fd, h.wq, 1, &woken));
+		if (!woken && zero_wakes++ < 3)
+			TH_LOG("round %u: WAKE found no waiter", i);
+		if (!woken)
+			break;
+	}
+	/* Stop it, whether it sleeps now or not. */
+	SW_STORE(&h.stop, 1);
+	while (!SW_POLL(SW_LOAD(&h.done), 10))
+		sw_wake(self->fd, h.wq, 1, NULL);
+	pthread_join(th, NULL);
+	close(h.sfd);
+	EXPECT_EQ(0, h.err);
+	EXPECT_EQ(0, zero_wakes);
+	EXPECT_EQ(h.rounds, SW_LOAD(&h.returned));
+	EXPECT_EQ(h.rounds, h.wakes);
+	EXPECT_EQ(0, h.others) {
+		TH_LOG("last other reason %u", h.last_reason);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -240,8 +240,11 @@ struct sigwake_unregister_args {
  *	pre-sleep checks, so readiness that arrives at any point is not missed.
  *	On every successful return each @revents is filled in, as poll(2)
  *	does; REASON_FD is reported only when no signal, kick or wake came
- *	first.  A negative @fd is ignored (revents 0); a closed one gives
- *	POLLNVAL.
+ *	first, and always with a non-zero @revents: as in poll(2), a
+ *	descriptor's wake-up whose readiness is gone when the thread looks
+ *	(another thread read the data) does not end the wait, and the thread
+ *	stays WAITING, on its queue, meanwhile.  A negative @fd is ignored
+ *	(revents 0); a closed one gives POLLNVAL.
  * @pad2: must be 0.
  *
  * In order, under the thread's lock (and the queue's, if any):
