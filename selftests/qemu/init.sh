@@ -156,6 +156,41 @@ load_kvm() {
 	fi
 }
 
+# Switch on, before the module comes, every static key that its insmod and
+# rmmod would switch, so that they only count and no kernel text that runs
+# all the time (__schedule(), do_exit(), signal sending) is live-patched
+# while the VM runs.  QEMU's multi-threaded TCG can livelock a vCPU that
+# executes a jump label while the other vCPU patches it: the guest shows an
+# RCU stall and a soft lockup in text_poke_bp() (see keyhold.c).
+# sigwake's own tracepoints are held too once it is loaded (hold_module_keys),
+# so the tracing checks do not patch code that other threads run.
+keys=/sys/kernel/tracing/instances/sigwake-keys
+hold_kernel_keys() {
+	if [ -c /dev/kvm ] && [ -x /bin/keyhold ]; then
+		/bin/keyhold >/tmp/keyhold.out 2>&1 </dev/null &
+		n=0
+		while ! grep -q . /tmp/keyhold.out && [ $n -lt 50 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+		out "# sigwake-run: preempt notifiers: $(cat /tmp/keyhold.out)"
+	fi
+	if mkdir $keys 2>/dev/null; then
+		echo 0 >$keys/tracing_on
+		for e in sched/sched_process_exit signal/signal_generate; do
+			echo 1 >$keys/events/$e/enable 2>/dev/null ||
+				out "# sigwake-run: cannot hold tracepoint $e"
+		done
+		out "# sigwake-run: tracepoints held in $keys"
+	fi
+}
+
+hold_module_keys() {
+	[ -d $keys/events/"$module" ] || return 0
+	echo "${1:-1}" >$keys/events/"$module"/enable 2>/dev/null ||
+		out "# sigwake-run: cannot switch the $module tracepoints to ${1:-1}"
+}
+
 kml=/sys/kernel/debug/kmemleak
 kmemleak_ok=0
 kmemleak_prepare() {
@@ -252,8 +287,10 @@ out "# sigwake-run: mode=$mode kernel=$kernel release=$(uname -r) cpus=$(nproc)"
 case $mode in
 check|demo)
 	load_kvm
+	hold_kernel_keys
 	kmemleak_prepare
 	load_module
+	[ "$loaded" = 1 ] && hold_module_keys
 	if [ "$mode" = check ]; then
 		export PATH=/tests:$PATH
 		run_list /tests /tests/TESTS "$loaded"
@@ -261,12 +298,15 @@ check|demo)
 		export PATH=/demos:$PATH
 		run_list /demos /demos/DEMOS "$loaded"
 	fi
+	# Nothing runs the module's code now: its tracepoints may switch off.
+	[ "$loaded" = 1 ] && hold_module_keys 0
 	unload_module
 	kmemleak_check
 	finish
 	;;
 shell)
 	load_kvm
+	hold_kernel_keys
 	load_module
 	export PATH=/tests:/demos:$PATH PS1='sigwake-vm:\w# '
 	cd /tests 2>/dev/null || cd /

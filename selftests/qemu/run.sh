@@ -205,6 +205,15 @@ console_cpio() {
 }
 
 # make_initramfs <kbuild dir> <tests dir> <demos dir> <ko>
+# The VM's static-key holder (keyhold.c), built once per run.
+KEYHOLD=$BUILD/keyhold
+build_keyhold() {
+	[ "$KEYHOLD" -nt "$here/keyhold.c" ] && return 0
+	mkdir -p "$BUILD"
+	cc -static -O2 -Wall -Werror -o "$KEYHOLD" "$here/keyhold.c" ||
+		die "cannot build $here/keyhold.c"
+}
+
 make_initramfs() {
 	local kb=$1 tests=$2 demos=$3 ko=$4 st=$1/initramfs.d f
 	rm -rf "$st"
@@ -214,6 +223,7 @@ make_initramfs() {
 	cp "$here/init.sh" "$st/init"
 	chmod 755 "$st/init"
 	cp "$ko" "$st/$MODULE.ko"
+	cp "$KEYHOLD" "$st/bin/keyhold"
 	for f in $(kvm_modules); do cp "$f" "$st/lib/kvm/"; done
 	local ex=(--exclude='*.o' --exclude='*.d' --exclude='*.a' --exclude='*.h')
 	[ -n "$tests" ] && [ -d "$tests" ] && rsync -a "${ex[@]}" "$tests/" "$st/tests/"
@@ -306,6 +316,7 @@ run_kernel() {
 		F=$((F + 1))
 		return 1
 	fi
+	build_keyhold
 	make_initramfs "$kb" "$TESTS_OUT" "$DEMOS_OUT" "$KO"
 	if [ "$vmode" = check ] && [ ! -s "$kb/initramfs.d/tests/TESTS" ]; then
 		msg "warning: no test programs to run (TESTS empty${TESTS_FILTER:+ after TESTS_FILTER=$TESTS_FILTER})"
