@@ -162,8 +162,9 @@ load_kvm() {
 # while the VM runs.  QEMU's multi-threaded TCG can livelock a vCPU that
 # executes a jump label while the other vCPU patches it: the guest shows an
 # RCU stall and a soft lockup in text_poke_bp() (see keyhold.c).
-# sigwake's own tracepoints are held too once it is loaded (hold_module_keys),
-# so the tracing checks do not patch code that other threads run.
+# sigwake's own tracepoints are held too once it is loaded
+# (switch_module_keys), so the tracing checks do not patch code that other
+# threads run.
 keys=/sys/kernel/tracing/instances/sigwake-keys
 hold_kernel_keys() {
 	if [ -c /dev/kvm ] && [ -x /bin/keyhold ]; then
@@ -185,10 +186,11 @@ hold_kernel_keys() {
 	fi
 }
 
-hold_module_keys() {
+# switch_module_keys 1|0: hold or release the module's tracepoints.
+switch_module_keys() {
 	[ -d $keys/events/"$module" ] || return 0
-	echo "${1:-1}" >$keys/events/"$module"/enable 2>/dev/null ||
-		out "# sigwake-run: cannot switch the $module tracepoints to ${1:-1}"
+	echo "$1" >$keys/events/"$module"/enable 2>/dev/null ||
+		out "# sigwake-run: cannot switch the $module tracepoints to $1"
 }
 
 kml=/sys/kernel/debug/kmemleak
@@ -290,7 +292,7 @@ check|demo)
 	hold_kernel_keys
 	kmemleak_prepare
 	load_module
-	[ "$loaded" = 1 ] && hold_module_keys
+	[ "$loaded" = 1 ] && switch_module_keys 1
 	if [ "$mode" = check ]; then
 		export PATH=/tests:$PATH
 		run_list /tests /tests/TESTS "$loaded"
@@ -299,7 +301,7 @@ check|demo)
 		run_list /demos /demos/DEMOS "$loaded"
 	fi
 	# Nothing runs the module's code now: its tracepoints may switch off.
-	[ "$loaded" = 1 ] && hold_module_keys 0
+	[ "$loaded" = 1 ] && switch_module_keys 0
 	unload_module
 	kmemleak_check
 	finish

@@ -204,7 +204,6 @@ console_cpio() {
 	printf 'TRAILER!!!\0\0\0\0'
 }
 
-# make_initramfs <kbuild dir> <tests dir> <demos dir> <ko>
 # The VM's static-key holder (keyhold.c), built once per run.
 KEYHOLD=$BUILD/keyhold
 build_keyhold() {
@@ -214,6 +213,7 @@ build_keyhold() {
 		die "cannot build $here/keyhold.c"
 }
 
+# make_initramfs <kbuild dir> <tests dir> <demos dir> <ko>
 make_initramfs() {
 	local kb=$1 tests=$2 demos=$3 ko=$4 st=$1/initramfs.d f
 	rm -rf "$st"
