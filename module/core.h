@@ -185,8 +185,6 @@ struct sigwake_thread {
 	pid_t tid;
 	u32 handle;
 	int kick_signo;
-	unsigned long block_uaddr;
-	unsigned long kick_uaddr;
 	bool released;
 
 	struct sigwake_preempt *preempt;
@@ -211,7 +209,6 @@ struct sigwake_wq {
 	bool dead;
 	struct list_head waiters;
 	u32 *kword;
-	unsigned long word_uaddr;
 	u32 handle;
 	struct sigwake_domain *dom;
 	struct rcu_head rcu;
@@ -288,6 +285,7 @@ void sigwake_thread_fd_event(struct sigwake_thread *t);
 int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
 			u32 *handle);
 int sigwake_thread_kick(struct sigwake_domain *dom, u32 target);
+void sigwake_send_kick(struct task_struct *task, int signo);
 int sigwake_thread_kick_wait(struct sigwake_domain *dom, u32 target,
 			     s64 timeout_ns, int *outcome);
 int sigwake_thread_wake_one(struct sigwake_thread *t, int reason);

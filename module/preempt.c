@@ -120,13 +120,8 @@ static void sigwake_preempt_fire(struct sigwake_preempt *p)
 	atomic64_inc(&p->t->stats.preemptions);
 	trace_preempt(p->dom->id, p->t->handle, READ_ONCE(p->budget_ns),
 		      p->stint_ns);
-	if (p->kick_signo && sigwake_task_in_domain(p->task, p->dom)) {
-		bool sending = this_cpu_read(sigwake_sending_kick);
-
-		this_cpu_write(sigwake_sending_kick, true);
-		send_sig_info(p->kick_signo, SEND_SIG_PRIV, p->task);
-		this_cpu_write(sigwake_sending_kick, sending);
-	}
+	if (p->kick_signo && sigwake_task_in_domain(p->task, p->dom))
+		sigwake_send_kick(p->task, p->kick_signo);
 }
 
 /* Nanoseconds until the next sample. */

@@ -200,8 +200,6 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 	t->task = current;
 	t->tid = current->pid;
 	t->kick_signo = args->kick_signo;
-	t->block_uaddr = args->block;
-	t->kick_uaddr = args->kick_addr;
 
 	mutex_lock(&dom->lock);
 	old = xa_load(&dom->tids, t->tid);
@@ -218,14 +216,14 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 		goto err_unlock;
 	}
 
-	kaddr = sigwake_pin(dom, t->block_uaddr);
+	kaddr = sigwake_pin(dom, args->block);
 	if (IS_ERR(kaddr)) {
 		ret = PTR_ERR(kaddr);
 		goto err_unlock;
 	}
 	t->blk = kaddr;
-	if (t->kick_uaddr) {
-		kaddr = sigwake_pin(dom, t->kick_uaddr);
+	if (args->kick_addr) {
+		kaddr = sigwake_pin(dom, args->kick_addr);
 		if (IS_ERR(kaddr)) {
 			ret = PTR_ERR(kaddr);
 			goto err_unpin_block;
@@ -635,7 +633,7 @@ DEFINE_PER_CPU(bool, sigwake_sending_kick);
  * by the poster; from interrupt context (a forwarded signal, a preemption)
  * it comes from the kernel.
  */
-static void sigwake_send_kick(struct task_struct *task, int signo)
+void sigwake_send_kick(struct task_struct *task, int signo)
 {
 	struct kernel_siginfo info, *infop = SEND_SIG_PRIV;
 	bool sending;

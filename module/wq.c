@@ -48,7 +48,6 @@ int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
 	spin_lock_init(&wq->lock);
 	INIT_LIST_HEAD(&wq->waiters);
 	wq->dom = dom;
-	wq->word_uaddr = word;
 
 	mutex_lock(&dom->lock);
 	if (dom->nr_wqs >= READ_ONCE(sigwake_max_queues)) {
