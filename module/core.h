@@ -83,9 +83,14 @@ struct sigwake_ucount {
  * @ucount: @user's totals over all its domains; @nr_wqs is counted there.
  * @charge_memlock: false if the opener had CAP_IPC_LOCK.
  * @lock: serializes registration, unregistration, queue creation and
- *	destruction, reaping and teardown; protects @nr_threads, @nr_wqs
- *	and @dead.  Lookups in @threads, @tids and @wqs take no lock (RCU).
- * @threads: handle -> struct sigwake_thread, including exited ones.
+ *	destruction, reaping, flushes and teardown; protects @nr_threads and
+ *	@nr_wqs.  Lookups in @threads, @tids and @wqs take no lock (RCU).
+ *	Never held across a user page fault (pins are taken before it).
+ * @flushes: close(2)s of a descriptor of the domain by its owner; written
+ *	under @lock, read by WAIT under the thread's lock.
+ * @threads: handle -> struct sigwake_thread, marked SIGWAKE_XA_LIVE; an
+ *	exited thread that the reaper released leaves only a value entry
+ *	(xa_mk_value(kick_signo)), which answers ESRCH until unregistered.
  * @tids: host tid -> live struct sigwake_thread, for WAIT's self lookup.
  * @wqs: handle -> struct sigwake_wq.
  * @pin_lock: protects @pins and @nr_pinned.
@@ -114,7 +119,7 @@ struct sigwake_domain {
 	char comm[TASK_COMM_LEN];
 
 	struct mutex lock;		/* see @lock above */
-	bool dead;
+	unsigned int flushes;
 	unsigned int nr_threads;
 	unsigned int nr_wqs;
 	struct xarray threads;
@@ -144,6 +149,9 @@ struct sigwake_domain {
 	struct sigwake_counters stats;
 	struct rcu_head rcu;
 };
+
+/* In sigwake_domain.threads: the entry is a struct sigwake_thread. */
+#define SIGWAKE_XA_LIVE		XA_MARK_1
 
 /**
  * struct sigwake_thread - a registered host thread
@@ -275,12 +283,14 @@ void *sigwake_pin(struct sigwake_domain *dom, unsigned long uaddr);
 void sigwake_unpin(struct sigwake_domain *dom, void *kaddr);
 
 /* thread.c */
+struct sigwake_thread *sigwake_thread_get(struct sigwake_domain *dom,
+					  u32 handle);
 int sigwake_thread_register(struct sigwake_domain *dom,
 			    struct sigwake_register_args *args);
 int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle);
 int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
 			u32 expected, const ktime_t *deadline,
-			struct sigwake_fdwait *fw);
+			struct sigwake_fdwait *fw, unsigned int flushes);
 void sigwake_thread_fd_event(struct sigwake_thread *t);
 int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
 			u32 *handle);

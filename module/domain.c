@@ -166,16 +166,27 @@ void sigwake_domain_put(struct sigwake_domain *dom)
  * Called from close(2) of any descriptor by the owning process, including
  * at its exit.  Every WAIT in progress ends with EBADF; the domain itself
  * lives on until its last reference is gone.
+ *
+ * "In progress" includes a WAIT that has read its arguments but has not
+ * reached its pre-sleep checks yet (it may be arming a thousand
+ * descriptors): it noted @flushes when it started, and its checks compare
+ * that under the thread's lock.  Either those checks come after our
+ * wake-up of that thread below, and then see the new count, or they come
+ * first, and then the thread sleeps and the wake-up ends its sleep.  A
+ * thread registered after this flush took the lock can only start a WAIT
+ * that sees the new count already, and such a WAIT is not ended.
  */
 void sigwake_domain_flush(struct sigwake_domain *dom)
 {
 	struct sigwake_thread *t;
 	unsigned long index;
 
-	rcu_read_lock();
-	xa_for_each(&dom->threads, index, t)
+	mutex_lock(&dom->lock);
+	/* Before the wake-ups: their lock releases publish it to WAIT. */
+	WRITE_ONCE(dom->flushes, dom->flushes + 1);
+	xa_for_each_marked(&dom->threads, index, t, SIGWAKE_XA_LIVE)
 		sigwake_thread_wake_one(t, -EBADF);
-	rcu_read_unlock();
+	mutex_unlock(&dom->lock);
 }
 
 /**
@@ -195,9 +206,10 @@ void sigwake_domain_destroy(struct sigwake_domain *dom)
 	sigwake_forward_shutdown(dom);
 
 	mutex_lock(&dom->lock);
-	dom->dead = true;
 	xa_for_each(&dom->threads, index, t) {
 		xa_erase(&dom->threads, index);
+		if (xa_is_value(t))
+			continue;
 		sigwake_thread_release(dom, t, -EBADF);
 		sigwake_thread_put(t);
 	}

@@ -421,6 +421,32 @@ static int sigwake_nl_fill_thread(struct sk_buff *skb,
 }
 
 /*
+ * An exited thread that the reaper released: only its handle is left (a
+ * value entry holding its kick signal), reported with EXITED.
+ */
+static int sigwake_nl_fill_exited(struct sk_buff *skb,
+				  struct sigwake_domain *dom, u32 handle,
+				  u32 kick_signo, struct netlink_callback *cb)
+{
+	void *hdr;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &sigwake_nl_family, NLM_F_MULTI,
+			  SIGWAKE_NL_CMD_THREAD_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, SIGWAKE_NL_A_DOMAIN_ID, dom->id) ||
+	    nla_put_u32(skb, SIGWAKE_NL_A_HANDLE, handle) ||
+	    nla_put_u32(skb, SIGWAKE_NL_A_KICK_SIGNO, kick_signo) ||
+	    nla_put_flag(skb, SIGWAKE_NL_A_EXITED)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/*
  * cb->args[0]: the next thread handle; cb->args[1]: set once the domain was
  * found, so that a domain closed in the middle of a dump just ends it.
  */
@@ -457,7 +483,13 @@ static int sigwake_nl_thread_get_dumpit(struct sk_buff *skb,
 		index = cb->args[0];
 		rcu_read_lock();
 		t = xa_find(&dom->threads, &index, ULONG_MAX, XA_PRESENT);
-		ret = t ? sigwake_nl_fill_thread(skb, t, view.pid_ns, cb) : 1;
+		if (!t)
+			ret = 1;
+		else if (xa_is_value(t))
+			ret = sigwake_nl_fill_exited(skb, dom, index,
+						     xa_to_value(t), cb);
+		else
+			ret = sigwake_nl_fill_thread(skb, t, view.pid_ns, cb);
 		rcu_read_unlock();
 		if (ret)
 			break;

@@ -87,6 +87,8 @@ static int sigwake_ioc_wait(struct sigwake_domain *dom,
 			    struct sigwake_ucmd *ucmd)
 {
 	struct sigwake_wait_args *args = ucmd->cmd;
+	/* A close(2) from now on ends this WAIT (sigwake_domain_flush()). */
+	unsigned int flushes = READ_ONCE(dom->flushes);
 	struct sigwake_fdwait fdwait = {}, *fw = NULL;
 	struct sigwake_wq *wq = NULL;
 	ktime_t deadline, *dl = NULL;
@@ -125,7 +127,7 @@ static int sigwake_ioc_wait(struct sigwake_domain *dom,
 		}
 	}
 
-	ret = sigwake_thread_wait(dom, wq, args->expected, dl, fw);
+	ret = sigwake_thread_wait(dom, wq, args->expected, dl, fw, flushes);
 	if (wq)
 		sigwake_wq_put(wq);
 	err = sigwake_fdwait_finish(&fdwait, ret > 0);

@@ -435,13 +435,9 @@ int sigwake_preempt_set(struct sigwake_domain *dom,
 		return -EINVAL;
 
 	if (args->target != SIGWAKE_TARGET_ALL) {
-		rcu_read_lock();
-		t = xa_load(&dom->threads, args->target);
-		if (t && !refcount_inc_not_zero(&t->ref))
-			t = NULL;
-		rcu_read_unlock();
-		if (!t)
-			return -ENOENT;
+		t = sigwake_thread_get(dom, args->target);
+		if (IS_ERR(t))
+			return PTR_ERR(t);
 		ret = sigwake_preempt_reserve(t, args->budget_ns, &p);
 		if (!ret)
 			ret = sigwake_preempt_one(t, args->budget_ns, &p);
@@ -451,7 +447,7 @@ int sigwake_preempt_set(struct sigwake_domain *dom,
 	}
 
 	mutex_lock(&dom->lock);
-	xa_for_each(&dom->threads, index, t) {
+	xa_for_each_marked(&dom->threads, index, t, SIGWAKE_XA_LIVE) {
 		ret = sigwake_preempt_reserve(t, args->budget_ns, &p);
 		if (ret) {
 			mutex_unlock(&dom->lock);
@@ -459,7 +455,7 @@ int sigwake_preempt_set(struct sigwake_domain *dom,
 		}
 	}
 	WRITE_ONCE(dom->preempt_all, args->budget_ns);
-	xa_for_each(&dom->threads, index, t)
+	xa_for_each_marked(&dom->threads, index, t, SIGWAKE_XA_LIVE)
 		sigwake_preempt_one(t, args->budget_ns, &p);
 	mutex_unlock(&dom->lock);
 	kfree(p);

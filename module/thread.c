@@ -38,16 +38,26 @@ void sigwake_thread_put(struct sigwake_thread *t)
 	}
 }
 
-/* Look a thread up by handle and take a reference; NULL if there is none. */
-static struct sigwake_thread *sigwake_thread_get(struct sigwake_domain *dom,
-						 u32 handle)
+/**
+ * sigwake_thread_get() - look a thread up by handle, with a reference
+ * @dom: the domain
+ * @handle: the thread's handle
+ *
+ * Return: the thread; ERR_PTR(-ESRCH) for a thread that exited and was
+ * reaped (only its handle is left, see sigwake_domain_reap()); or
+ * ERR_PTR(-ENOENT).
+ */
+struct sigwake_thread *sigwake_thread_get(struct sigwake_domain *dom,
+					  u32 handle)
 {
 	struct sigwake_thread *t;
 
 	rcu_read_lock();
 	t = xa_load(&dom->threads, handle);
-	if (t && !refcount_inc_not_zero(&t->ref))
-		t = NULL;
+	if (xa_is_value(t))
+		t = ERR_PTR(-ESRCH);
+	else if (!t || !refcount_inc_not_zero(&t->ref))
+		t = ERR_PTR(-ENOENT);
 	rcu_read_unlock();
 	return t;
 }
@@ -201,7 +211,29 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 	t->tid = current->pid;
 	t->kick_signo = args->kick_signo;
 
-	mutex_lock(&dom->lock);
+	/*
+	 * Pin before taking the domain lock: a fault on the block may wait
+	 * for as long as the memory's owner likes (userfaultfd, a FUSE file),
+	 * and nobody else may wait for the lock meanwhile.
+	 */
+	kaddr = sigwake_pin(dom, args->block);
+	if (IS_ERR(kaddr)) {
+		ret = PTR_ERR(kaddr);
+		goto err_free;
+	}
+	t->blk = kaddr;
+	if (args->kick_addr) {
+		kaddr = sigwake_pin(dom, args->kick_addr);
+		if (IS_ERR(kaddr)) {
+			ret = PTR_ERR(kaddr);
+			goto err_unpin_block;
+		}
+		t->kick_byte = kaddr;
+	}
+
+	ret = mutex_lock_killable(&dom->lock);
+	if (ret)
+		goto err_unpin_kick;
 	old = xa_load(&dom->tids, t->tid);
 	if (old && old->task == current) {
 		ret = -EEXIST;
@@ -216,21 +248,6 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 		goto err_unlock;
 	}
 
-	kaddr = sigwake_pin(dom, args->block);
-	if (IS_ERR(kaddr)) {
-		ret = PTR_ERR(kaddr);
-		goto err_unlock;
-	}
-	t->blk = kaddr;
-	if (args->kick_addr) {
-		kaddr = sigwake_pin(dom, args->kick_addr);
-		if (IS_ERR(kaddr)) {
-			ret = PTR_ERR(kaddr);
-			goto err_unpin_block;
-		}
-		t->kick_byte = kaddr;
-	}
-
 	/*
 	 * Only the calling thread looks itself up in @tids, so a failure after
 	 * this store concerns nobody else.  @threads is the last step that can
@@ -238,13 +255,14 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 	 */
 	ret = xa_err(xa_store(&dom->tids, t->tid, t, GFP_KERNEL_ACCOUNT));
 	if (ret)
-		goto err_unpin_kick;
+		goto err_unlock;
 	ret = xa_alloc(&dom->threads, &t->handle, t, xa_limit_31b,
 		       GFP_KERNEL_ACCOUNT);
 	if (ret) {
 		ret = ret == -EBUSY ? -ENOSPC : ret;
 		goto err_erase_tid;
 	}
+	xa_set_mark(&dom->threads, t->handle, SIGWAKE_XA_LIVE);
 	get_task_struct(current);
 	dom->nr_threads++;
 	atomic_long_inc(&sigwake_live.threads);
@@ -260,13 +278,14 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 
 err_erase_tid:
 	xa_erase(&dom->tids, t->tid);
+err_unlock:
+	mutex_unlock(&dom->lock);
 err_unpin_kick:
 	if (t->kick_byte)
 		sigwake_unpin(dom, t->kick_byte);
 err_unpin_block:
 	sigwake_unpin(dom, t->blk);
-err_unlock:
-	mutex_unlock(&dom->lock);
+err_free:
 	kfree(pw);
 	kfree(t);
 	return ret;
@@ -275,18 +294,26 @@ err_unlock:
 int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle)
 {
 	struct sigwake_thread *t;
+	int ret;
 
 	/* Index 0 is never allocated; erasing it would free it for use. */
 	if (!handle)
 		return -ENOENT;
-	mutex_lock(&dom->lock);
+	ret = mutex_lock_killable(&dom->lock);
+	if (ret)
+		return ret;
 	t = xa_erase(&dom->threads, handle);
 	if (!t) {
 		mutex_unlock(&dom->lock);
 		return -ENOENT;
 	}
-	sigwake_thread_release(dom, t, -EIDRM);
 	dom->nr_threads--;
+	if (xa_is_value(t)) {
+		/* An exited thread, reaped already: only its handle was left. */
+		mutex_unlock(&dom->lock);
+		return 0;
+	}
+	sigwake_thread_release(dom, t, -EIDRM);
 	mutex_unlock(&dom->lock);
 
 	sigwake_thread_put(t);
@@ -357,6 +384,21 @@ void sigwake_domain_reap(struct work_struct *work)
 	mutex_lock(&dom->lock);
 	llist_for_each_entry_safe(t, next, list, exit_node) {
 		sigwake_thread_release(dom, t, -ESRCH);
+		/*
+		 * Free the registration but keep its handle, which answers
+		 * ESRCH until it is unregistered: an exited thread must not
+		 * hold a whole object (and count) for as long as the domain
+		 * lives.  Replacing an entry allocates nothing.
+		 */
+		xa_lock(&dom->threads);
+		if (__xa_cmpxchg(&dom->threads, t->handle, t,
+				 xa_mk_value(t->kick_signo), 0) == t) {
+			__xa_clear_mark(&dom->threads, t->handle,
+					SIGWAKE_XA_LIVE);
+			/* The @threads entry's reference; ours is below. */
+			refcount_dec(&t->ref);
+		}
+		xa_unlock(&dom->threads);
 		sigwake_thread_put(t);
 	}
 	mutex_unlock(&dom->lock);
@@ -434,11 +476,15 @@ static void sigwake_unlock_wait(struct sigwake_wq *wq,
  * reason or a negative errno to end the wait at once, or 0 to sleep.
  */
 static int sigwake_wait_check(struct sigwake_thread *t, struct sigwake_wq *wq,
-			      u32 expected, const ktime_t *deadline)
+			      u32 expected, const ktime_t *deadline,
+			      unsigned int flushes)
 {
 	struct sigwake_thread_block *blk = t->blk;
 	u64 pending, blocked;
 
+	/* Pairs with sigwake_domain_flush(): see there. */
+	if (READ_ONCE(t->dom->flushes) != flushes)
+		return -EBADF;
 	if (t->dead)
 		return -EIDRM;
 	if (wq && wq->dead)
@@ -539,12 +585,14 @@ static bool sigwake_fd_ready(struct sigwake_thread *t,
  * @expected: the value @wq's word must hold
  * @deadline: absolute CLOCK_MONOTONIC deadline, or NULL for none
  * @fw: file descriptors to watch, prepared; or NULL
+ * @flushes: @dom->flushes when the WAIT started: a close(2) by the owner
+ *	since then ends it with EBADF
  *
  * Return: a SIGWAKE_REASON_* or a negative errno.
  */
 int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
 			u32 expected, const ktime_t *deadline,
-			struct sigwake_fdwait *fw)
+			struct sigwake_fdwait *fw, unsigned int flushes)
 {
 	struct sigwake_thread *t;
 	unsigned long flags;
@@ -574,7 +622,7 @@ int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
 
 again:
 	sigwake_lock_wait(wq, t, &flags);
-	ret = sigwake_wait_check(t, wq, expected, deadline);
+	ret = sigwake_wait_check(t, wq, expected, deadline, flushes);
 	if (!ret) {
 		t->wake = 0;
 		t->waiting = true;
@@ -687,11 +735,15 @@ static int sigwake_deliver(struct sigwake_thread *t, u64 bit,
 			return SIGWAKE_POST_RECORDED;
 	}
 
-	if (t->waiting) {
-		__sigwake_wake(t, bit ? SIGWAKE_REASON_SIGNAL :
-					SIGWAKE_REASON_KICK);
+	/*
+	 * Only a sleep that nothing has ended yet is ended by this event.  A
+	 * thread that a WAKE, POST or KICK woke already still counts as
+	 * waiting until it runs: this event must then be recorded like one
+	 * for a thread in host, or a bare kick would vanish.
+	 */
+	if (__sigwake_wake(t, bit ? SIGWAKE_REASON_SIGNAL :
+				    SIGWAKE_REASON_KICK))
 		return SIGWAKE_POST_WOKEN;
-	}
 
 	if (!bit) {
 		/*
@@ -741,8 +793,8 @@ static int sigwake_post_one(struct sigwake_domain *dom, u32 target, u64 bit)
 	int ret;
 
 	t = sigwake_thread_get(dom, target);
-	if (!t)
-		return -ENOENT;
+	if (IS_ERR(t))
+		return PTR_ERR(t);
 	spin_lock_irqsave(&t->lock, flags);
 	if (t->dead)
 		ret = t->exited ? -ESRCH : -ENOENT;
@@ -768,6 +820,7 @@ static int sigwake_pick_class(struct sigwake_thread *t, u64 bit)
 {
 	u32 state;
 
+	lockdep_assert_held(&t->lock);
 	if (t->dead || (t->task->flags & PF_EXITING) ||
 	    (READ_ONCE(t->blk->blocked) & bit))
 		return SIGWAKE_PICK_NONE;
@@ -778,63 +831,116 @@ static int sigwake_pick_class(struct sigwake_thread *t, u64 bit)
 }
 
 /*
- * Process-directed POST: a waiting thread first (the waiter list is short
- * and ordered), then one in host, then one in guest, lowest handle first.
- * Runs entirely under waiters_lock, which makes "every thread blocks it,
- * queue it for the domain" atomic against a WAIT collecting the queue.
+ * Deliver @bit to the thread that has waited longest without blocking it;
+ * if there is none and @queue, queue it for the domain.  Under
+ * waiters_lock, which makes "nobody waits for it, queue it" atomic against
+ * a WAIT that collects the queue as it enters (sigwake_waiter_enter()).
+ * Returns the outcome, or 0 for "nobody" without @queue.  The caller holds
+ * the RCU read lock, which keeps *@picked valid.
  */
-static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
+static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
+				bool queue, struct sigwake_thread **picked,
+				struct task_struct **kick_task)
 {
-	struct sigwake_thread *t, *picked = NULL, *guest = NULL;
-	struct task_struct *kick_task = NULL;
-	unsigned long flags, index;
-	int ret = SIGWAKE_POST_QUEUED;
+	struct sigwake_thread *t;
+	unsigned long flags;
+	int ret = 0;
 
-	rcu_read_lock();
 	spin_lock_irqsave(&dom->waiters_lock, flags);
-
 	list_for_each_entry(t, &dom->waiters, dom_node) {
 		spin_lock(&t->lock);
 		if (sigwake_pick_class(t, bit) != SIGWAKE_PICK_NONE) {
-			picked = t;
-			goto deliver_locked;
+			ret = sigwake_deliver(t, bit, kick_task);
+			spin_unlock(&t->lock);
+			*picked = t;
+			goto out_unlock;
 		}
 		spin_unlock(&t->lock);
 	}
+	if (queue) {
+		dom->queued |= bit;
+		ret = SIGWAKE_POST_QUEUED;
+	}
+out_unlock:
+	spin_unlock_irqrestore(&dom->waiters_lock, flags);
+	return ret;
+}
 
-	xa_for_each(&dom->threads, index, t) {
-		int class;
+/*
+ * Deliver @bit to @t if it falls in a class up to @upto; *@class is set to
+ * the class it fell in.  Returns the outcome, or 0 if nothing was delivered.
+ */
+static int sigwake_post_class(struct sigwake_thread *t, u64 bit, int upto,
+			      int *class, struct task_struct **kick_task)
+{
+	unsigned long flags;
+	int ret = 0;
 
-		spin_lock(&t->lock);
-		class = sigwake_pick_class(t, bit);
-		if (class == SIGWAKE_PICK_HOST) {
+	spin_lock_irqsave(&t->lock, flags);
+	*class = sigwake_pick_class(t, bit);
+	if (*class <= upto)
+		ret = sigwake_deliver(t, bit, kick_task);
+	spin_unlock_irqrestore(&t->lock, flags);
+	return ret;
+}
+
+/*
+ * Process-directed POST: a waiting thread first, then one in host, then
+ * one in guest, lowest handle first in those two classes.
+ *
+ * Only the waiters are looked at under waiters_lock.  The other live
+ * threads (up to max_threads_per_domain) are scanned under RCU alone, each
+ * under its own lock for a moment, with a reschedule point in process
+ * context: no caller can make the kernel scan them all with interrupts off.
+ * Their state may change during the scan, as it may the moment after any
+ * choice; what must be atomic is only "nobody can take it, queue it"
+ * against a thread that starts waiting, and the last step takes that
+ * under waiters_lock again.
+ */
+static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
+{
+	struct sigwake_thread *t, *picked = NULL;
+	struct task_struct *kick_task = NULL;
+	unsigned long index, guest = 0;
+	int ret, class;
+
+	rcu_read_lock();
+	ret = sigwake_post_waiters(dom, bit, false, &picked, &kick_task);
+	if (ret)
+		goto out;
+
+	xa_for_each_marked(&dom->threads, index, t, SIGWAKE_XA_LIVE) {
+		ret = sigwake_post_class(t, bit, SIGWAKE_PICK_HOST, &class,
+					 &kick_task);
+		if (ret) {
 			picked = t;
-			goto deliver_locked;
+			goto out;
 		}
-		spin_unlock(&t->lock);
 		if (class == SIGWAKE_PICK_GUEST && !guest)
-			guest = t;
+			guest = index;
+		if (in_task() && need_resched()) {
+			/* @index is where xa_for_each goes on from. */
+			rcu_read_unlock();
+			cond_resched();
+			rcu_read_lock();
+		}
 	}
 
 	if (guest) {
-		spin_lock(&guest->lock);
-		if (sigwake_pick_class(guest, bit) != SIGWAKE_PICK_NONE) {
-			picked = guest;
-			goto deliver_locked;
+		t = xa_load(&dom->threads, guest);
+		if (t && !xa_is_value(t)) {
+			ret = sigwake_post_class(t, bit, SIGWAKE_PICK_GUEST,
+						 &class, &kick_task);
+			if (ret) {
+				picked = t;
+				goto out;
+			}
 		}
-		spin_unlock(&guest->lock);
 	}
 
-	dom->queued |= bit;
-	*handle = 0;
-	goto out_unlock;
-
-deliver_locked:
-	ret = sigwake_deliver(picked, bit, &kick_task);
-	*handle = picked->handle;
-	spin_unlock(&picked->lock);
-out_unlock:
-	spin_unlock_irqrestore(&dom->waiters_lock, flags);
+	ret = sigwake_post_waiters(dom, bit, true, &picked, &kick_task);
+out:
+	*handle = picked ? picked->handle : 0;
 	if (picked)
 		sigwake_finish_kick(picked, kick_task);
 	rcu_read_unlock();
@@ -902,8 +1008,8 @@ int sigwake_thread_kick_wait(struct sigwake_domain *dom, u32 target,
 	int ret;
 
 	t = sigwake_thread_get(dom, target);
-	if (!t)
-		return -ENOENT;
+	if (IS_ERR(t))
+		return PTR_ERR(t);
 
 	now = ktime_get();
 	deadline = timeout_ns < 0 ? KTIME_MAX :

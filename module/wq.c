@@ -49,7 +49,19 @@ int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
 	INIT_LIST_HEAD(&wq->waiters);
 	wq->dom = dom;
 
-	mutex_lock(&dom->lock);
+	/* Pin before taking the domain lock: the fault may take forever. */
+	if (word) {
+		kaddr = sigwake_pin(dom, word);
+		if (IS_ERR(kaddr)) {
+			ret = PTR_ERR(kaddr);
+			goto err_free;
+		}
+		wq->kword = kaddr;
+	}
+
+	ret = mutex_lock_killable(&dom->lock);
+	if (ret)
+		goto err_unpin;
 	if (dom->nr_wqs >= READ_ONCE(sigwake_max_queues)) {
 		ret = -ENOSPC;
 		goto err_unlock;
@@ -59,19 +71,11 @@ int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
 		ret = -ENOSPC;
 		goto err_uncount;
 	}
-	if (word) {
-		kaddr = sigwake_pin(dom, word);
-		if (IS_ERR(kaddr)) {
-			ret = PTR_ERR(kaddr);
-			goto err_uncount;
-		}
-		wq->kword = kaddr;
-	}
 	ret = xa_alloc(&dom->wqs, &wq->handle, wq, xa_limit_31b,
 		       GFP_KERNEL_ACCOUNT);
 	if (ret) {
 		ret = ret == -EBUSY ? -ENOSPC : ret;
-		goto err_unpin;
+		goto err_uncount;
 	}
 	dom->nr_wqs++;
 	atomic_long_inc(&sigwake_live.queues);
@@ -80,13 +84,14 @@ int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
 	*handle = wq->handle;
 	return 0;
 
-err_unpin:
-	if (wq->kword)
-		sigwake_unpin(dom, wq->kword);
 err_uncount:
 	atomic_dec(&dom->ucount->queues);
 err_unlock:
 	mutex_unlock(&dom->lock);
+err_unpin:
+	if (wq->kword)
+		sigwake_unpin(dom, wq->kword);
+err_free:
 	kfree(wq);
 	return ret;
 }
@@ -114,11 +119,14 @@ void sigwake_wq_kill(struct sigwake_wq *wq)
 int sigwake_wq_destroy(struct sigwake_domain *dom, u32 handle)
 {
 	struct sigwake_wq *wq;
+	int ret;
 
 	/* Index 0 is never allocated; erasing it would free it for use. */
 	if (!handle)
 		return -ENOENT;
-	mutex_lock(&dom->lock);
+	ret = mutex_lock_killable(&dom->lock);
+	if (ret)
+		return ret;
 	wq = xa_erase(&dom->wqs, handle);
 	if (wq) {
 		dom->nr_wqs--;

@@ -566,6 +566,90 @@ static inline bool sw_read_objects(long v[SW_OBJ_COUNT])
 	return true;
 }
 
+/* --- userfaultfd: hold an ioctl in a user page fault --- */
+
+#include <poll.h>
+#include <linux/userfaultfd.h>
+
+/*
+ * One page whose first touch stalls in userfaultfd until the test fills it:
+ * the way to stop the kernel inside an ioctl at a chosen point (the copy of
+ * an argument array, the pinning of a block).  Faults from kernel code need
+ * root (or vm.unprivileged_userfaultfd=1).
+ */
+struct sw_uffd {
+	int fd;
+	void *page;
+	size_t size;
+};
+
+/* 0, or -errno: the caller SKIPs on -ENOSYS, -EPERM, -EINVAL. */
+static inline int sw_uffd_open(struct sw_uffd *u)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	int err;
+
+	u->size = (size_t)sysconf(_SC_PAGESIZE);
+	u->page = MAP_FAILED;
+	u->fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (u->fd < 0)
+		return -errno;
+	if (ioctl(u->fd, UFFDIO_API, &api))
+		goto err;
+	u->page = mmap(NULL, u->size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (u->page == MAP_FAILED)
+		goto err;
+	reg = (struct uffdio_register){
+		.range = { .start = (unsigned long)u->page, .len = u->size },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	if (ioctl(u->fd, UFFDIO_REGISTER, &reg))
+		goto err;
+	return 0;
+err:
+	err = -errno;
+	if (u->page != MAP_FAILED)
+		munmap(u->page, u->size);
+	close(u->fd);
+	u->fd = -1;
+	return err;
+}
+
+/* Wait up to @ms for a thread to fault on the page. */
+static inline bool sw_uffd_wait_fault(struct sw_uffd *u, int ms)
+{
+	struct pollfd p = { .fd = u->fd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&p, 1, ms) != 1)
+		return false;
+	return read(u->fd, &msg, sizeof(msg)) == sizeof(msg) &&
+	       msg.event == UFFD_EVENT_PAGEFAULT;
+}
+
+/* Fill the page with @src (a page), which lets the faulting thread on. */
+static inline int sw_uffd_fill(struct sw_uffd *u, const void *src)
+{
+	struct uffdio_copy c = {
+		.dst = (unsigned long)u->page,
+		.src = (unsigned long)src,
+		.len = u->size,
+	};
+
+	return ioctl(u->fd, UFFDIO_COPY, &c) ? -errno : 0;
+}
+
+static inline void sw_uffd_close(struct sw_uffd *u)
+{
+	if (u->fd < 0)
+		return;
+	munmap(u->page, u->size);
+	close(u->fd);
+	u->fd = -1;
+}
+
 /* --- races --- */
 
 /* SIGWAKE_RACE_ITERS (default 100000) divided by div, at least 1. */
