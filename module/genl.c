@@ -23,6 +23,8 @@
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched.h>
+#include <linux/sched/coredump.h>
+#include <linux/sched/task.h>
 #include <linux/uidgid.h>
 #include <linux/user_namespace.h>
 #include <net/genetlink.h>
@@ -63,7 +65,6 @@ static const struct genl_multicast_group sigwake_nl_mcgrps[] = {
 struct sigwake_nl_view {
 	struct pid_namespace *pid_ns;
 	struct user_namespace *user_ns;
-	kuid_t uid;
 	const struct sk_buff *req;
 	int admin;			/* -1: not asked yet */
 };
@@ -73,22 +74,50 @@ static void sigwake_nl_view_init(struct sigwake_nl_view *view,
 {
 	view->pid_ns = task_active_pid_ns(current);
 	view->user_ns = current_user_ns();
-	view->uid = current_uid();
 	view->req = req;
 	view->admin = -1;
 }
 
 /*
- * The owning process must be visible in the caller's pid namespace, and the
- * domain opened by the caller's user, unless the caller is CAP_SYS_ADMIN
- * (asked at most once per request, and only if it matters).
+ * May the caller read the owner's state, as ptrace_may_access() with
+ * PTRACE_MODE_READ_REALCREDS would decide without capabilities?  The
+ * caller's real ids must be all of the owner's ids, and the owner's memory
+ * dumpable: a setuid program's domain (and its blocks) is not shown to the
+ * user who started it, as its /proc/<pid>/mem is not.
+ */
+static bool sigwake_nl_may_read(const struct sigwake_domain *dom)
+{
+	const struct cred *cred = current_cred(), *tcred;
+	struct task_struct *task;
+	bool ok;
+
+	/* As for /proc/self: a process always sees its own domains. */
+	if (task_tgid(current) == dom->tgid)
+		return true;
+	task = get_pid_task(dom->tgid, PIDTYPE_TGID);
+	if (!task)
+		return false;
+	rcu_read_lock();
+	tcred = __task_cred(task);
+	ok = uid_eq(cred->uid, tcred->euid) && uid_eq(cred->uid, tcred->suid) &&
+	     uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
+	     gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid);
+	rcu_read_unlock();
+	put_task_struct(task);
+	return ok && get_dumpable(dom->mm) == SUID_DUMP_USER;
+}
+
+/*
+ * The owning process must be visible in the caller's pid namespace, and
+ * readable by the caller (sigwake_nl_may_read()), unless the caller is
+ * CAP_SYS_ADMIN (asked at most once per request, and only if it matters).
  */
 static bool sigwake_nl_visible(struct sigwake_nl_view *view,
 			       const struct sigwake_domain *dom)
 {
 	if (!pid_nr_ns(dom->tgid, view->pid_ns))
 		return false;
-	if (uid_eq(dom->user->uid, view->uid))
+	if (sigwake_nl_may_read(dom))
 		return true;
 	if (view->admin < 0)
 		view->admin = netlink_capable(view->req, CAP_SYS_ADMIN);

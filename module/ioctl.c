@@ -70,7 +70,7 @@ static ktime_t sigwake_ktime_add_clamp(ktime_t a, ktime_t b)
  * absolute deadline in the caller's time namespace, so that neither the
  * automatic restart nor a retry with the same struct extends it.
  */
-static void sigwake_wait_restart(struct sigwake_ucmd *ucmd, ktime_t deadline)
+static int sigwake_wait_restart(struct sigwake_ucmd *ucmd, ktime_t deadline)
 {
 	struct sigwake_wait_args __user *uargs = ucmd->ubuf;
 	struct sigwake_wait_args *args = ucmd->cmd;
@@ -78,9 +78,17 @@ static void sigwake_wait_restart(struct sigwake_ucmd *ucmd, ktime_t deadline)
 	s64 abs_ns;
 
 	abs_ns = ktime_to_ns(sigwake_ktime_add_clamp(deadline, offset));
+	/*
+	 * A struct the kernel cannot rewrite (read-only memory) cannot be
+	 * restarted without waiting the whole timeout again: the caller gets
+	 * EINTR instead and decides.  The flag goes first: should only it
+	 * be written (a struct across a page boundary), a retry ends early,
+	 * never late.
+	 */
 	if (put_user(args->flags | SIGWAKE_WAIT_ABSTIME, &uargs->flags) ||
 	    put_user(abs_ns, &uargs->timeout_ns))
-		pr_debug("wait: could not rewrite the timeout for a restart\n");
+		return -EINTR;
+	return -ERESTARTSYS;
 }
 
 static int sigwake_ioc_wait(struct sigwake_domain *dom,
@@ -135,7 +143,7 @@ static int sigwake_ioc_wait(struct sigwake_domain *dom,
 		ret = err;
 
 	if (ret == -ERESTARTSYS && dl && !(args->flags & SIGWAKE_WAIT_ABSTIME))
-		sigwake_wait_restart(ucmd, deadline);
+		ret = sigwake_wait_restart(ucmd, deadline);
 	if (ret < 0)
 		return ret;
 	args->reason = ret;

@@ -34,8 +34,11 @@
  *   forward_owner_only       FORWARD sees the owner's signals only
  *   netlink_visibility       generic netlink dumps show an unprivileged
  *                            user its own domains only; root sees all
+ *   netlink_hides_setuid_domain  nor the domain of a setuid program it
+ *                            started (real uid its own, not dumpable)
  */
 #include <grp.h>
+#include <sys/prctl.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <poll.h>
@@ -949,6 +952,75 @@ TEST(netlink_visibility)
 	}
 	close(nl.sock);
 	close(fd);
+}
+
+/*
+ * A setuid-root program started by uid 65534 (real uid 65534, effective and
+ * saved 0, not dumpable) opens a domain: uid 65534 must not see it, as it
+ * may not read that program's memory.  Root still does.
+ */
+static int sec_setuid_owner(int ready, int go)
+{
+	char c = 0;
+	int fd;
+
+	if (setresuid(SEC_NOBODY, 0, 0) || prctl(PR_SET_DUMPABLE, 0))
+		return 2;
+	fd = open(SIGWAKE_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 3;
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+		return 4;
+	close(fd);
+	return 0;
+}
+
+static int sec_setuid_viewer(void *arg)
+{
+	pid_t owner = *(pid_t *)arg, pids[256];
+	struct sec_nl nl;
+	int n;
+
+	if (sec_drop_privileges())
+		return 2;
+	if (sec_nl_open(&nl))
+		return 3;
+	n = sec_nl_domains(&nl, pids, 256);
+	if (n < 0)
+		return 4;
+	return sec_has(pids, n < 256 ? n : 256, owner) ? 5 : 0;
+}
+
+TEST(netlink_hides_setuid_domain)
+{
+	int to_parent[2], to_child[2], status, err, n;
+	struct sec_nl nl;
+	pid_t owner, pids[256];
+	char c = 0;
+
+	err = sec_nl_open(&nl);
+	if (err == -ENOENT)
+		SKIP(return, "no generic netlink family \"sigwake\"");
+	ASSERT_EQ(0, err);
+	ASSERT_EQ(0, pipe(to_parent));
+	ASSERT_EQ(0, pipe(to_child));
+	owner = fork();
+	ASSERT_LE(0, owner);
+	if (owner == 0)
+		_exit(sec_setuid_owner(to_parent[1], to_child[0]));
+	ASSERT_EQ(1, read(to_parent[0], &c, 1));
+	/* root sees it ... */
+	n = sec_nl_domains(&nl, pids, 256);
+	EXPECT_TRUE(n > 0 && sec_has(pids, n < 256 ? n : 256, owner));
+	/* ... the user who started it does not */
+	EXPECT_EQ(0, sec_in_child(sec_setuid_viewer, &owner)) {
+		TH_LOG("step: 2-4 setup, 5 the setuid program's domain is visible to uid 65534");
+	}
+	EXPECT_EQ(1, write(to_child[1], "k", 1));
+	ASSERT_EQ(owner, waitpid(owner, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(nl.sock);
 }
 
 static void __attribute__((constructor)) sec_constructor_order_last(void)

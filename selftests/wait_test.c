@@ -675,6 +675,66 @@ TEST_F(thread, sa_restart_keeps_deadline)
 	sw_thread_finish(&t);
 }
 
+/*
+ * SA_RESTART with the WAIT struct in read-only memory: the kernel cannot
+ * rewrite the timeout as a deadline, so a transparent restart would wait
+ * the whole relative timeout again.  The wait ends with EINTR instead.
+ */
+struct ro_ctx {
+	int fd;
+	struct sigwake_thread_block *blk;
+	struct sigwake_wait_args *args;	/* read-only */
+	int reg_err, err;
+	int64_t took;
+	int waiting, done;		/* atomic */
+};
+
+static void *ro_fn(void *arg)
+{
+	struct ro_ctx *c = arg;
+	__u32 h;
+	int64_t t0;
+
+	c->reg_err = sw_register(c->fd, c->blk, NULL, 0, &h);
+	SW_STORE(&c->waiting, 1);
+	if (!c->reg_err) {
+		t0 = sw_now_ns();
+		c->err = sw_ioctl(c->fd, SIGWAKE_IOC_WAIT, c->args);
+		c->took = sw_now_ns() - t0;
+	}
+	SW_STORE(&c->done, 1);
+	return NULL;
+}
+
+TEST_F(thread, sa_restart_with_readonly_args_eintr)
+{
+	struct ro_ctx c = { .fd = self->fd, .blk = &self->blk[1] };
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	pthread_t th;
+
+	ASSERT_EQ(0, sw_sigaction(SIGUSR2, usr2_handler, SA_RESTART));
+	c.args = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, c.args);
+	*c.args = (struct sigwake_wait_args){
+		.size = sizeof(*c.args), .wq = SIGWAKE_NO_WQ,
+		.timeout_ns = 2000 * MS,
+	};
+	ASSERT_EQ(0, mprotect(c.args, pg, PROT_READ));
+	ASSERT_EQ(0, pthread_create(&th, NULL, ro_fn, &c));
+	ASSERT_TRUE(SW_POLL(SW_LOAD(&c.waiting) &&
+			    sw_state(c.blk) == SIGWAKE_WAITING, SW_LONG_MS));
+	ASSERT_EQ(0, pthread_kill(th, SIGUSR2));
+	ASSERT_TRUE(SW_POLL(SW_LOAD(&c.done), SW_LONG_MS));
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, c.reg_err);
+	EXPECT_EQ(-EINTR, c.err) {
+		TH_LOG("WAIT returned %s after %lld ms", strerror(-c.err),
+		       (long long)(c.took / MS));
+	}
+	munmap(c.args, pg);
+}
+
 /* SA_RESTART and then an event: the restarted wait returns the event. */
 TEST_F(thread, sa_restart_then_post)
 {

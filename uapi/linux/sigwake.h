@@ -601,10 +601,13 @@ enum {
  * SIGWAKE_NL_A_COUNTERS).
  *
  * Visibility.  A caller sees a domain only if its owning process is visible
- * in the caller's pid namespace, and either the domain was opened by the
- * caller's (real) user, or the caller has CAP_SYS_ADMIN in the initial user
- * namespace.  Any other domain answers ENOENT, exactly as one that does not
- * exist.  Pids, tids and uids are translated into the caller's namespaces.
+ * in the caller's pid namespace, and either the caller may read that process
+ * as ptrace(2)'s PTRACE_MODE_READ_REALCREDS check allows without
+ * capabilities (its own process; or the caller's real uid and gid are all of
+ * the owner's ids and the owner is dumpable: not a setuid program the caller
+ * started), or the caller has CAP_SYS_ADMIN in the initial user namespace.
+ * Any other domain answers ENOENT, exactly as one that does not exist.  Pids,
+ * tids and uids are translated into the caller's namespaces.
  *
  * Family: SIGWAKE_GENL_NAME, version SIGWAKE_GENL_VERSION; no user header.
  *
