@@ -34,6 +34,8 @@
 #include <linux/xarray.h>
 #include <linux/sigwake.h>
 
+struct linux_binprm;
+
 extern unsigned int sigwake_max_threads;
 extern unsigned int sigwake_max_queues;
 extern unsigned int sigwake_max_user_queues;
@@ -293,6 +295,8 @@ void sigwake_thread_release(struct sigwake_domain *dom,
 			    struct sigwake_thread *t, int why);
 void sigwake_thread_put(struct sigwake_thread *t);
 void sigwake_thread_exit_probe(void *data, struct task_struct *task);
+void sigwake_thread_exec_probe(void *data, struct task_struct *task,
+			       pid_t old_pid, struct linux_binprm *bprm);
 void sigwake_domain_reap(struct work_struct *work);
 
 /* wq.c */
