@@ -293,6 +293,40 @@ int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle)
 	return 0;
 }
 
+/**
+ * sigwake_thread_undo_register() - take back a REGISTER whose handle never
+ *	reached the caller
+ * @dom: the domain
+ * @handle: the handle sigwake_thread_register() gave the calling thread
+ *
+ * Writing the handle back failed.  Once the domain's lock was dropped,
+ * another thread may have unregistered @handle and a third registered
+ * under the same number (handles are reused lowest first), so the
+ * registration is ended only while @handle still holds the caller's own.
+ * That can only be the one just made: a thread registers once per domain
+ * (EEXIST), and none but the caller registers for it.  A registration made
+ * by another thread in the meantime has another task, and that task, alive
+ * when it registered, cannot share the caller's task_struct.
+ */
+void sigwake_thread_undo_register(struct sigwake_domain *dom, u32 handle)
+{
+	struct sigwake_thread *t;
+
+	mutex_lock(&dom->lock);
+	t = xa_load(&dom->threads, handle);
+	if (t && t->task == current) {
+		xa_erase(&dom->threads, handle);
+		sigwake_thread_release(dom, t, -EIDRM);
+		dom->nr_threads--;
+	} else {
+		t = NULL;
+	}
+	mutex_unlock(&dom->lock);
+
+	if (t)
+		sigwake_thread_put(t);
+}
+
 /*
  * @task, registered in @dom under @tid, is gone from the domain's program
  * (it exited or exec'd).  In tracepoint context, so nothing that sleeps:
