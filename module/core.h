@@ -34,6 +34,8 @@
 #include <linux/xarray.h>
 #include <linux/sigwake.h>
 
+struct linux_binprm;
+
 extern unsigned int sigwake_max_threads;
 extern unsigned int sigwake_max_queues;
 extern unsigned int sigwake_max_user_queues;
@@ -303,11 +305,15 @@ void sigwake_thread_release(struct sigwake_domain *dom,
 			    struct sigwake_thread *t, int why);
 void sigwake_thread_put(struct sigwake_thread *t);
 void sigwake_thread_exit_probe(void *data, struct task_struct *task);
+void sigwake_thread_exec_probe(void *data, struct task_struct *task,
+			       pid_t old_pid, struct linux_binprm *bprm);
+void sigwake_thread_undo_register(struct sigwake_domain *dom, u32 handle);
 void sigwake_domain_reap(struct work_struct *work);
 
 /* wq.c */
-int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
-		      u32 *handle);
+struct sigwake_wq *sigwake_wq_create(struct sigwake_domain *dom,
+				     unsigned long word);
+void sigwake_wq_undo_create(struct sigwake_domain *dom, struct sigwake_wq *wq);
 int sigwake_wq_destroy(struct sigwake_domain *dom, u32 handle);
 struct sigwake_wq *sigwake_wq_get(struct sigwake_domain *dom, u32 handle);
 void sigwake_wq_kill(struct sigwake_wq *wq);

@@ -39,8 +39,9 @@ static int sigwake_ioc_register(struct sigwake_domain *dom,
 	if (ret)
 		return ret;
 	ret = sigwake_respond(ucmd, sizeof(*args));
+	/* Not by handle: another thread may hold that number by now. */
 	if (ret)
-		sigwake_thread_unregister(dom, args->handle);
+		sigwake_thread_undo_register(dom, args->handle);
 	return ret;
 }
 
@@ -212,6 +213,7 @@ static int sigwake_ioc_wq_create(struct sigwake_domain *dom,
 				 struct sigwake_ucmd *ucmd)
 {
 	struct sigwake_wq_create_args *args = ucmd->cmd;
+	struct sigwake_wq *wq;
 	int ret;
 
 	if (args->flags || args->pad)
@@ -223,12 +225,15 @@ static int sigwake_ioc_wq_create(struct sigwake_domain *dom,
 				      sizeof(u32))))
 		return -EFAULT;
 
-	ret = sigwake_wq_create(dom, args->word, &args->handle);
-	if (ret)
-		return ret;
+	wq = sigwake_wq_create(dom, args->word);
+	if (IS_ERR(wq))
+		return PTR_ERR(wq);
+	args->handle = wq->handle;
 	ret = sigwake_respond(ucmd, sizeof(*args));
+	/* Not by handle: another thread may hold that number by now. */
 	if (ret)
-		sigwake_wq_destroy(dom, args->handle);
+		sigwake_wq_undo_create(dom, wq);
+	sigwake_wq_put(wq);
 	return ret;
 }
 

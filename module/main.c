@@ -41,6 +41,7 @@ MODULE_PARM_DESC(kick_retry_us,
 
 struct workqueue_struct *sigwake_wq_reap;
 static struct tracepoint *sigwake_tp_exit;
+static struct tracepoint *sigwake_tp_exec;
 static struct tracepoint *sigwake_tp_signal;
 bool sigwake_forward_available;
 
@@ -91,6 +92,8 @@ static void sigwake_find_tracepoint(struct tracepoint *tp, void *priv)
 {
 	if (!strcmp(tp->name, "sched_process_exit"))
 		sigwake_tp_exit = tp;
+	else if (!strcmp(tp->name, "sched_process_exec"))
+		sigwake_tp_exec = tp;
 	else if (!strcmp(tp->name, "signal_generate"))
 		sigwake_tp_signal = tp;
 }
@@ -100,8 +103,8 @@ static int __init sigwake_init(void)
 	int ret;
 
 	for_each_kernel_tracepoint(sigwake_find_tracepoint, NULL);
-	if (!sigwake_tp_exit) {
-		pr_err("the kernel has no sched_process_exit tracepoint (CONFIG_TRACEPOINTS)\n");
+	if (!sigwake_tp_exit || !sigwake_tp_exec) {
+		pr_err("the kernel has no sched_process_exit or sched_process_exec tracepoint (CONFIG_TRACEPOINTS)\n");
 		return -ENODEV;
 	}
 
@@ -117,6 +120,11 @@ static int __init sigwake_init(void)
 					sigwake_thread_exit_probe, NULL);
 	if (ret)
 		goto err_genl;
+
+	ret = tracepoint_probe_register(sigwake_tp_exec,
+					sigwake_thread_exec_probe, NULL);
+	if (ret)
+		goto err_exit_probe;
 
 	if (sigwake_tp_signal &&
 	    !tracepoint_probe_register(sigwake_tp_signal,
@@ -139,6 +147,9 @@ err_preempt_exit:
 	if (sigwake_forward_available)
 		tracepoint_probe_unregister(sigwake_tp_signal,
 					    sigwake_forward_probe, NULL);
+	tracepoint_probe_unregister(sigwake_tp_exec,
+				    sigwake_thread_exec_probe, NULL);
+err_exit_probe:
 	tracepoint_probe_unregister(sigwake_tp_exit,
 				    sigwake_thread_exit_probe, NULL);
 	tracepoint_synchronize_unregister();
@@ -163,6 +174,8 @@ static void __exit sigwake_exit(void)
 	if (sigwake_forward_available)
 		tracepoint_probe_unregister(sigwake_tp_signal,
 					    sigwake_forward_probe, NULL);
+	tracepoint_probe_unregister(sigwake_tp_exec,
+				    sigwake_thread_exec_probe, NULL);
 	tracepoint_probe_unregister(sigwake_tp_exit,
 				    sigwake_thread_exit_probe, NULL);
 	tracepoint_synchronize_unregister();

@@ -320,6 +320,79 @@ int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle)
 	return 0;
 }
 
+/**
+ * sigwake_thread_undo_register() - take back a REGISTER whose handle never
+ *	reached the caller
+ * @dom: the domain
+ * @handle: the handle sigwake_thread_register() gave the calling thread
+ *
+ * Writing the handle back failed.  Once the domain's lock was dropped,
+ * another thread may have unregistered @handle and a third registered
+ * under the same number (handles are reused lowest first), so the
+ * registration is ended only while @handle still holds the caller's own.
+ * That can only be the one just made: a thread registers once per domain
+ * (EEXIST), and none but the caller registers for it.  A registration made
+ * by another thread in the meantime has another task, and that task, alive
+ * when it registered, cannot share the caller's task_struct.
+ */
+void sigwake_thread_undo_register(struct sigwake_domain *dom, u32 handle)
+{
+	struct sigwake_thread *t;
+
+	mutex_lock(&dom->lock);
+	t = xa_load(&dom->threads, handle);
+	if (t && t->task == current) {
+		xa_erase(&dom->threads, handle);
+		sigwake_thread_release(dom, t, -EIDRM);
+		dom->nr_threads--;
+	} else {
+		t = NULL;
+	}
+	mutex_unlock(&dom->lock);
+
+	if (t)
+		sigwake_thread_put(t);
+}
+
+/*
+ * @task, registered in @dom under @tid, is gone from the domain's program
+ * (it exited or exec'd).  In tracepoint context, so nothing that sleeps:
+ * mark the registration dead and exited under its lock, and leave the rest
+ * (unpinning, the task reference) to the domain's reaper.  Called under
+ * rcu_read_lock().
+ */
+static void sigwake_thread_gone(struct sigwake_domain *dom,
+				struct task_struct *task, pid_t tid)
+{
+	struct sigwake_thread *t;
+	unsigned long flags;
+
+	t = xa_load(&dom->tids, tid);
+	if (!t || READ_ONCE(t->task) != task)
+		return;
+
+	spin_lock_irqsave(&t->lock, flags);
+	if (t->dead) {
+		spin_unlock_irqrestore(&t->lock, flags);
+		return;
+	}
+	t->dead = true;
+	t->exited = true;
+	spin_unlock_irqrestore(&t->lock, flags);
+
+	if (!refcount_inc_not_zero(&t->ref))
+		return;
+	if (!refcount_inc_not_zero(&dom->ref)) {
+		/* The domain is being torn down: it releases @t. */
+		sigwake_thread_put(t);
+		return;
+	}
+	llist_add(&t->exit_node, &dom->exited);
+	/* A work already queued holds a domain reference of its own. */
+	if (!queue_work(sigwake_wq_reap, &dom->reap_work))
+		refcount_dec(&dom->ref);
+}
+
 /*
  * Thread exit.  The probe runs on the sched_process_exit tracepoint, in the
  * exiting task, in atomic context: it marks the thread dead and leaves the
@@ -328,8 +401,7 @@ int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle)
 void sigwake_thread_exit_probe(void *data, struct task_struct *task)
 {
 	struct sigwake_domain *dom;
-	struct sigwake_thread *t;
-	unsigned long index, flags;
+	unsigned long index;
 	struct pid *tgid;
 
 	sigwake_preempt_exit();
@@ -343,32 +415,45 @@ void sigwake_thread_exit_probe(void *data, struct task_struct *task)
 	tgid = task_tgid(task);
 	rcu_read_lock();
 	xa_for_each(&sigwake_domains, index, dom) {
-		if (dom->tgid != tgid)
-			continue;
-		t = xa_load(&dom->tids, task->pid);
-		if (!t || READ_ONCE(t->task) != task)
-			continue;
+		if (dom->tgid == tgid)
+			sigwake_thread_gone(dom, task, task->pid);
+	}
+	rcu_read_unlock();
+}
 
-		spin_lock_irqsave(&t->lock, flags);
-		if (t->dead) {
-			spin_unlock_irqrestore(&t->lock, flags);
-			continue;
-		}
-		t->dead = true;
-		t->exited = true;
-		spin_unlock_irqrestore(&t->lock, flags);
+/*
+ * Exec.  The probe runs on the sched_process_exec tracepoint, in @task
+ * (current), once the new program is in place, in atomic context.  A
+ * registration belongs to the program that made it, which is gone: it ends
+ * as an exited thread's does, so its pages, their RLIMIT_MEMLOCK charge and
+ * the task reference go now, not when the last copy of the file (the new
+ * program may hold one) is closed, and its handle answers ESRCH.  The new
+ * program is not the owner of any domain (its mm is new), so it cannot
+ * have registered; every registration of @task is the old program's.
+ *
+ * de_thread() gave a non-leader that execs its leader's pid: its
+ * registration is under @old_pid, the tid it registered with; for the
+ * leader, @old_pid is its pid.  The leader's own registration, if the
+ * exec'ing thread is not the leader, ended with the leader's exit.
+ */
+void sigwake_thread_exec_probe(void *data, struct task_struct *task,
+			       pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct sigwake_domain *dom;
+	unsigned long index;
+	struct pid *tgid;
 
-		if (!refcount_inc_not_zero(&t->ref))
-			continue;
-		if (!refcount_inc_not_zero(&dom->ref)) {
-			/* The domain is being torn down: it releases @t. */
-			sigwake_thread_put(t);
-			continue;
-		}
-		llist_add(&t->exit_node, &dom->exited);
-		/* A work already queued holds a domain reference of its own. */
-		if (!queue_work(sigwake_wq_reap, &dom->reap_work))
-			refcount_dec(&dom->ref);
+	/* The old program's preemption watches: as at exit, all of them. */
+	sigwake_preempt_exit();
+	/* The task's own registrations were counted by itself: it sees them. */
+	if (!atomic_long_read(&sigwake_live.threads))
+		return;
+
+	tgid = task_tgid(task);
+	rcu_read_lock();
+	xa_for_each(&sigwake_domains, index, dom) {
+		if (dom->tgid == tgid)
+			sigwake_thread_gone(dom, task, old_pid);
 	}
 	rcu_read_unlock();
 }

@@ -34,8 +34,17 @@ void sigwake_wq_put(struct sigwake_wq *wq)
 	atomic_long_dec(&sigwake_live.queues);
 }
 
-int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
-		      u32 *handle)
+/**
+ * sigwake_wq_create() - SIGWAKE_IOC_WQ_CREATE
+ * @dom: the domain
+ * @word: user address of the queue's word, or 0
+ *
+ * Return: the new queue, with a reference for the caller (who reads its
+ * handle and may take the creation back with sigwake_wq_undo_create()),
+ * or an ERR_PTR.
+ */
+struct sigwake_wq *sigwake_wq_create(struct sigwake_domain *dom,
+				     unsigned long word)
 {
 	struct sigwake_wq *wq;
 	void *kaddr;
@@ -43,7 +52,7 @@ int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
 
 	wq = kzalloc(sizeof(*wq), GFP_KERNEL_ACCOUNT);
 	if (!wq)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	refcount_set(&wq->ref, 1);
 	spin_lock_init(&wq->lock);
 	INIT_LIST_HEAD(&wq->waiters);
@@ -79,10 +88,10 @@ int sigwake_wq_create(struct sigwake_domain *dom, unsigned long word,
 	}
 	dom->nr_wqs++;
 	atomic_long_inc(&sigwake_live.queues);
+	/* Another thread may destroy @wq as soon as the lock is dropped. */
+	refcount_inc(&wq->ref);
 	mutex_unlock(&dom->lock);
-
-	*handle = wq->handle;
-	return 0;
+	return wq;
 
 err_uncount:
 	atomic_dec(&dom->ucount->queues);
@@ -93,7 +102,7 @@ err_unpin:
 		sigwake_unpin(dom, wq->kword);
 err_free:
 	kfree(wq);
-	return ret;
+	return ERR_PTR(ret);
 }
 
 /**
@@ -116,6 +125,14 @@ void sigwake_wq_kill(struct sigwake_wq *wq)
 	spin_unlock_irqrestore(&wq->lock, flags);
 }
 
+/* A queue left the domain's handles: uncount it.  Under the domain's lock. */
+static void sigwake_wq_uncount(struct sigwake_domain *dom)
+{
+	lockdep_assert_held(&dom->lock);
+	dom->nr_wqs--;
+	atomic_dec(&dom->ucount->queues);
+}
+
 int sigwake_wq_destroy(struct sigwake_domain *dom, u32 handle)
 {
 	struct sigwake_wq *wq;
@@ -128,10 +145,8 @@ int sigwake_wq_destroy(struct sigwake_domain *dom, u32 handle)
 	if (ret)
 		return ret;
 	wq = xa_erase(&dom->wqs, handle);
-	if (wq) {
-		dom->nr_wqs--;
-		atomic_dec(&dom->ucount->queues);
-	}
+	if (wq)
+		sigwake_wq_uncount(dom);
 	mutex_unlock(&dom->lock);
 	if (!wq)
 		return -ENOENT;
@@ -139,6 +154,35 @@ int sigwake_wq_destroy(struct sigwake_domain *dom, u32 handle)
 	sigwake_wq_kill(wq);
 	sigwake_wq_put(wq);
 	return 0;
+}
+
+/**
+ * sigwake_wq_undo_create() - take back a WQ_CREATE whose handle never
+ *	reached the caller
+ * @dom: the domain
+ * @wq: the queue sigwake_wq_create() returned, still referenced by the caller
+ *
+ * Writing the handle back failed.  Once the domain's lock was dropped,
+ * another thread may have destroyed the queue and made a new one under the
+ * same number (handles are reused lowest first), so @wq is destroyed only
+ * if its handle still holds it.  The caller's reference keeps @wq's memory
+ * from being reused for that newer queue, so the comparison cannot match
+ * it by mistake.
+ */
+void sigwake_wq_undo_create(struct sigwake_domain *dom, struct sigwake_wq *wq)
+{
+	bool erased;
+
+	mutex_lock(&dom->lock);
+	erased = xa_cmpxchg(&dom->wqs, wq->handle, wq, NULL, 0) == wq;
+	if (erased)
+		sigwake_wq_uncount(dom);
+	mutex_unlock(&dom->lock);
+	if (!erased)
+		return;
+
+	sigwake_wq_kill(wq);
+	sigwake_wq_put(wq);
 }
 
 /**

@@ -9,7 +9,9 @@
  *   wq      a registered thread plus a queue bound to a word
  *   limits  a domain and the module parameters, restored afterwards
  */
+#include <poll.h>
 #include <stddef.h>
+#include <linux/userfaultfd.h>
 
 #include "sigwake_test.h"
 
@@ -264,6 +266,239 @@ TEST_F(wq, readonly_arg_efault)
 	a->nr = 1;
 	ASSERT_EQ(0, mprotect(a, pg, PROT_READ));
 	EXPECT_EQ(-EFAULT, sw_ioctl(self->fd, SIGWAKE_IOC_WAKE, a));
+}
+
+/*
+ * REGISTER and WQ_CREATE whose handle cannot be written back fail with
+ * EFAULT and leave nothing behind: the thread may register again (not
+ * EEXIST) and gets the same first handle, the queue's handle is free again.
+ */
+static void *args_page(size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 0, len);
+	return p;
+}
+
+TEST_F(domain, register_readonly_arg_efault_leaves_nothing)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct sigwake_register_args *a = args_page(sizeof(*a));
+	__u32 h = 0;
+
+	ASSERT_NE(NULL, a);
+	a->size = sizeof(*a);
+	a->block = (__u64)(uintptr_t)self->blk;
+	ASSERT_EQ(0, mprotect(a, pg, PROT_READ));
+	EXPECT_EQ(-EFAULT, sw_ioctl(self->fd, SIGWAKE_IOC_REGISTER, a));
+	EXPECT_EQ(0, sw_register(self->fd, self->blk, NULL, 0, &h));
+	EXPECT_EQ(1, h);
+}
+
+TEST_F(domain, wq_create_readonly_arg_efault_leaves_nothing)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct sigwake_wq_create_args *a = args_page(sizeof(*a));
+	__u32 q = 0;
+
+	ASSERT_NE(NULL, a);
+	a->size = sizeof(*a);
+	ASSERT_EQ(0, mprotect(a, pg, PROT_READ));
+	EXPECT_EQ(-EFAULT, sw_ioctl(self->fd, SIGWAKE_IOC_WQ_CREATE, a));
+	EXPECT_EQ(0, sw_wq_create(self->fd, NULL, &q));
+	EXPECT_EQ(1, q);
+}
+
+/*
+ * The undo of a failed copy-out must end the object the call made, not
+ * whatever holds its handle by then.  Handles are reused lowest first, so
+ * the window between creating the object and writing its handle back is
+ * made wide with userfaultfd: the argument struct sits in a page that is
+ * write-protected (UFFDIO_REGISTER_MODE_WP), so the kernel reads it, and
+ * the copy-out blocks in the write-protect fault.  Meanwhile the test
+ * destroys that handle and makes another object that gets the same
+ * number, then fails the copy-out (the page is made read-only, then the
+ * write protection lifted, which wakes the faulter).
+ */
+struct uffd_call {
+	int fd;
+	unsigned long cmd;
+	void *arg;		/* in the write-protected page */
+	int err;
+	int done;		/* atomic */
+};
+
+static void *uffd_call_fn(void *arg)
+{
+	struct uffd_call *c = arg;
+
+	c->err = sw_ioctl(c->fd, c->cmd, c->arg);
+	SW_STORE(&c->done, 1);
+	return NULL;
+}
+
+/*
+ * A page whose contents are @len bytes of @src, write-protected through a
+ * new userfaultfd: the descriptor, or -errno.  @page gets the page.
+ */
+static int uffd_wp_page(const void *src, size_t len, void **page)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP,
+	};
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_writeprotect wp = { .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	void *p;
+	int uffd, err;
+
+	p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	memcpy(p, src, len);	/* populated: write protection needs a PTE */
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		return -errno;
+	reg.range.start = wp.range.start = (__u64)(uintptr_t)p;
+	reg.range.len = wp.range.len = pg;
+	err = 0;
+	if (ioctl(uffd, UFFDIO_API, &api))
+		err = -errno;
+	else if (!(api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+		err = -EOPNOTSUPP;
+	else if (ioctl(uffd, UFFDIO_REGISTER, &reg) ||
+		 ioctl(uffd, UFFDIO_WRITEPROTECT, &wp))
+		err = -errno;
+	if (err) {
+		close(uffd);
+		return err;
+	}
+	*page = p;
+	return uffd;
+}
+
+/* Wait for the write-protect fault on @page: true once it is there. */
+static bool uffd_wp_fault(int uffd, void *page, int ms)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg msg;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t addr;
+
+	if (poll(&pfd, 1, ms) != 1 || read(uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return false;
+	addr = (uintptr_t)msg.arg.pagefault.address;
+	return msg.event == UFFD_EVENT_PAGEFAULT &&
+	       (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) &&
+	       addr - (uintptr_t)page < pg;
+}
+
+/* Make the blocked copy-out fail: read-only, then lift the protection. */
+static int uffd_fail_write(int uffd, void *page)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (__u64)(uintptr_t)page, .len = pg },
+		.mode = 0,	/* and wake the faulter */
+	};
+
+	if (mprotect(page, pg, PROT_READ))
+		return -errno;
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
+}
+
+/*
+ * Start @cmd with @args (of @len bytes) in a write-protected page on
+ * another thread, and wait until its copy-out blocks.  SKIPs without
+ * userfaultfd write protection.
+ */
+#define UFFD_CALL_BLOCKED(c, th, uffd, fd_, cmd_, args, len) do {	\
+	void *__page = NULL;						\
+	(uffd) = uffd_wp_page((args), (len), &__page);			\
+	if ((uffd) < 0)							\
+		SKIP(return, "no userfaultfd write protection: %s",	\
+		     strerror(-(uffd)));				\
+	memset(&(c), 0, sizeof(c));					\
+	(c).fd = (fd_);							\
+	(c).cmd = (cmd_);						\
+	(c).arg = __page;						\
+	ASSERT_EQ(0, pthread_create(&(th), NULL, uffd_call_fn, &(c)));	\
+	ASSERT_TRUE(uffd_wp_fault((uffd), __page, SW_LONG_MS)) {	\
+		TH_LOG("the copy-out never blocked in the write-protect fault (call done %d: %s)", \
+		       SW_LOAD(&(c).done), strerror(-(c).err));		\
+	}								\
+} while (0)
+
+TEST_F(domain, register_efault_undo_spares_reused_handle)
+{
+	struct sigwake_register_args a = {
+		.size = sizeof(a),
+		.block = (__u64)(uintptr_t)&self->blk[0],
+	};
+	__u32 h = 0, outcome = 0;
+	struct uffd_call c;
+	pthread_t th;
+	int uffd, err;
+
+	UFFD_CALL_BLOCKED(c, th, uffd, self->fd, SIGWAKE_IOC_REGISTER, &a,
+			  sizeof(a));
+	/* the blocked thread is registered, as handle 1: end that, reuse 1 */
+	EXPECT_EQ(0, sw_unregister(self->fd, 1));
+	EXPECT_EQ(0, sw_register(self->fd, &self->blk[1], NULL, 0, &h));
+	EXPECT_EQ(1, h);
+	ASSERT_EQ(0, uffd_fail_write(uffd, c.arg));
+	ASSERT_TRUE(SW_POLL(SW_LOAD(&c.done), SW_LONG_MS)) {
+		TH_LOG("the copy-out stayed blocked");
+	}
+	pthread_join(th, NULL);
+	EXPECT_EQ(-EFAULT, c.err);
+	/* our registration, under the reused handle, is intact */
+	err = sw_post(self->fd, h, SW_SIG, NULL, &outcome);
+	EXPECT_EQ(0, err) {
+		TH_LOG("POST to the test thread's handle %u: %s (the failed REGISTER's undo ended it)",
+		       h, strerror(-err));
+	}
+	EXPECT_EQ(SW_BIT(SW_SIG), SW_LOAD(&self->blk[1].pending));
+	EXPECT_EQ(-EEXIST, sw_register(self->fd, &self->blk[2], NULL, 0, NULL));
+	close(uffd);
+}
+
+TEST_F(domain, wq_create_efault_undo_spares_reused_handle)
+{
+	struct sigwake_wq_create_args a = { .size = sizeof(a) };
+	__u32 q = 0, woken = 1;
+	struct uffd_call c;
+	pthread_t th;
+	int uffd, err;
+
+	UFFD_CALL_BLOCKED(c, th, uffd, self->fd, SIGWAKE_IOC_WQ_CREATE, &a,
+			  sizeof(a));
+	/* the blocked call made queue 1: destroy it, make another as 1 */
+	EXPECT_EQ(0, sw_wq_destroy(self->fd, 1));
+	EXPECT_EQ(0, sw_wq_create(self->fd, NULL, &q));
+	EXPECT_EQ(1, q);
+	ASSERT_EQ(0, uffd_fail_write(uffd, c.arg));
+	ASSERT_TRUE(SW_POLL(SW_LOAD(&c.done), SW_LONG_MS)) {
+		TH_LOG("the copy-out stayed blocked");
+	}
+	pthread_join(th, NULL);
+	EXPECT_EQ(-EFAULT, c.err);
+	/* the queue made under the reused handle is intact */
+	err = sw_wake(self->fd, q, 1, &woken);
+	EXPECT_EQ(0, err) {
+		TH_LOG("WAKE of the test's queue %u: %s (the failed WQ_CREATE's undo destroyed it)",
+		       q, strerror(-err));
+	}
+	if (!err)
+		EXPECT_EQ(0, woken);
+	close(uffd);
 }
 
 /*

@@ -2,7 +2,7 @@
 /*
  * Lifecycle: who may use a domain (fork, exec, SCM_RIGHTS -> EPERM), thread
  * exit without unregistering (ESRCH, handle freed by UNREGISTER, pages
- * released), queues destroyed and threads unregistered under a sleeper
+ * released), thread exec (pages and RLIMIT_MEMLOCK charge released), queues destroyed and threads unregistered under a sleeper
  * (EIDRM), the domain closed under sleepers (EBADF), processes dying with
  * sleepers, RLIMIT_MEMLOCK accounting (ENOMEM), and module unload refused
  * while a domain is open.
@@ -405,6 +405,165 @@ TEST_F(domain, any_skips_exited_thread)
 	EXPECT_EQ(SIGWAKE_POST_RECORDED, outcome);
 	EXPECT_EQ(SW_BIT(SW_SIG), SW_LOAD(&t.blk->pending));
 	sw_thread_finish(&t);
+}
+
+/* ------------------------------------------------------------------ */
+/* a registered thread that execs                                      */
+
+/*
+ * The new program of the exec tests (argv: --exec-hold fd ready hold): it
+ * holds the domain fd (no O_CLOEXEC) and so the domain, says so on @ready,
+ * and lives until @hold is closed.  Exit status 0, or 100 + what failed.
+ */
+static int exec_hold_main(int argc, char **argv)
+{
+	int fd, ready, hold;
+	char c;
+
+	if (argc < 5)
+		return 100;
+	fd = atoi(argv[2]);
+	ready = atoi(argv[3]);
+	hold = atoi(argv[4]);
+	alarm(60);		/* the watchdog: the parent may die */
+	if (fcntl(fd, F_GETFD) < 0)
+		return 101;
+	if (write(ready, "x", 1) != 1)
+		return 102;
+	while (read(hold, &c, 1) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+struct exec_reg {
+	int fd;
+	struct sigwake_thread_block *blk;
+	int ctl[2];		/* the thread (before exec) to the test */
+	int go[2];		/* the test to the thread: exec now */
+	int hold[2];		/* the new program lives while this is open */
+};
+
+/* In the child: register, report, wait for "go", exec.  Never returns. */
+static void exec_reg_run(struct exec_reg *x)
+{
+	char fds[16], rs[16], hs[16], c;
+	int err;
+
+	err = sw_register(x->fd, x->blk, NULL, 0, NULL);
+	c = err ? 'e' : 'r';
+	if (write(x->ctl[1], &c, 1) != 1 || err)
+		_exit(103);
+	if (read(x->go[0], &c, 1) != 1)
+		_exit(104);
+	snprintf(fds, sizeof(fds), "%d", x->fd);
+	snprintf(rs, sizeof(rs), "%d", x->ctl[1]);
+	snprintf(hs, sizeof(hs), "%d", x->hold[0]);
+	execl(self_exe, self_exe, "--exec-hold", fds, rs, hs, (char *)NULL);
+	_exit(105);
+}
+
+static void *exec_reg_thread(void *arg)
+{
+	exec_reg_run(arg);
+	return NULL;
+}
+
+/* Read one byte from @fd within @ms: the byte, or -1. */
+static int read_byte(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (poll(&pfd, 1, ms) != 1 || read(fd, &c, 1) != 1)
+		return -1;
+	return c;
+}
+
+/*
+ * A child opens a domain without O_CLOEXEC and registers a thread on a page
+ * of its own; that thread (a non-leader, or the leader itself) execs a
+ * program that keeps the fd, and so the domain, open.  The registration
+ * belongs to a program that is gone: its page must be unpinned (and
+ * uncharged) at once, not when the last copy of the fd is closed.
+ */
+static void exec_releases_pins(struct __test_metadata *_metadata,
+			       bool from_thread)
+{
+	long v0[SW_OBJ_COUNT], v1[SW_OBJ_COUNT], v2[SW_OBJ_COUNT];
+	struct exec_reg x;
+	int64_t t0;
+	bool released;
+	pid_t pid;
+
+	if (!sw_read_objects(v0) || v0[SW_OBJ_PINNED_PAGES] < 0)
+		SKIP(return, "no %s (debugfs)", SW_OBJECTS);
+	memset(&x, 0, sizeof(x));
+	ASSERT_EQ(0, pipe(x.ctl));
+	ASSERT_EQ(0, pipe(x.go));
+	ASSERT_EQ(0, pipe(x.hold));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		pthread_t th;
+
+		close(x.ctl[0]);
+		close(x.go[1]);
+		close(x.hold[1]);
+		x.blk = sw_alloc_blocks(1);
+		/* no O_CLOEXEC: the fd survives the exec */
+		x.fd = open(SIGWAKE_DEVICE, O_RDWR);
+		if (!x.blk || x.fd < 0)
+			_exit(101);
+		if (!from_thread)
+			exec_reg_run(&x);
+		if (pthread_create(&th, NULL, exec_reg_thread, &x))
+			_exit(102);
+		pthread_join(th, NULL);	/* the exec ends this thread */
+		_exit(106);
+	}
+	close(x.ctl[1]);
+	close(x.go[0]);
+	close(x.hold[0]);
+
+	ASSERT_EQ('r', read_byte(x.ctl[0], SW_LONG_MS)) {
+		TH_LOG("the child did not register (status %#x)",
+		       wait_child(pid, SW_LONG_MS));
+	}
+	ASSERT_TRUE(sw_read_objects(v1));
+	ASSERT_EQ(v0[SW_OBJ_PINNED_PAGES] + 1, v1[SW_OBJ_PINNED_PAGES]);
+	ASSERT_EQ(1, write(x.go[1], "g", 1));
+	ASSERT_EQ('x', read_byte(x.ctl[0], SW_LONG_MS)) {
+		TH_LOG("the new program did not start (status %#x)",
+		       wait_child(pid, SW_LONG_MS));
+	}
+
+	/* the module may unpin from a work item: allow it 2 s */
+	t0 = sw_now_ns();
+	released = SW_POLL(sw_read_objects(v2) &&
+			   v2[SW_OBJ_PINNED_PAGES] == v0[SW_OBJ_PINNED_PAGES],
+			   2000);
+	EXPECT_TRUE(released) {
+		TH_LOG("after the %s exec'd, %ld pages are still pinned (%ld before it registered, %ld after; threads %ld, %ld, %ld)",
+		       from_thread ? "thread" : "leader",
+		       v2[SW_OBJ_PINNED_PAGES], v0[SW_OBJ_PINNED_PAGES],
+		       v1[SW_OBJ_PINNED_PAGES], v0[SW_OBJ_THREADS],
+		       v1[SW_OBJ_THREADS], v2[SW_OBJ_THREADS]);
+	}
+	if (released)
+		TH_LOG("unpinned %lld ms after the exec",
+		       (long long)((sw_now_ns() - t0) / MS));
+	close(x.hold[1]);
+	EXPECT_CHILD_OK(pid, SW_LONG_MS);
+}
+
+TEST(exec_by_thread_releases_registration)
+{
+	exec_releases_pins(_metadata, true);
+}
+
+TEST(exec_by_leader_releases_registration)
+{
+	exec_releases_pins(_metadata, false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -844,6 +1003,78 @@ TEST(memlock_released_on_thread_exit)
 	EXPECT_CHILD_OK(pid, SW_LONG_MS);
 }
 
+/*
+ * The new program of memlock_released_on_thread_exec (argv: --exec-memlock
+ * fd), with the domain of the program before the exec still open and
+ * RLIMIT_MEMLOCK of one page: a block on a page of its own in a new domain
+ * fits only if that page was uncharged.  Exit status 0, 1, or 100 + setup.
+ */
+static int exec_memlock_main(int argc, char **argv)
+{
+	struct sigwake_thread_block *blk = page_blocks(1);
+	int64_t t0 = sw_now_ns();
+	int fd, err;
+
+	if (argc < 3 || !blk)
+		return 100;
+	if (fcntl(atoi(argv[2]), F_GETFD) < 0)
+		return 101;
+	fd = open(SIGWAKE_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 102;
+	/* the module may uncharge from a work item: allow it 2 s */
+	SW_POLL((err = sw_register(fd, blk, NULL, 0, NULL)) != -ENOMEM, 2000);
+	if (err) {
+		fprintf(stderr, "# after the exec, a block on a new page: %s after %lld ms (the exec'd registration still holds its charge)\n",
+			strerror(-err), (long long)((sw_now_ns() - t0) / MS));
+		return 1;
+	}
+	return 0;
+}
+
+static void *register_then_exec_memlock(void *arg)
+{
+	struct sw_thread *t = arg;
+	char fds[16];
+
+	t->reg_err = sw_register(t->fd, t->blk, NULL, 0, &t->handle);
+	if (t->reg_err) {
+		fprintf(stderr, "# register: %s\n", strerror(-t->reg_err));
+		_exit(104);
+	}
+	snprintf(fds, sizeof(fds), "%d", t->fd);
+	execl(self_exe, self_exe, "--exec-memlock", fds, (char *)NULL);
+	_exit(105);
+}
+
+/* A thread that execs gives its pages' RLIMIT_MEMLOCK charge back at once. */
+TEST(memlock_released_on_thread_exec)
+{
+	pid_t pid;
+
+	need_root(_metadata);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct sigwake_thread_block *blk = page_blocks(1);
+		struct sw_thread t;
+		int fd;
+
+		if (become_nobody((rlim_t)sysconf(_SC_PAGESIZE)))
+			_exit(101);
+		/* no O_CLOEXEC: the new program keeps the domain open */
+		fd = open(SIGWAKE_DEVICE, O_RDWR);
+		if (fd < 0 || !blk)
+			_exit(102);
+		sw_thread_init(&t, fd, blk);
+		if (pthread_create(&t.th, NULL, register_then_exec_memlock, &t))
+			_exit(103);
+		pthread_join(t.th, NULL);	/* the exec ends this thread */
+		_exit(106);
+	}
+	EXPECT_CHILD_OK(pid, SW_LONG_MS);
+}
+
 TEST(memlock_released_on_unregister)
 {
 	pid_t pid;
@@ -909,6 +1140,10 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--exec-child"))
 		return exec_child_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--exec-hold"))
+		return exec_hold_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--exec-memlock"))
+		return exec_memlock_main(argc, argv);
 	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 	if (n > 0)
 		self_exe[n] = '\0';

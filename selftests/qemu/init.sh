@@ -158,7 +158,7 @@ load_kvm() {
 
 # Switch on, before the module comes, every static key that its insmod and
 # rmmod would switch, so that they only count and no kernel text that runs
-# all the time (__schedule(), do_exit(), signal sending) is live-patched
+# all the time (__schedule(), do_exit(), exec, signal sending) is live-patched
 # while the VM runs.  QEMU's multi-threaded TCG can livelock a vCPU that
 # executes a jump label while the other vCPU patches it: the guest shows an
 # RCU stall and a soft lockup in text_poke_bp() (see keyhold.c).
@@ -178,7 +178,8 @@ hold_kernel_keys() {
 	fi
 	if mkdir $keys 2>/dev/null; then
 		echo 0 >$keys/tracing_on
-		for e in sched/sched_process_exit signal/signal_generate; do
+		for e in sched/sched_process_exit sched/sched_process_exec \
+			 signal/signal_generate; do
 			echo 1 >$keys/events/$e/enable 2>/dev/null ||
 				out "# sigwake-run: cannot hold tracepoint $e"
 		done

@@ -184,8 +184,8 @@ enum sigwake_post_outcome {
  * (max_threads_per_domain), ENOMEM (RLIMIT_MEMLOCK).
  *
  * A registration ends with SIGWAKE_IOC_UNREGISTER, when the thread exits
- * (its pages are released at once; its handle answers ESRCH until it is
- * unregistered or the domain is closed) or when the domain is closed.
+ * or execs (its pages are released at once; its handle answers ESRCH until
+ * it is unregistered or the domain is closed) or when the domain is closed.
  */
 struct sigwake_register_args {
 	__u32 size;
@@ -656,7 +656,8 @@ enum {
  *    SIGWAKE_NL_A_HANDLE: u32
  *    SIGWAKE_NL_A_TID: u32, absent once the thread exited
  *    SIGWAKE_NL_A_KICK_SIGNO: u32
- *    SIGWAKE_NL_A_EXITED: flag, the thread exited without unregistering
+ *    SIGWAKE_NL_A_EXITED: flag, the thread exited (or exec'd) without
+ *	unregistering
  *    SIGWAKE_NL_A_WAITING: flag, the thread sleeps in SIGWAKE_IOC_WAIT (the
  *        kernel's own view, not read from the block)
  *    the thread block, read under the thread's lock, absent once the
