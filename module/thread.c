@@ -341,7 +341,7 @@ void sigwake_thread_undo_register(struct sigwake_domain *dom, u32 handle)
 
 	mutex_lock(&dom->lock);
 	t = xa_load(&dom->threads, handle);
-	if (t && t->task == current) {
+	if (t && !xa_is_value(t) && t->task == current) {
 		xa_erase(&dom->threads, handle);
 		sigwake_thread_release(dom, t, -EIDRM);
 		dom->nr_threads--;
