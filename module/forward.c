@@ -30,6 +30,32 @@ static u64 sigwake_route(u32 guest_signo, u32 target)
 	return guest_signo | (u64)target << 32;
 }
 
+/*
+ * Is @task, which a signal was generated for, running the domain's program?
+ * A process-directed signal names the thread group leader, which may have
+ * left with pthread_exit() while its group runs on: a zombie without an mm.
+ * The signal is then the domain's if a live thread of the group runs the
+ * domain's mm (the first one after the leader, nearly always).  A program
+ * that exec'd has a new mm in every thread and gets no forward.
+ *
+ * Called under the signal's siglock, which keeps the thread list stable.
+ */
+static bool sigwake_forward_in_domain(struct task_struct *task, int group,
+				      const struct sigwake_domain *dom)
+{
+	struct task_struct *t;
+
+	if (sigwake_task_in_domain(task, dom))
+		return true;
+	if (!group || READ_ONCE(task->mm))
+		return false;
+	for_each_thread(task, t) {
+		if (sigwake_task_in_domain(t, dom))
+			return true;
+	}
+	return false;
+}
+
 void sigwake_forward_probe(void *data, int sig, struct kernel_siginfo *info,
 			   struct task_struct *task, int group, int result)
 {
@@ -48,7 +74,7 @@ void sigwake_forward_probe(void *data, int sig, struct kernel_siginfo *info,
 	rcu_read_lock();
 	xa_for_each(&sigwake_domains, index, dom) {
 		if (dom->tgid != tgid || !(READ_ONCE(dom->fwd_mask) & bit) ||
-		    !sigwake_task_in_domain(task, dom))
+		    !sigwake_forward_in_domain(task, group, dom))
 			continue;
 		atomic64_or(bit, &dom->fwd_pending);
 		irq_work_queue(&dom->fwd_work);
