@@ -24,6 +24,7 @@
 #include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
@@ -44,7 +45,34 @@ extern unsigned int sigwake_kick_retry_us;
 extern struct xarray sigwake_domains;
 extern struct workqueue_struct *sigwake_wq_reap;
 extern bool sigwake_forward_available;
-DECLARE_PER_CPU(bool, sigwake_sending_kick);
+
+/*
+ * The context levels of a CPU, innermost last.  Each level runs at most one
+ * thing at a time on a CPU with preemption off: a level can interrupt only
+ * a lower one.
+ */
+enum sigwake_ctx_level {
+	SIGWAKE_CTX_TASK,
+	SIGWAKE_CTX_SOFTIRQ,
+	SIGWAKE_CTX_HARDIRQ,
+	SIGWAKE_CTX_NMI,
+	SIGWAKE_CTX_LEVELS
+};
+
+/* interrupt_context_level() of newer kernels, in sigwake's own order. */
+static inline enum sigwake_ctx_level sigwake_ctx_level(void)
+{
+	if (in_nmi())
+		return SIGWAKE_CTX_NMI;
+	if (in_hardirq())
+		return SIGWAKE_CTX_HARDIRQ;
+	if (in_serving_softirq())
+		return SIGWAKE_CTX_SOFTIRQ;
+	return SIGWAKE_CTX_TASK;
+}
+
+/* Per CPU and level: a kick signal is being sent (thread.c, forward.c). */
+DECLARE_PER_CPU(bool, sigwake_sending_kick[SIGWAKE_CTX_LEVELS]);
 
 /**
  * struct sigwake_counters - event counts, for statistics

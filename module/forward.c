@@ -66,7 +66,10 @@ void sigwake_forward_probe(void *data, int sig, struct kernel_siginfo *info,
 
 	if (!atomic_read(&sigwake_forwarding))
 		return;
-	if (sig < 1 || sig > SIGWAKE_NSIG || this_cpu_read(sigwake_sending_kick))
+	if (sig < 1 || sig > SIGWAKE_NSIG)
+		return;
+	/* Our own kick, at this level; not one it interrupted or nests in. */
+	if (this_cpu_read(sigwake_sending_kick[sigwake_ctx_level()]))
 		return;
 
 	bit = 1ULL << (sig - 1);

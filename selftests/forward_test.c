@@ -813,6 +813,7 @@ static bool pin_to_cpu(pid_t tid, int cpu)
 TEST_F(fwd, timer_signal_during_kick_forwarded)
 {
 	unsigned long rounds = sw_race_iters(200), i, lost = 0, stuck = 0;
+	unsigned long kicks = 0;
 	struct sigevent sev;
 	struct itimerspec its;
 	struct sw_thread g;
@@ -858,8 +859,10 @@ TEST_F(fwd, timer_signal_during_kick_forwarded)
 		its.it_value.tv_nsec = 20000 + (long)(sw_xorshift(&rng) % 500000);
 		ASSERT_EQ(0, timer_settime(timer, 0, &its, NULL));
 		end = sw_now_ns() + SW_LONG_MS * MS;
-		while (!timer_seen && sw_now_ns() < end)
+		while (!timer_seen && sw_now_ns() < end) {
 			ASSERT_EQ(0, sw_kick(self->fd, g.handle, NULL));
+			kicks++;
+		}
 		ASSERT_TRUE(timer_seen) {
 			TH_LOG("round %lu: the timer signal never arrived", i);
 		}
@@ -878,8 +881,8 @@ TEST_F(fwd, timer_signal_during_kick_forwarded)
 	timer_delete(timer);
 	sw_thread_finish(&g);
 
-	TH_LOG("%lu rounds, %lu timer signals not forwarded, %lu kicks", i,
-	       lost, (unsigned long)kick_count);
+	TH_LOG("%lu rounds, %lu timer signals not forwarded, %lu KICKs", i,
+	       lost, kicks);
 	EXPECT_EQ(0, stuck) {
 		TH_LOG("the barrier signal was not forwarded");
 	}
