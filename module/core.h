@@ -126,7 +126,9 @@ struct sigwake_ucount {
  *	locklessly by the signal_generate probe.
  * @fwd_routes: per host signal, guest signo | target << 32; 0 for none.
  * @fwd_pending: host signals seen by the probe, not yet posted.
- * @fwd_work: posts @fwd_pending outside the sender's locks.
+ * @fwd_irq_work: queued by the probe; queues @fwd_work once the sender's
+ *	locks are released.
+ * @fwd_work: posts @fwd_pending, in process context.
  * @had_forward: a route was ever set (teardown must wait for the probe).
  * @preempt_all: PREEMPT budget for every thread, present and future.
  * @free_work: frees the domain in process context after the last put.
@@ -163,7 +165,8 @@ struct sigwake_domain {
 	u64 fwd_mask;
 	u64 fwd_routes[SIGWAKE_NSIG];
 	atomic64_t fwd_pending;
-	struct irq_work fwd_work;
+	struct irq_work fwd_irq_work;
+	struct work_struct fwd_work;
 	bool had_forward;
 
 	u64 preempt_all;

@@ -8,15 +8,19 @@
  * pending.  The probe runs under the target's siglock with interrupts off,
  * where neither a wake-up of our own nor a kick signal (which takes that
  * same siglock) may happen: it only records the host signal in the domain's
- * fwd_pending set and queues the domain's irq_work, which makes the posts
- * once the sender's locks are released.  Repeated host signals before the
- * irq_work runs coalesce, as standard signals do.
+ * fwd_pending set and queues the domain's irq_work.  The irq_work runs once
+ * the sender's locks are released and only queues the domain's work item,
+ * which makes the posts in process context (a kernel worker): a
+ * SIGWAKE_TARGET_ANY post chooses among the domain's threads, no job for
+ * hard-interrupt context.  Repeated host signals before the work runs
+ * coalesce, as standard signals do.
  */
 
 #include <linux/irq_work.h>
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
 #include <linux/tracepoint.h>
+#include <linux/workqueue.h>
 
 #include "core.h"
 #include "genl.h"
@@ -80,12 +84,21 @@ void sigwake_forward_probe(void *data, int sig, struct kernel_siginfo *info,
 		    !sigwake_forward_in_domain(task, group, dom))
 			continue;
 		atomic64_or(bit, &dom->fwd_pending);
-		irq_work_queue(&dom->fwd_work);
+		irq_work_queue(&dom->fwd_irq_work);
 	}
 	rcu_read_unlock();
 }
 
-static void sigwake_forward_work(struct irq_work *work)
+/* Out of the sender's locks: hand the posts to process context. */
+static void sigwake_forward_irq_work(struct irq_work *work)
+{
+	struct sigwake_domain *dom = container_of(work, struct sigwake_domain,
+						  fwd_irq_work);
+
+	queue_work(sigwake_wq_reap, &dom->fwd_work);
+}
+
+static void sigwake_forward_work(struct work_struct *work)
 {
 	struct sigwake_domain *dom = container_of(work, struct sigwake_domain,
 						  fwd_work);
@@ -93,6 +106,10 @@ static void sigwake_forward_work(struct irq_work *work)
 	u32 handle;
 	int sig, ret;
 
+	/*
+	 * A signal recorded after the exchange queues the irq_work, hence
+	 * this work, again: it is never left behind.
+	 */
 	pending = atomic64_xchg(&dom->fwd_pending, 0);
 	while (pending) {
 		sig = __ffs64(pending) + 1;
@@ -108,7 +125,8 @@ static void sigwake_forward_work(struct irq_work *work)
 
 void sigwake_forward_init(struct sigwake_domain *dom)
 {
-	init_irq_work(&dom->fwd_work, sigwake_forward_work);
+	init_irq_work(&dom->fwd_irq_work, sigwake_forward_irq_work);
+	INIT_WORK(&dom->fwd_work, sigwake_forward_work);
 	atomic64_set(&dom->fwd_pending, 0);
 }
 
@@ -116,7 +134,11 @@ void sigwake_forward_init(struct sigwake_domain *dom)
  * sigwake_forward_shutdown() - drop every route of a dying domain
  * @dom: the domain, already out of sigwake_domains
  *
- * After this, no probe sees the domain and no irq_work of it runs.
+ * After this, no probe sees the domain and neither its irq_work nor its
+ * work runs: a post they still had to make is dropped, as the domain is
+ * closed.  The work holds no domain reference of its own: it runs only
+ * between a probe that saw the domain and this, and the file's reference
+ * outlives both.
  */
 void sigwake_forward_shutdown(struct sigwake_domain *dom)
 {
@@ -130,7 +152,9 @@ void sigwake_forward_shutdown(struct sigwake_domain *dom)
 		return;
 	/* Tracepoint probes run in RCU read-side critical sections. */
 	synchronize_rcu();
-	irq_work_sync(&dom->fwd_work);
+	/* Then nothing queues the work: cancel it, or wait for its end. */
+	irq_work_sync(&dom->fwd_irq_work);
+	cancel_work_sync(&dom->fwd_work);
 }
 
 static bool sigwake_host_signo_valid(u32 signo)

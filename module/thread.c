@@ -641,8 +641,10 @@ DEFINE_PER_CPU(bool, sigwake_sending_kick[SIGWAKE_CTX_LEVELS]);
  * @task: the registered thread's task
  * @signo: its kick_signo
  *
- * From an ioctl it looks like a tgkill(2) by the poster; from interrupt
- * context (a forwarded signal, a preemption) it comes from the kernel.
+ * A user thread's POST or KICK (an ioctl) sends it as a tgkill(2) by that
+ * thread: SI_TKILL, with its tgid and uid.  The kernel's own kicks, from a
+ * kernel thread (a forwarded signal's post) or from interrupt context (a
+ * preemption), are SI_KERNEL: no process sent them.
  *
  * Context: any but NMI; no spinlock of sigwake held.
  */
@@ -651,7 +653,7 @@ void sigwake_send_kick(struct task_struct *task, int signo)
 	struct kernel_siginfo info, *infop = SEND_SIG_PRIV;
 	enum sigwake_ctx_level level;
 
-	if (in_task()) {
+	if (in_task() && !(current->flags & PF_KTHREAD)) {
 		clear_siginfo(&info);
 		info.si_signo = signo;
 		info.si_errno = 0;

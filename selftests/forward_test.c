@@ -202,7 +202,7 @@ TEST_F(fwd, to_guest_thread_kicks_it)
 		TH_LOG("the forwarded post did not kick the guest thread");
 	}
 	EXPECT_EQ(t.tid, kick_tid);
-	/* sent by the kernel from irq_work, not on behalf of a process */
+	/* sent by a kernel worker, not on behalf of a process */
 	EXPECT_EQ(SI_KERNEL, kick_code);
 	EXPECT_EQ(1, self->kick[1]);
 	EXPECT_EQ(SIGWAKE_TF_KICKED,
