@@ -4,13 +4,19 @@
  * guest POST inside the kernel (kill(2) from another process, tgkill(2) to
  * one of its threads, a blocked host signal); the route's target (a thread,
  * SIGWAKE_TARGET_ANY), replacing and removing routes, the kernel's own kick
- * signals (never forwarded), the errno paths, and what happens on close.  Also the process-directed case where every
- * thread blocks the guest signal (SIGWAKE_POST_QUEUED): the thread that
- * later unblocks it and enters WAIT receives it, whether the signal came
- * from a forward or from a POST.
+ * signals (never forwarded), the errno paths, and what happens on close.
+ * Also the process-directed case where every thread blocks the guest
+ * signal (SIGWAKE_POST_QUEUED): the thread that later unblocks it and
+ * enters WAIT receives it, whether the signal came from a forward or from a
+ * POST.  Forwarding goes on after the main thread called pthread_exit(),
+ * and a timer's signal that interrupts a kick being sent on the same CPU is
+ * forwarded (a statistical race, told apart from a slow forward by a
+ * barrier signal).
  *
  * The host signals used (SIGINT, SIGUSR2) are set to SIG_IGN, as the header
- * tells a runtime to do: then a forwarded signal has no other effect.
+ * tells a runtime to do: then a forwarded signal has no other effect.  The
+ * timer race also routes SIGALRM (handled: the test waits for it) and
+ * SIGVTALRM (ignored).
  *
  * Fixture:
  *   fwd   a domain with the test thread registered (blocks [0]), blocks
