@@ -24,6 +24,7 @@
 #include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
@@ -46,7 +47,34 @@ extern unsigned int sigwake_kick_retry_us;
 extern struct xarray sigwake_domains;
 extern struct workqueue_struct *sigwake_wq_reap;
 extern bool sigwake_forward_available;
-DECLARE_PER_CPU(bool, sigwake_sending_kick);
+
+/*
+ * The context levels of a CPU, innermost last.  Each level runs at most one
+ * thing at a time on a CPU with preemption off: a level can interrupt only
+ * a lower one.
+ */
+enum sigwake_ctx_level {
+	SIGWAKE_CTX_TASK,
+	SIGWAKE_CTX_SOFTIRQ,
+	SIGWAKE_CTX_HARDIRQ,
+	SIGWAKE_CTX_NMI,
+	SIGWAKE_CTX_LEVELS
+};
+
+/* interrupt_context_level() of newer kernels, in sigwake's own order. */
+static inline enum sigwake_ctx_level sigwake_ctx_level(void)
+{
+	if (in_nmi())
+		return SIGWAKE_CTX_NMI;
+	if (in_hardirq())
+		return SIGWAKE_CTX_HARDIRQ;
+	if (in_serving_softirq())
+		return SIGWAKE_CTX_SOFTIRQ;
+	return SIGWAKE_CTX_TASK;
+}
+
+/* Per CPU and level: a kick signal is being sent (thread.c, forward.c). */
+DECLARE_PER_CPU(bool, sigwake_sending_kick[SIGWAKE_CTX_LEVELS]);
 
 /**
  * struct sigwake_counters - event counts, for statistics
@@ -105,7 +133,9 @@ struct sigwake_ucount {
  *	locklessly by the signal_generate probe.
  * @fwd_routes: per host signal, guest signo | target << 32; 0 for none.
  * @fwd_pending: host signals seen by the probe, not yet posted.
- * @fwd_work: posts @fwd_pending outside the sender's locks.
+ * @fwd_irq_work: queued by the probe; queues @fwd_work once the sender's
+ *	locks are released.
+ * @fwd_work: posts @fwd_pending, in process context.
  * @had_forward: a route was ever set (teardown must wait for the probe).
  * @preempt_all: PREEMPT budget for every thread, present and future.
  * @free_work: frees the domain in process context after the last put.
@@ -142,7 +172,8 @@ struct sigwake_domain {
 	u64 fwd_mask;
 	u64 fwd_routes[SIGWAKE_NSIG];
 	atomic64_t fwd_pending;
-	struct irq_work fwd_work;
+	struct irq_work fwd_irq_work;
+	struct work_struct fwd_work;
 	bool had_forward;
 
 	u64 preempt_all;

@@ -8,15 +8,19 @@
  * pending.  The probe runs under the target's siglock with interrupts off,
  * where neither a wake-up of our own nor a kick signal (which takes that
  * same siglock) may happen: it only records the host signal in the domain's
- * fwd_pending set and queues the domain's irq_work, which makes the posts
- * once the sender's locks are released.  Repeated host signals before the
- * irq_work runs coalesce, as standard signals do.
+ * fwd_pending set and queues the domain's irq_work.  The irq_work runs once
+ * the sender's locks are released and only queues the domain's work item,
+ * which makes the posts in process context (a kernel worker): a
+ * SIGWAKE_TARGET_ANY post chooses among the domain's threads, no job for
+ * hard-interrupt context.  Repeated host signals before the work runs
+ * coalesce, as standard signals do.
  */
 
 #include <linux/irq_work.h>
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
 #include <linux/tracepoint.h>
+#include <linux/workqueue.h>
 
 #include "core.h"
 #include "genl.h"
@@ -30,6 +34,32 @@ static u64 sigwake_route(u32 guest_signo, u32 target)
 	return guest_signo | (u64)target << 32;
 }
 
+/*
+ * Is @task, which a signal was generated for, running the domain's program?
+ * A process-directed signal names the thread group leader, which may have
+ * left with pthread_exit() while its group runs on: a zombie without an mm.
+ * The signal is then the domain's if a live thread of the group runs the
+ * domain's mm (the first one after the leader, nearly always).  A program
+ * that exec'd has a new mm in every thread and gets no forward.
+ *
+ * Called under the signal's siglock, which keeps the thread list stable.
+ */
+static bool sigwake_forward_in_domain(struct task_struct *task, int group,
+				      const struct sigwake_domain *dom)
+{
+	struct task_struct *t;
+
+	if (sigwake_task_in_domain(task, dom))
+		return true;
+	if (!group || READ_ONCE(task->mm))
+		return false;
+	for_each_thread(task, t) {
+		if (sigwake_task_in_domain(t, dom))
+			return true;
+	}
+	return false;
+}
+
 void sigwake_forward_probe(void *data, int sig, struct kernel_siginfo *info,
 			   struct task_struct *task, int group, int result)
 {
@@ -40,7 +70,10 @@ void sigwake_forward_probe(void *data, int sig, struct kernel_siginfo *info,
 
 	if (!atomic_read(&sigwake_forwarding))
 		return;
-	if (sig < 1 || sig > SIGWAKE_NSIG || this_cpu_read(sigwake_sending_kick))
+	if (sig < 1 || sig > SIGWAKE_NSIG)
+		return;
+	/* Our own kick, at this level; not one it interrupted or nests in. */
+	if (this_cpu_read(sigwake_sending_kick[sigwake_ctx_level()]))
 		return;
 
 	bit = 1ULL << (sig - 1);
@@ -48,15 +81,24 @@ void sigwake_forward_probe(void *data, int sig, struct kernel_siginfo *info,
 	rcu_read_lock();
 	xa_for_each(&sigwake_domains, index, dom) {
 		if (dom->tgid != tgid || !(READ_ONCE(dom->fwd_mask) & bit) ||
-		    !sigwake_task_in_domain(task, dom))
+		    !sigwake_forward_in_domain(task, group, dom))
 			continue;
 		atomic64_or(bit, &dom->fwd_pending);
-		irq_work_queue(&dom->fwd_work);
+		irq_work_queue(&dom->fwd_irq_work);
 	}
 	rcu_read_unlock();
 }
 
-static void sigwake_forward_work(struct irq_work *work)
+/* Out of the sender's locks: hand the posts to process context. */
+static void sigwake_forward_irq_work(struct irq_work *work)
+{
+	struct sigwake_domain *dom = container_of(work, struct sigwake_domain,
+						  fwd_irq_work);
+
+	queue_work(sigwake_wq_reap, &dom->fwd_work);
+}
+
+static void sigwake_forward_work(struct work_struct *work)
 {
 	struct sigwake_domain *dom = container_of(work, struct sigwake_domain,
 						  fwd_work);
@@ -64,6 +106,10 @@ static void sigwake_forward_work(struct irq_work *work)
 	u32 handle;
 	int sig, ret;
 
+	/*
+	 * A signal recorded after the exchange queues the irq_work, hence
+	 * this work, again: it is never left behind.
+	 */
 	pending = atomic64_xchg(&dom->fwd_pending, 0);
 	while (pending) {
 		sig = __ffs64(pending) + 1;
@@ -79,7 +125,8 @@ static void sigwake_forward_work(struct irq_work *work)
 
 void sigwake_forward_init(struct sigwake_domain *dom)
 {
-	init_irq_work(&dom->fwd_work, sigwake_forward_work);
+	init_irq_work(&dom->fwd_irq_work, sigwake_forward_irq_work);
+	INIT_WORK(&dom->fwd_work, sigwake_forward_work);
 	atomic64_set(&dom->fwd_pending, 0);
 }
 
@@ -87,7 +134,11 @@ void sigwake_forward_init(struct sigwake_domain *dom)
  * sigwake_forward_shutdown() - drop every route of a dying domain
  * @dom: the domain, already out of sigwake_domains
  *
- * After this, no probe sees the domain and no irq_work of it runs.
+ * After this, no probe sees the domain and neither its irq_work nor its
+ * work runs: a post they still had to make is dropped, as the domain is
+ * closed.  The work holds no domain reference of its own: it runs only
+ * between a probe that saw the domain and this, and the file's reference
+ * outlives both.
  */
 void sigwake_forward_shutdown(struct sigwake_domain *dom)
 {
@@ -101,7 +152,9 @@ void sigwake_forward_shutdown(struct sigwake_domain *dom)
 		return;
 	/* Tracepoint probes run in RCU read-side critical sections. */
 	synchronize_rcu();
-	irq_work_sync(&dom->fwd_work);
+	/* Then nothing queues the work: cancel it, or wait for its end. */
+	irq_work_sync(&dom->fwd_irq_work);
+	cancel_work_sync(&dom->fwd_work);
 }
 
 static bool sigwake_host_signo_valid(u32 signo)

@@ -758,20 +758,35 @@ out_put:
 	return ret;
 }
 
-/* Set while this CPU sends a kick signal, which FORWARD must not route. */
-DEFINE_PER_CPU(bool, sigwake_sending_kick);
-
 /*
- * Send the kick signal to one task.  From an ioctl it looks like a tgkill(2)
- * by the poster; from interrupt context (a forwarded signal, a preemption)
- * it comes from the kernel.
+ * Set while this CPU sends a kick signal, which FORWARD must not route: one
+ * mark per context level, read by the signal_generate probe at its own
+ * level.  A real signal raised by an interrupt nested in the kick (a timer,
+ * SIGIO) is generated at another level and is forwarded.  A level cannot
+ * start a second kick before the first one ends (preemption is off, and a
+ * level only interrupts lower ones), so a mark is set and cleared, never
+ * nested.
+ */
+DEFINE_PER_CPU(bool, sigwake_sending_kick[SIGWAKE_CTX_LEVELS]);
+
+/**
+ * sigwake_send_kick() - send the kick signal to one task
+ * @task: the registered thread's task
+ * @signo: its kick_signo
+ *
+ * A user thread's POST or KICK (an ioctl) sends it as a tgkill(2) by that
+ * thread: SI_TKILL, with its tgid and uid.  The kernel's own kicks, from a
+ * kernel thread (a forwarded signal's post) or from interrupt context (a
+ * preemption), are SI_KERNEL: no process sent them.
+ *
+ * Context: any but NMI; no spinlock of sigwake held.
  */
 void sigwake_send_kick(struct task_struct *task, int signo)
 {
 	struct kernel_siginfo info, *infop = SEND_SIG_PRIV;
-	bool sending;
+	enum sigwake_ctx_level level;
 
-	if (in_task()) {
+	if (in_task() && !(current->flags & PF_KTHREAD)) {
 		clear_siginfo(&info);
 		info.si_signo = signo;
 		info.si_errno = 0;
@@ -781,10 +796,14 @@ void sigwake_send_kick(struct task_struct *task, int signo)
 					       current_uid());
 		infop = &info;
 	}
+	/* Interrupts stay on: an interrupt's signal meanwhile is forwarded. */
 	preempt_disable();
-	/* An interrupt's kick (preemption) may nest in ours: restore, not clear. */
-	sending = this_cpu_read(sigwake_sending_kick);
-	this_cpu_write(sigwake_sending_kick, true);
+	level = sigwake_ctx_level();
+	/*
+	 * Compiler ordering is all it takes: the probe that reads the mark
+	 * runs on this CPU, inside send_sig_info(), an external call.
+	 */
+	this_cpu_write(sigwake_sending_kick[level], true);
 	/*
 	 * A real-time signal with a user siginfo fails with EAGAIN when its
 	 * siginfo cannot be queued (no memory, or RLIMIT_SIGPENDING).  The
@@ -794,7 +813,7 @@ void sigwake_send_kick(struct task_struct *task, int signo)
 	if (send_sig_info(signo, infop, task) == -EAGAIN &&
 	    infop != SEND_SIG_PRIV)
 		send_sig_info(signo, SEND_SIG_PRIV, task);
-	this_cpu_write(sigwake_sending_kick, sending);
+	this_cpu_write(sigwake_sending_kick[level], false);
 	preempt_enable();
 }
 

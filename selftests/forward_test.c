@@ -4,18 +4,26 @@
  * guest POST inside the kernel (kill(2) from another process, tgkill(2) to
  * one of its threads, a blocked host signal); the route's target (a thread,
  * SIGWAKE_TARGET_ANY), replacing and removing routes, the kernel's own kick
- * signals (never forwarded), the errno paths, and what happens on close.  Also the process-directed case where every
- * thread blocks the guest signal (SIGWAKE_POST_QUEUED): the thread that
- * later unblocks it and enters WAIT receives it, whether the signal came
- * from a forward or from a POST.
+ * signals (never forwarded), the errno paths, and what happens on close.
+ * Also the process-directed case where every thread blocks the guest
+ * signal (SIGWAKE_POST_QUEUED): the thread that later unblocks it and
+ * enters WAIT receives it, whether the signal came from a forward or from a
+ * POST.  Forwarding goes on after the main thread called pthread_exit(),
+ * and a timer's signal that interrupts a kick being sent on the same CPU is
+ * forwarded (a statistical race, told apart from a slow forward by a
+ * barrier signal).
  *
  * The host signals used (SIGINT, SIGUSR2) are set to SIG_IGN, as the header
- * tells a runtime to do: then a forwarded signal has no other effect.
+ * tells a runtime to do: then a forwarded signal has no other effect.  The
+ * timer race also routes SIGALRM (handled: the test waits for it) and
+ * SIGVTALRM (ignored).
  *
  * Fixture:
  *   fwd   a domain with the test thread registered (blocks [0]), blocks
  *         [1..7] for helper threads, SIGINT and SIGUSR2 ignored.
  */
+#include <poll.h>
+
 #include "sigwake_test.h"
 
 #define MS		SW_NSEC_PER_MSEC
@@ -200,7 +208,7 @@ TEST_F(fwd, to_guest_thread_kicks_it)
 		TH_LOG("the forwarded post did not kick the guest thread");
 	}
 	EXPECT_EQ(t.tid, kick_tid);
-	/* sent by the kernel from irq_work, not on behalf of a process */
+	/* sent by a kernel worker, not on behalf of a process */
 	EXPECT_EQ(SI_KERNEL, kick_code);
 	EXPECT_EQ(1, self->kick[1]);
 	EXPECT_EQ(SIGWAKE_TF_KICKED,
@@ -610,6 +618,313 @@ TEST_F(fwd, all_blocked_post_queued_unblocker_takes_it)
 	EXPECT_EQ(SIGWAKE_REASON_TIMEOUT, reason);
 	EXPECT_EQ(0, SW_LOAD(&self->blk[0].pending));
 	sw_thread_finish(&u.t);
+}
+
+/* ------------------------------------------------------------------ */
+/* the thread group leader has exited                                   */
+
+/* What the worker of zombie_leader_child() reports through the pipe. */
+struct zombie_report {
+	int stage;		/* 0: WAIT ran, else the step that failed */
+	int wait_err;
+	__u32 reason;
+	__u64 pending;
+};
+
+struct zombie_worker {
+	int fd;
+	int pipe;
+	pid_t leader;
+	struct sigwake_thread_block *blk;
+};
+
+/* Is thread @tid of this process a zombie (it called pthread_exit())? */
+static bool thread_is_zombie(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'Z';
+}
+
+static void *zombie_worker_fn(void *arg)
+{
+	struct zombie_worker *w = arg;
+	struct zombie_report r = { .stage = 1 };
+	char ready = 'r';
+	__u32 handle;
+
+	if (sw_register(w->fd, w->blk, NULL, 0, &handle))
+		goto out;
+	r.stage = 2;
+	if (!SW_POLL(thread_is_zombie(w->leader), SW_LONG_MS))
+		goto out;
+	r.stage = 3;
+	if (write(w->pipe, &ready, 1) != 1)
+		goto out;
+	r.stage = 0;
+	r.wait_err = sw_wait(w->fd, SIGWAKE_NO_WQ, 0, SW_WATCHDOG_NS, 0,
+			     &r.reason);
+	r.pending = SW_LOAD(&w->blk->pending);
+out:
+	if (write(w->pipe, &r, sizeof(r)) != sizeof(r))
+		_exit(2);
+	_exit(0);
+	return NULL;
+}
+
+/*
+ * The child process: route SIGINT to TARGET_ANY, start the worker, and end
+ * the main thread with pthread_exit(), leaving a zombie group leader.
+ */
+static void zombie_leader_child(int wpipe)
+{
+	static struct zombie_worker w;
+	pthread_t th;
+
+	w.pipe = wpipe;
+	w.leader = getpid();
+	w.blk = sw_alloc_blocks(1);
+	if (!w.blk || signal(SIGINT, SIG_IGN) == SIG_ERR)
+		_exit(10);
+	w.fd = open(SIGWAKE_DEVICE, O_RDWR | O_CLOEXEC);
+	if (w.fd < 0)
+		_exit(11);
+	if (sw_forward(w.fd, 0, SIGINT, SIGUSR2, SIGWAKE_TARGET_ANY))
+		_exit(12);
+	if (pthread_create(&th, NULL, zombie_worker_fn, &w))
+		_exit(13);
+	pthread_exit(NULL);
+}
+
+/* Read exactly @len bytes from @fd within @ms: true if it did. */
+static bool read_within(int fd, void *buf, size_t len, int ms)
+{
+	int64_t end = sw_now_ns() + (int64_t)ms * MS;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = (end - sw_now_ns()) / MS;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return false;
+		n = read(fd, (char *)buf + got, len - got);
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+/*
+ * After the main thread called pthread_exit(), a kill(2) of the process is
+ * still forwarded: the signal_generate tracepoint names the group leader,
+ * a zombie without an mm, while a live thread of the group runs the
+ * domain's program.
+ */
+TEST(forward_after_leader_pthread_exit)
+{
+	struct zombie_report r;
+	int p[2], status;
+	char ready;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(p[0]);
+		zombie_leader_child(p[1]);
+	}
+	close(p[1]);
+	if (!read_within(p[0], &ready, 1, SW_LONG_MS)) {
+		memset(&r, 0, sizeof(r));
+		read_within(p[0], &r, sizeof(r), 100);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		ASSERT_TRUE(false) {
+			TH_LOG("child setup failed: stage %d, status 0x%x",
+			       r.stage, status);
+		}
+	}
+	/* process-directed, from another process */
+	ASSERT_EQ(0, kill(pid, SIGINT));
+	/* the WAIT's own watchdog bounds this */
+	ASSERT_TRUE(read_within(p[0], &r, sizeof(r),
+				SW_WATCHDOG_NS / MS + SW_LONG_MS)) {
+		kill(pid, SIGKILL);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	close(p[0]);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(0, r.stage);
+	EXPECT_EQ(0, r.wait_err);
+	EXPECT_EQ(SIGWAKE_REASON_SIGNAL, r.reason) {
+		TH_LOG("kill(SIGINT) after the main thread's pthread_exit() "
+		       "was not forwarded (reason %u)", r.reason);
+	}
+	EXPECT_EQ(SW_BIT(SIGUSR2), r.pending);
+}
+
+/* ------------------------------------------------------------------ */
+/* a real signal raised while the kernel sends a kick                   */
+
+#define TIMER_SIG	SIGALRM
+#define BARRIER_SIG	SIGVTALRM	/* a higher number: posted after */
+#define GUEST_TIMER	41
+#define GUEST_BARRIER	42
+
+static volatile sig_atomic_t timer_seen;
+
+static void timer_handler(int sig, siginfo_t *si, void *uc)
+{
+	timer_seen++;
+}
+
+static bool pin_to_cpu(pid_t tid, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return !sched_setaffinity(tid, sizeof(set), &set);
+}
+
+/*
+ * A POSIX timer's signal raised by its interrupt on the CPU where this
+ * thread is sending a kick signal (KICK of a thread in guest code, in a
+ * loop) is forwarded: the kernel's "this is our own kick" mark must not
+ * cover an interrupt nested in the kick.
+ *
+ * Per round: a one-shot timer aimed at this thread (SIGEV_THREAD_ID, so its
+ * interrupt lands on this CPU) with a random expiry; KICK until the host
+ * handler has seen the timer signal; then tgkill() a second routed signal,
+ * the barrier.  Both go through the same pending set and the barrier's
+ * number is higher, so once the barrier's guest bit is there, a forwarded
+ * timer signal's bit is there too: a round without it lost the forward.
+ */
+TEST_F(fwd, timer_signal_during_kick_forwarded)
+{
+	unsigned long rounds = sw_race_iters(200), i, lost = 0, stuck = 0;
+	unsigned long kicks = 0;
+	struct sigevent sev;
+	struct itimerspec its;
+	struct sw_thread g;
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	timer_t timer;
+	int cpu, ncpu;
+	__u64 got;
+
+	ASSERT_NE(SIG_ERR, signal(BARRIER_SIG, SIG_IGN));
+	ASSERT_EQ(0, sw_sigaction(TIMER_SIG, timer_handler, SA_RESTART));
+	cpu = sched_getcpu();
+	ASSERT_LE(0, cpu);
+	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	ASSERT_TRUE(pin_to_cpu(0, cpu));
+
+	/* a helper "in guest code", kicked with KICK_SIG (counted) */
+	sw_thread_init(&g, self->fd, &self->blk[1]);
+	g.kick_addr = &self->kick[1];
+	g.kick_signo = KICK_SIG;
+	g.set_state = true;
+	g.state = SIGWAKE_RUNNING_IN_GUEST;
+	ASSERT_EQ(0, sw_thread_start(&g));
+	if (ncpu > 1)
+		pin_to_cpu(g.tid, (cpu + 1) % ncpu);
+
+	ASSERT_EQ(0, sw_forward(self->fd, 0, TIMER_SIG, GUEST_TIMER,
+				self->handle));
+	ASSERT_EQ(0, sw_forward(self->fd, 0, BARRIER_SIG, GUEST_BARRIER,
+				self->handle));
+
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = TIMER_SIG;
+	sev._sigev_un._tid = sw_gettid();
+	ASSERT_EQ(0, timer_create(CLOCK_MONOTONIC, &sev, &timer));
+
+	for (i = 0; i < rounds; i++) {
+		int64_t end;
+
+		timer_seen = 0;
+		sw_take_pending(&self->blk[0]);
+		memset(&its, 0, sizeof(its));
+		its.it_value.tv_nsec = 20000 + (long)(sw_xorshift(&rng) % 500000);
+		ASSERT_EQ(0, timer_settime(timer, 0, &its, NULL));
+		end = sw_now_ns() + SW_LONG_MS * MS;
+		while (!timer_seen && sw_now_ns() < end) {
+			ASSERT_EQ(0, sw_kick(self->fd, g.handle, NULL));
+			kicks++;
+		}
+		ASSERT_TRUE(timer_seen) {
+			TH_LOG("round %lu: the timer signal never arrived", i);
+		}
+
+		ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), sw_gettid(),
+				     BARRIER_SIG));
+		if (!SW_POLL(SW_LOAD(&self->blk[0].pending) &
+			     SW_BIT(GUEST_BARRIER), SW_LONG_MS)) {
+			stuck++;
+			break;
+		}
+		got = SW_LOAD(&self->blk[0].pending);
+		if (!(got & SW_BIT(GUEST_TIMER)))
+			lost++;
+	}
+	timer_delete(timer);
+	sw_thread_finish(&g);
+
+	TH_LOG("%lu rounds, %lu timer signals not forwarded, %lu KICKs", i,
+	       lost, kicks);
+	EXPECT_EQ(0, stuck) {
+		TH_LOG("the barrier signal was not forwarded");
+	}
+	EXPECT_EQ(0, lost) {
+		TH_LOG("timer signals raised during a kick were not forwarded");
+	}
+}
+
+/*
+ * A forwarded post to SIGWAKE_TARGET_ANY whose chosen thread is in guest
+ * code kicks it with SI_KERNEL too: no process sent it.
+ */
+TEST_F(fwd, any_to_guest_thread_kicks_si_kernel)
+{
+	struct sw_thread t;
+
+	sw_thread_init(&t, self->fd, &self->blk[1]);
+	t.kick_addr = &self->kick[1];
+	t.kick_signo = KICK_SIG;
+	t.set_state = true;
+	t.state = SIGWAKE_RUNNING_IN_GUEST;
+	ASSERT_EQ(0, sw_thread_start(&t));
+	/* the test thread (in host) blocks it: the guest thread is chosen */
+	SW_STORE(&self->blk[0].blocked, SW_BIT(GUEST_INT));
+	ASSERT_EQ(0, sw_forward(self->fd, 0, SIGINT, GUEST_INT,
+				SIGWAKE_TARGET_ANY));
+	ASSERT_EQ(0, kill_from_child(SIGINT));
+	ASSERT_TRUE(SW_POLL(kick_count, SW_LONG_MS)) {
+		TH_LOG("the forwarded post did not kick the guest thread");
+	}
+	EXPECT_EQ(1, kick_count);
+	EXPECT_EQ(t.tid, kick_tid);
+	EXPECT_EQ(SI_KERNEL, kick_code);
+	EXPECT_EQ(SW_BIT(GUEST_INT), SW_LOAD(&self->blk[1].pending));
+	EXPECT_EQ(0, SW_LOAD(&self->blk[0].pending));
+	sw_thread_finish(&t);
 }
 
 TEST_HARNESS_MAIN

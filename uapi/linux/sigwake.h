@@ -468,9 +468,11 @@ struct sigwake_wq_destroy_args {
  * that the process blocks is still forwarded when generated.  Signals that
  * arrive faster than the runtime takes them coalesce in @pending, exactly as
  * standard signals coalesce in the kernel; none is lost beyond that.  The
- * post runs from interrupt-work context right after the signal is
- * generated (never inside the sender's locks); it is counted as a post and
- * its kick signal, if any, is sent as SI_KERNEL.
+ * post is made by a kernel worker, in process context, right after the
+ * signal is generated (never inside the sender's locks); it is counted as a
+ * post and its kick signal, if any, is sent as SI_KERNEL.  The signal is
+ * the process's as long as one of its threads runs the program that opened
+ * the domain, also after the main thread has called pthread_exit().
  *
  * A later FORWARD of the same @host_signo replaces the route;
  * SIGWAKE_FORWARD_REMOVE drops it (ENOENT if there is none).  Forwards end
