@@ -11,8 +11,11 @@
  *	wq->lock (spinlock)              /  in each other
  *	  thread->lock (spinlock)
  *
- * The spinlocks are taken with interrupts disabled: posts and kicks may come
- * from atomic context.
+ * Posts, wakes and kicks come from process context only (an ioctl, or the
+ * work item that makes FORWARD's posts), so waiters_lock, the one lock a
+ * process-directed post scans a list under, leaves interrupts enabled.
+ * wq->lock and thread->lock are taken with interrupts disabled: a
+ * descriptor's readiness callback takes thread->lock from any context.
  */
 #ifndef _SIGWAKE_CORE_H
 #define _SIGWAKE_CORE_H
@@ -125,7 +128,7 @@ struct sigwake_ucount {
  * @wqs: handle -> struct sigwake_wq.
  * @pin_lock: protects @pins and @nr_pinned.
  * @pins: page frame number -> struct sigwake_pin.
- * @waiters_lock: protects @waiters and @queued.
+ * @waiters_lock: protects @waiters and @queued; process context only.
  * @waiters: threads inside SIGWAKE_IOC_WAIT, oldest first.
  * @queued: process-directed guest signals that every thread blocked.
  * @exited: threads whose task exited, for @reap_work to release.

@@ -185,7 +185,9 @@ int sigwake_forward_set(struct sigwake_domain *dom,
 			return -ENOENT;
 	}
 
-	mutex_lock(&dom->lock);
+	ret = mutex_lock_killable(&dom->lock);
+	if (ret)
+		return ret;
 	if (args->flags & SIGWAKE_FORWARD_REMOVE) {
 		if (!(dom->fwd_mask & bit)) {
 			ret = -ENOENT;

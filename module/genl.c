@@ -229,7 +229,6 @@ static int sigwake_nl_fill_domain(struct sk_buff *skb,
 				  struct user_namespace *user_ns,
 				  u32 portid, u32 seq, int flags, u8 cmd)
 {
-	unsigned long irqflags;
 	void *hdr;
 	u64 queued;
 
@@ -237,9 +236,9 @@ static int sigwake_nl_fill_domain(struct sk_buff *skb,
 	if (!hdr)
 		return -EMSGSIZE;
 
-	spin_lock_irqsave(&dom->waiters_lock, irqflags);
+	spin_lock(&dom->waiters_lock);
 	queued = dom->queued;
-	spin_unlock_irqrestore(&dom->waiters_lock, irqflags);
+	spin_unlock(&dom->waiters_lock);
 
 	if (nla_put_u32(skb, SIGWAKE_NL_A_DOMAIN_ID, dom->id) ||
 	    nla_put_u32(skb, SIGWAKE_NL_A_PID, pid_nr_ns(dom->tgid, pid_ns)) ||

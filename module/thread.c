@@ -502,10 +502,10 @@ static void sigwake_waiter_enter(struct sigwake_domain *dom,
 	unsigned long flags;
 	u64 claim;
 
-	spin_lock_irqsave(&dom->waiters_lock, flags);
+	spin_lock(&dom->waiters_lock);
 	list_add_tail(&t->dom_node, &dom->waiters);
 	if (dom->queued) {
-		spin_lock(&t->lock);
+		spin_lock_irqsave(&t->lock, flags);
 		if (!t->dead) {
 			claim = dom->queued & ~READ_ONCE(t->blk->blocked);
 			if (claim) {
@@ -514,19 +514,17 @@ static void sigwake_waiter_enter(struct sigwake_domain *dom,
 					    (atomic64_t *)&t->blk->pending);
 			}
 		}
-		spin_unlock(&t->lock);
+		spin_unlock_irqrestore(&t->lock, flags);
 	}
-	spin_unlock_irqrestore(&dom->waiters_lock, flags);
+	spin_unlock(&dom->waiters_lock);
 }
 
 static void sigwake_waiter_leave(struct sigwake_domain *dom,
 				 struct sigwake_thread *t)
 {
-	unsigned long flags;
-
-	spin_lock_irqsave(&dom->waiters_lock, flags);
+	spin_lock(&dom->waiters_lock);
 	list_del_init(&t->dom_node);
-	spin_unlock_irqrestore(&dom->waiters_lock, flags);
+	spin_unlock(&dom->waiters_lock);
 }
 
 /* The queue's lock (if any), then the thread's. */
@@ -950,23 +948,23 @@ static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 	unsigned long flags;
 	int ret = 0;
 
-	spin_lock_irqsave(&dom->waiters_lock, flags);
+	spin_lock(&dom->waiters_lock);
 	list_for_each_entry(t, &dom->waiters, dom_node) {
-		spin_lock(&t->lock);
+		spin_lock_irqsave(&t->lock, flags);
 		if (sigwake_pick_class(t, bit) != SIGWAKE_PICK_NONE) {
 			ret = sigwake_deliver(t, bit, kick_task);
-			spin_unlock(&t->lock);
+			spin_unlock_irqrestore(&t->lock, flags);
 			*picked = t;
 			goto out_unlock;
 		}
-		spin_unlock(&t->lock);
+		spin_unlock_irqrestore(&t->lock, flags);
 	}
 	if (queue) {
 		dom->queued |= bit;
 		ret = SIGWAKE_POST_QUEUED;
 	}
 out_unlock:
-	spin_unlock_irqrestore(&dom->waiters_lock, flags);
+	spin_unlock(&dom->waiters_lock);
 	return ret;
 }
 
