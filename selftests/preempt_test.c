@@ -1181,7 +1181,7 @@ park:
  * THP, a leftover reference keeps the whole 2 MiB: the munmap gives back
  * nothing while the threads are parked.  MemFree is taken once the THPs
  * are touched, and again after the munmaps: it must have gained about
- * N * 2 MiB (half of that is required).
+ * N * 2 MiB (a quarter of that is required; the old module gave 0).
  */
 TEST(idle_watches_hold_no_pages)
 {
@@ -1245,8 +1245,12 @@ TEST(idle_watches_hold_no_pages)
 	if (nthp < THP_THREADS / 2)
 		SKIP(return, "only %d of %d blocks got a THP", nthp,
 		     THP_THREADS);
-	/* each THP freed gives 2048 kB: require half of that */
-	EXPECT_LT((long)nthp * 1024, gained_kb) {
+	/*
+	 * Each THP freed gives 2048 kB; require a quarter of that (freed
+	 * pages may sit on per-CPU lists, which MemFree does not count).  A
+	 * leftover reference gives back nothing.
+	 */
+	EXPECT_LT((long)nthp * 512, gained_kb) {
 		TH_LOG("munmap of %d blocks in THPs gave back %ld kB of "
 		       "MemFree with their threads parked: idle watches hold "
 		       "pages", nthp, gained_kb);
