@@ -10,6 +10,8 @@
  *	domain->waiters_lock (spinlock)  \  never nested
  *	wq->lock (spinlock)              /  in each other
  *	  thread->lock (spinlock)
+ *	    preempt->lock (raw spinlock, preempt.c; also taken under the
+ *			    runqueue lock: innermost)
  *
  * Posts, wakes and kicks come from process context only (an ioctl, or the
  * work item that makes FORWARD's posts), so waiters_lock, the one lock a
@@ -32,7 +34,6 @@
 #include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
-#include <linux/task_work.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -140,7 +141,8 @@ struct sigwake_ucount {
  *	locks are released.
  * @fwd_work: posts @fwd_pending, in process context.
  * @had_forward: a route was ever set (teardown must wait for the probe).
- * @preempt_all: PREEMPT budget for every thread, present and future.
+ * @preempt_all: PREEMPT budget for every thread, present and future;
+ *	written and read under @lock.
  * @free_work: frees the domain in process context after the last put.
  */
 struct sigwake_domain {
@@ -205,9 +207,10 @@ struct sigwake_domain {
  * @wq_node: on the wait queue's list, under that queue's lock.
  * @dom_node: on the domain's @waiters list, under its @waiters_lock.
  * @released: pages and task reference dropped; under the domain's lock.
- * @preempt: the thread's preemption watch, once attached (preempt.c).
- * @preempt_budget: the budget PREEMPT asked for; under @lock.
- * @preempt_queued: @preempt_work is queued on the task; under @lock.
+ * @preempt: the thread's preemption watch, attached by REGISTER on its
+ *	task; set and cleared under @lock (preempt.c).
+ * @preempt_budget: the budget PREEMPT asked for, which REGISTER gives the
+ *	watch it attaches; under @lock.
  */
 struct sigwake_thread {
 	refcount_t ref;
@@ -233,8 +236,6 @@ struct sigwake_thread {
 
 	struct sigwake_preempt *preempt;
 	u64 preempt_budget;
-	bool preempt_queued;
-	struct callback_head preempt_work;
 
 	struct sigwake_counters stats;
 	struct rcu_head rcu;
@@ -373,12 +374,12 @@ int sigwake_forward_set(struct sigwake_domain *dom,
 int sigwake_preempt_set(struct sigwake_domain *dom,
 			struct sigwake_preempt_args *args);
 void sigwake_preempt_exit(void);
+void sigwake_preempt_unregistered(void);
 struct sigwake_preempt *sigwake_preempt_prealloc(struct sigwake_domain *dom);
 void sigwake_preempt_registered(struct sigwake_domain *dom,
 				struct sigwake_thread *t,
 				struct sigwake_preempt *p);
 void sigwake_preempt_released(struct sigwake_thread *t);
-void sigwake_preempt_thread_init(struct sigwake_thread *t);
 bool sigwake_preempt_available(void);
 void sigwake_preempt_module_init(void);
 void sigwake_preempt_module_exit(void);

@@ -4,20 +4,32 @@
  * a budget of its own CPU time, with no syscall on guest entry or exit.
  *
  * A preempt notifier on the thread's task tells us when it gets a CPU and
- * when it loses it; while it has one, a CPU-pinned hrtimer samples the
- * state word of its block (budget / 8 apart).  The time between two samples
- * that both saw RUNNING_IN_GUEST with the same entry_seq is guest time of
- * one stint; time off the CPU is never counted.  When a stint reaches the
- * budget the thread is kicked with SIGWAKE_TF_PREEMPTED.
+ * when it loses it; while it has one and has a budget, an hrtimer samples
+ * the state word of its block (budget / 8 apart).  The time between two
+ * samples that both saw RUNNING_IN_GUEST with the same entry_seq is guest
+ * time of one stint; time off the CPU is never counted.  When a stint
+ * reaches the budget the thread is kicked with SIGWAKE_TF_PREEMPTED.
  *
  * A preempt notifier can only be added to and removed from the current
- * task.  The thread adds it itself: at REGISTER if the domain preempts every
- * thread, inside the PREEMPT ioctl if it targets itself, or else from a task
- * work queued on it.  It is removed when the task exits (the exit probe runs
- * in the task): until then an unregistered thread keeps an idle notifier,
- * which holds a module reference, so sigwake cannot be unloaded under it.
- * The object holds its own references on the pages it writes (get_page), so
- * those stay valid whatever the process unmaps.
+ * task, so every REGISTER attaches one (the "watch") to the registering
+ * task, budget or not; PREEMPT, from any thread, only sets the budget of
+ * an existing watch, and arms its timer if the task is on a CPU.  No task
+ * work is ever queued on another thread: that would interrupt its
+ * interruptible sleeps (TWA_SIGNAL) or wait for its next return to user
+ * mode, and its epilogue would run in module text with no module
+ * reference left.
+ *
+ * The watch takes no reference on the pages it writes.  It reaches the
+ * block and the kick byte only through @blk and @kick_byte under its @lock,
+ * and the release of the registration clears both under that lock before
+ * the pages are unpinned: nothing is written after UNREGISTER returns, and
+ * no page outlives its RLIMIT_MEMLOCK charge.
+ *
+ * A watch is removed only in its own task: when the task exits (the exit
+ * probe), or, once its registration has ended (idle), at the task's next
+ * REGISTER or UNREGISTER.  Until then it holds a module reference, taken
+ * and dropped by the task itself in an ioctl or in the exit probe (which
+ * module unload synchronizes with), so sigwake cannot be unloaded under it.
  */
 
 #include <linux/hrtimer.h>
@@ -26,7 +38,6 @@
 #include <linux/preempt.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <linux/task_work.h>
 
 #include "core.h"
 #include "trace.h"
@@ -37,36 +48,34 @@
  * struct sigwake_preempt - the preemption watch on one registered thread
  * @pn: on the task's preempt notifier list
  * @timer: samples the state word while the task is on a CPU
+ * @lock: protects everything below it.  Taken by the notifier callbacks
+ *	(sched_out runs under the runqueue lock), the timer and the budget
+ *	setter, so it is innermost: nothing is woken, signalled or locked
+ *	under it but the timer's own base.
  * @t: the registration (referenced); its @preempt points back here
- * @dom: for the counters (referenced)
+ * @dom: for the counters and the exec check (referenced)
  * @task: the task the notifier is on
- * @blk: kernel alias of the thread block, kept valid by @block_page
- * @kick_byte: kernel alias of the kick byte, kept valid by @kick_page
- * @block_page: page reference on the block's page
- * @kick_page: page reference on the kick byte's page, or NULL
+ * @blk: kernel alias of the thread block while the registration holds it
+ *	pinned; NULL from its release on
+ * @kick_byte: kernel alias of the kick byte, the same way; or NULL
  * @kick_signo: the thread's kick signal
- * @budget_ns: 0 while idle; written under the thread's lock
+ * @budget_ns: 0 while off
  * @on_cpu: the task holds a CPU (between sched_in and sched_out)
  * @in_stint: the last sample saw RUNNING_IN_GUEST
  * @fired: this stint was kicked already
  * @seq: entry_seq when the stint started
  * @stint_ns: guest CPU time of the stint so far
  * @last: time of the last sample
- *
- * The fields from @on_cpu on are touched only by the task's own notifier
- * callbacks and its timer, on the CPU it runs on, with preemption or
- * interrupts off.
  */
 struct sigwake_preempt {
 	struct preempt_notifier pn;
 	struct hrtimer timer;
+	raw_spinlock_t lock;		/* see @lock above */
 	struct sigwake_thread *t;
 	struct sigwake_domain *dom;
 	struct task_struct *task;
 	struct sigwake_thread_block *blk;
 	u8 *kick_byte;
-	struct page *block_page;
-	struct page *kick_page;
 	int kick_signo;
 	u64 budget_ns;
 
@@ -87,14 +96,14 @@ static u64 sigwake_preempt_period(u64 budget)
 
 /*
  * Take one sample at @now.  Returns true when the current stint has just
- * used up the budget.
+ * used up the budget.  Called with p->lock held and p->blk set.
  */
-static bool sigwake_preempt_sample(struct sigwake_preempt *p, ktime_t now,
-				   u64 budget)
+static bool sigwake_preempt_sample(struct sigwake_preempt *p, ktime_t now)
 {
 	u32 state = READ_ONCE(p->blk->state);
 	u64 seq = READ_ONCE(p->blk->entry_seq);
 
+	lockdep_assert_held(&p->lock);
 	if (state != SIGWAKE_RUNNING_IN_GUEST) {
 		p->in_stint = false;
 	} else if (p->in_stint && seq == p->seq) {
@@ -106,28 +115,13 @@ static bool sigwake_preempt_sample(struct sigwake_preempt *p, ktime_t now,
 		p->stint_ns = 0;
 	}
 	p->last = now;
-	return p->in_stint && !p->fired && p->stint_ns >= budget;
+	return p->in_stint && !p->fired && p->stint_ns >= p->budget_ns;
 }
 
-static void sigwake_preempt_fire(struct sigwake_preempt *p)
+/* Nanoseconds until the next sample; p->lock held. */
+static u64 sigwake_preempt_next(struct sigwake_preempt *p)
 {
-	p->fired = true;
-	atomic_or(SIGWAKE_TF_PREEMPTED | SIGWAKE_TF_KICKED,
-		  (atomic_t *)&p->blk->flags);
-	if (p->kick_byte)
-		WRITE_ONCE(*p->kick_byte, 1);
-	atomic64_inc(&p->dom->stats.preemptions);
-	atomic64_inc(&p->t->stats.preemptions);
-	trace_preempt(p->dom->id, p->t->handle, READ_ONCE(p->budget_ns),
-		      p->stint_ns);
-	if (p->kick_signo && sigwake_task_in_domain(p->task, p->dom))
-		sigwake_send_kick(p->task, p->kick_signo);
-}
-
-/* Nanoseconds until the next sample. */
-static u64 sigwake_preempt_next(struct sigwake_preempt *p, u64 budget)
-{
-	u64 period = sigwake_preempt_period(budget);
+	u64 budget = p->budget_ns, period = sigwake_preempt_period(budget);
 
 	if (!p->in_stint || p->fired)
 		return period;
@@ -137,65 +131,161 @@ static u64 sigwake_preempt_next(struct sigwake_preempt *p, u64 budget)
 		       SIGWAKE_PREEMPT_MIN_PERIOD_NS, period);
 }
 
+/*
+ * Should the clock run?  A budget, a registration, a CPU, and the domain's
+ * program: after an exec the watch stays idle.  p->lock held.
+ */
+static bool sigwake_preempt_armed(struct sigwake_preempt *p)
+{
+	return p->budget_ns && p->blk && p->on_cpu &&
+	       sigwake_task_in_domain(p->task, p->dom);
+}
+
+/*
+ * (Re)start the clock at @now: sample, and have the timer take the next
+ * sample.  A stint already over budget is kicked from the timer, which is
+ * then due at once: never from the scheduler or the setter.  p->lock held.
+ */
+static void sigwake_preempt_start(struct sigwake_preempt *p, ktime_t now)
+{
+	sigwake_preempt_sample(p, now);
+	hrtimer_start(&p->timer, ns_to_ktime(sigwake_preempt_next(p)),
+		      HRTIMER_MODE_REL_PINNED);
+}
+
+/*
+ * The stint reached the budget: mark the block and return the signal to
+ * send (0 for none), which the caller sends after dropping p->lock.
+ */
+static int sigwake_preempt_fire(struct sigwake_preempt *p)
+{
+	lockdep_assert_held(&p->lock);
+	p->fired = true;
+	atomic_or(SIGWAKE_TF_PREEMPTED | SIGWAKE_TF_KICKED,
+		  (atomic_t *)&p->blk->flags);
+	if (p->kick_byte)
+		WRITE_ONCE(*p->kick_byte, 1);
+	atomic64_inc(&p->dom->stats.preemptions);
+	atomic64_inc(&p->t->stats.preemptions);
+	trace_preempt(p->dom->id, p->t->handle, p->budget_ns, p->stint_ns);
+	return p->kick_signo;
+}
+
+/*
+ * The timer runs on the CPU that armed it: the task's (sched_in), or that
+ * of a thread that set the budget while the task was on a CPU.  Either way
+ * every decision is taken under p->lock.
+ */
 static enum hrtimer_restart sigwake_preempt_timer(struct hrtimer *timer)
 {
 	struct sigwake_preempt *p = container_of(timer, struct sigwake_preempt,
 						 timer);
-	u64 budget = READ_ONCE(p->budget_ns), next;
-	ktime_t now = ktime_get();
+	unsigned long flags;
+	int signo = 0;
 
-	if (!budget || !p->on_cpu)
-		return HRTIMER_NORESTART;
-	if (sigwake_preempt_sample(p, now, budget))
-		sigwake_preempt_fire(p);
-	next = sigwake_preempt_next(p, budget);
-	hrtimer_forward_now(timer, ns_to_ktime(next));
-	return HRTIMER_RESTART;
-}
-
-static void sigwake_preempt_start(struct sigwake_preempt *p)
-{
-	u64 budget = READ_ONCE(p->budget_ns);
-	ktime_t now = ktime_get();
-
-	p->on_cpu = true;
-	/* After an exec the watch is idle: the program is not the domain's. */
-	if (!budget || !sigwake_task_in_domain(p->task, p->dom))
-		return;
+	raw_spin_lock_irqsave(&p->lock, flags);
 	/*
-	 * Time off the CPU is not the thread's: restart the clock now.  A
-	 * stint that is already over budget is kicked from the timer, which
-	 * the next line makes fire at once: no signal from scheduler context.
+	 * Re-armed by sched_in or the setter while this callback waited for
+	 * the lock: that start stands (and forwarding a queued timer is a
+	 * bug).
 	 */
-	p->last = now;
-	sigwake_preempt_sample(p, now, budget);
-	hrtimer_start(&p->timer, ns_to_ktime(sigwake_preempt_next(p, budget)),
-		      HRTIMER_MODE_REL_PINNED);
+	if (!sigwake_preempt_armed(p) || hrtimer_is_queued(timer)) {
+		raw_spin_unlock_irqrestore(&p->lock, flags);
+		return HRTIMER_NORESTART;
+	}
+	if (sigwake_preempt_sample(p, ktime_get()))
+		signo = sigwake_preempt_fire(p);
+	hrtimer_forward_now(timer, ns_to_ktime(sigwake_preempt_next(p)));
+	raw_spin_unlock_irqrestore(&p->lock, flags);
+
+	/*
+	 * Not under p->lock: sending may wake the task (runqueue lock), and
+	 * sched_out takes p->lock under the runqueue lock.  The block was
+	 * written under p->lock; the signal may come after an UNREGISTER
+	 * that raced with this callback, as a POST's may.  The task is alive:
+	 * its exit cancels this timer before the watch goes.
+	 */
+	if (signo)
+		sigwake_send_kick(p->task, signo);
+	return HRTIMER_RESTART;
 }
 
 static void sigwake_preempt_sched_in(struct preempt_notifier *pn, int cpu)
 {
-	sigwake_preempt_start(container_of(pn, struct sigwake_preempt, pn));
+	struct sigwake_preempt *p = container_of(pn, struct sigwake_preempt,
+						 pn);
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&p->lock, flags);
+	p->on_cpu = true;
+	if (sigwake_preempt_armed(p)) {
+		/* Time off the CPU is not the thread's: restart the clock. */
+		p->last = ktime_get();
+		sigwake_preempt_start(p, p->last);
+	}
+	raw_spin_unlock_irqrestore(&p->lock, flags);
 }
 
+/* Under the runqueue lock: only p->lock and the timer's base are taken. */
 static void sigwake_preempt_sched_out(struct preempt_notifier *pn,
 				      struct task_struct *next)
 {
 	struct sigwake_preempt *p = container_of(pn, struct sigwake_preempt,
 						 pn);
-	u64 budget = READ_ONCE(p->budget_ns);
+	unsigned long flags;
 
-	p->on_cpu = false;
-	hrtimer_try_to_cancel(&p->timer);
+	raw_spin_lock_irqsave(&p->lock, flags);
 	/* Account the last slice; a kick due waits for the next CPU. */
-	if (budget)
-		sigwake_preempt_sample(p, ktime_get(), budget);
+	if (sigwake_preempt_armed(p))
+		sigwake_preempt_sample(p, ktime_get());
+	p->on_cpu = false;
+	/* A callback running elsewhere sees !on_cpu and stops. */
+	hrtimer_try_to_cancel(&p->timer);
+	raw_spin_unlock_irqrestore(&p->lock, flags);
 }
 
 static struct preempt_ops sigwake_preempt_ops = {
 	.sched_in = sigwake_preempt_sched_in,
 	.sched_out = sigwake_preempt_sched_out,
 };
+
+/*
+ * Set the budget of a watch, from any thread on any CPU; @t's lock held
+ * (t->lock -> p->lock).  If the task is on a CPU the clock starts now, not
+ * at its next context switch, which a thread that spins in guest code on
+ * a quiet CPU may not have for long; the timer then runs on this CPU until
+ * the task's next switch.
+ */
+static void sigwake_preempt_set_budget(struct sigwake_preempt *p, u64 budget)
+{
+	unsigned long flags;
+	u64 old;
+
+	raw_spin_lock_irqsave(&p->lock, flags);
+	old = p->budget_ns;
+	p->budget_ns = budget;
+	/*
+	 * No sample is taken without a budget: a stint starts at the first
+	 * sample that has one, not at what an older budget saw.
+	 */
+	if (!old)
+		p->in_stint = false;
+	if (!sigwake_preempt_armed(p)) {
+		/* Off (a callback running elsewhere sees it and stops). */
+		hrtimer_try_to_cancel(&p->timer);
+	} else if (!old) {
+		p->last = ktime_get();
+		sigwake_preempt_start(p, p->last);
+	} else if (budget != old && hrtimer_try_to_cancel(&p->timer) >= 0) {
+		/*
+		 * The clock ran all along (on_cpu): account the time since the
+		 * last sample and re-time the next one for the new budget.  A
+		 * callback that is running (-1) takes the new budget itself.
+		 */
+		sigwake_preempt_start(p, ktime_get());
+	}
+	raw_spin_unlock_irqrestore(&p->lock, flags);
+}
 
 /*
  * Remove the current task's watches: all of them (@idle_only false, at
@@ -220,102 +310,36 @@ static void sigwake_preempt_detach(bool idle_only)
 		if (idle_only && !READ_ONCE(t->dead))
 			continue;
 		preempt_notifier_unregister(pn);
-		p->on_cpu = false;
-		hrtimer_cancel(&p->timer);
 
+		/* No setter finds @p after this... */
 		spin_lock_irqsave(&t->lock, flags);
 		t->preempt = NULL;
 		spin_unlock_irqrestore(&t->lock, flags);
+		/* ...no callback re-arms the timer after this... */
+		raw_spin_lock_irqsave(&p->lock, flags);
+		p->on_cpu = false;
+		p->budget_ns = 0;
+		p->blk = NULL;
+		p->kick_byte = NULL;
+		raw_spin_unlock_irqrestore(&p->lock, flags);
+		/* ...and none runs after this (not under p->lock: it waits). */
+		hrtimer_cancel(&p->timer);
 
-		put_page(p->block_page);
-		if (p->kick_page)
-			put_page(p->kick_page);
 		sigwake_thread_put(t);
 		sigwake_domain_put(p->dom);
 		kfree(p);
 		atomic_long_dec(&sigwake_live.preempt_watches);
+		/*
+		 * In an ioctl (the file holds the module) or in the exit probe
+		 * (unload unregisters it and waits for running probes).
+		 */
 		module_put(THIS_MODULE);
 	}
 	preempt_enable();
 }
 
-/*
- * Runs in @t's task: add the notifier, or just update the budget.  @p is a
- * watch the caller allocated, so that it could report ENOMEM; or NULL from
- * the task work, which has nobody to report to: a failure there leaves the
- * budget recorded and the watch absent, and the next PREEMPT tries again.
- */
-static void sigwake_preempt_attach(struct sigwake_thread *t,
-				   struct sigwake_preempt *p)
-{
-	unsigned long flags;
-	u64 budget;
-
-	/*
-	 * A watch stays on its task after its registration ends (only the
-	 * task may remove it): drop such idle ones now, so that a thread that
-	 * registers and closes again and again holds one at most.
-	 */
-	sigwake_preempt_detach(true);
-	if (!p)
-		p = kzalloc(sizeof(*p), GFP_KERNEL);
-	if (!p)
-		return;
-
-	spin_lock_irqsave(&t->lock, flags);
-	budget = t->preempt_budget;
-	if (t->dead || t->preempt || !budget) {
-		spin_unlock_irqrestore(&t->lock, flags);
-		kfree(p);
-		return;
-	}
-	p->blk = t->blk;
-	p->block_page = virt_to_page(t->blk);
-	get_page(p->block_page);
-	if (t->kick_byte) {
-		p->kick_byte = t->kick_byte;
-		p->kick_page = virt_to_page(t->kick_byte);
-		get_page(p->kick_page);
-	}
-	refcount_inc(&t->ref);
-	p->t = t;
-	refcount_inc(&t->dom->ref);
-	p->dom = t->dom;
-	p->task = current;
-	p->kick_signo = t->kick_signo;
-	p->budget_ns = budget;
-	t->preempt = p;
-	spin_unlock_irqrestore(&t->lock, flags);
-
-	__module_get(THIS_MODULE);
-	atomic_long_inc(&sigwake_live.preempt_watches);
-	hrtimer_init(&p->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
-	p->timer.function = sigwake_preempt_timer;
-	preempt_notifier_init(&p->pn, &sigwake_preempt_ops);
-
-	preempt_disable();
-	preempt_notifier_register(&p->pn);
-	sigwake_preempt_start(p);
-	preempt_enable();
-}
-
-static void sigwake_preempt_task_work(struct callback_head *work)
-{
-	struct sigwake_thread *t = container_of(work, struct sigwake_thread,
-						preempt_work);
-	unsigned long flags;
-
-	spin_lock_irqsave(&t->lock, flags);
-	t->preempt_queued = false;
-	spin_unlock_irqrestore(&t->lock, flags);
-
-	sigwake_preempt_attach(t, NULL);
-	sigwake_thread_put(t);
-	module_put(THIS_MODULE);
-}
-
 /**
- * sigwake_preempt_exit() - the current task exits: drop its notifiers
+ * sigwake_preempt_exit() - the current task exits: drop its watches
  *
  * Called from the exit probe, in the exiting task, in atomic context, before
  * the task's last trip through the scheduler.
@@ -325,92 +349,33 @@ void sigwake_preempt_exit(void)
 	sigwake_preempt_detach(false);
 }
 
-/*
- * Set @t's budget; called with t->lock held.  Returns true if the caller
- * must attach the notifier in the current task (the target is current).
+/**
+ * sigwake_preempt_unregistered() - the current task unregistered a thread
+ *
+ * Drops the caller's idle watches (its own registration's among them, if
+ * it unregistered itself).
  */
-static bool sigwake_preempt_set_locked(struct sigwake_thread *t, u64 budget)
+void sigwake_preempt_unregistered(void)
 {
-	lockdep_assert_held(&t->lock);
-
-	t->preempt_budget = budget;
-	if (t->preempt) {
-		WRITE_ONCE(t->preempt->budget_ns, budget);
-		return false;
-	}
-	if (!budget || t->preempt_queued)
-		return false;
-	if (t->task == current)
-		return true;
-	refcount_inc(&t->ref);
-	if (task_work_add(t->task, &t->preempt_work, TWA_SIGNAL)) {
-		refcount_dec(&t->ref);	/* exiting: the exit probe reaps it */
-		return false;
-	}
-	/* The work runs whenever the task next returns to user: keep our text. */
-	__module_get(THIS_MODULE);
-	t->preempt_queued = true;
-	return false;
+	sigwake_preempt_detach(true);
 }
 
-/*
- * Does setting @budget on @t make the caller attach a new watch?  Only @t's
- * own task adds or drops its watch, so for the caller's thread the answer
- * cannot change before sigwake_preempt_one() runs.
- */
-static bool sigwake_preempt_needs_watch(struct sigwake_thread *t, u64 budget)
-{
-	return budget && READ_ONCE(t->task) == current &&
-	       !READ_ONCE(t->preempt);
-}
-
-/*
- * Allocate *@pp if @t is the caller's thread and needs a new watch, so that
- * ENOMEM comes before anything changes.
- */
-static int sigwake_preempt_reserve(struct sigwake_thread *t, u64 budget,
-				   struct sigwake_preempt **pp)
-{
-	if (*pp || !sigwake_preempt_needs_watch(t, budget))
-		return 0;
-	*pp = kzalloc(sizeof(**pp), GFP_KERNEL);
-	return *pp ? 0 : -ENOMEM;
-}
-
-/*
- * Set @budget on @t.  *@pp is a watch allocated in advance for the caller's
- * own thread (or NULL); it is used, and *@pp cleared, if @t needs it.
- */
-static int sigwake_preempt_one(struct sigwake_thread *t, u64 budget,
-			       struct sigwake_preempt **pp)
+/* Set @budget on @t (never the caller's business whose task @t is). */
+static int sigwake_preempt_one(struct sigwake_thread *t, u64 budget)
 {
 	unsigned long flags;
-	bool attach = false;
 	int ret = 0;
 
 	spin_lock_irqsave(&t->lock, flags);
-	if (t->dead)
+	if (t->dead) {
 		ret = t->exited ? -ESRCH : -ENOENT;
-	else
-		attach = sigwake_preempt_set_locked(t, budget);
-	spin_unlock_irqrestore(&t->lock, flags);
-	if (attach) {
-		sigwake_preempt_attach(t, *pp);
-		*pp = NULL;
-	} else if (!ret && budget && READ_ONCE(t->task) == current &&
-		   t->preempt) {
-		/*
-		 * The caller's own watch (only it changes t->preempt): start
-		 * the clock now, not at its next context switch, which a
-		 * CPU-bound thread on a quiet CPU may not have for long (a
-		 * running clock is left alone).  A watch of another thread
-		 * starts at that thread's next switch.
-		 */
-		preempt_disable();
-		if (!hrtimer_is_queued(&t->preempt->timer))
-			sigwake_preempt_start(t->preempt);
-		preempt_enable();
+	} else {
+		/* Before its watch is attached, REGISTER picks this up. */
+		t->preempt_budget = budget;
+		if (t->preempt)
+			sigwake_preempt_set_budget(t->preempt, budget);
 	}
+	spin_unlock_irqrestore(&t->lock, flags);
 	return ret;
 }
 
@@ -424,7 +389,6 @@ static int sigwake_preempt_one(struct sigwake_thread *t, u64 budget,
 int sigwake_preempt_set(struct sigwake_domain *dom,
 			struct sigwake_preempt_args *args)
 {
-	struct sigwake_preempt *p = NULL;
 	struct sigwake_thread *t;
 	unsigned long index;
 	int ret;
@@ -438,79 +402,124 @@ int sigwake_preempt_set(struct sigwake_domain *dom,
 		t = sigwake_thread_get(dom, args->target);
 		if (IS_ERR(t))
 			return PTR_ERR(t);
-		ret = sigwake_preempt_reserve(t, args->budget_ns, &p);
-		if (!ret)
-			ret = sigwake_preempt_one(t, args->budget_ns, &p);
-		kfree(p);
+		ret = sigwake_preempt_one(t, args->budget_ns);
 		sigwake_thread_put(t);
 		return ret;
 	}
 
-	mutex_lock(&dom->lock);
-	xa_for_each_marked(&dom->threads, index, t, SIGWAKE_XA_LIVE) {
-		ret = sigwake_preempt_reserve(t, args->budget_ns, &p);
-		if (ret) {
-			mutex_unlock(&dom->lock);
-			return ret;
-		}
-	}
+	/* REGISTER reads @preempt_all under the lock too. */
+	ret = mutex_lock_killable(&dom->lock);
+	if (ret)
+		return ret;
 	WRITE_ONCE(dom->preempt_all, args->budget_ns);
 	xa_for_each_marked(&dom->threads, index, t, SIGWAKE_XA_LIVE)
-		sigwake_preempt_one(t, args->budget_ns, &p);
+		sigwake_preempt_one(t, args->budget_ns);
 	mutex_unlock(&dom->lock);
-	kfree(p);
 	return 0;
 }
 
 /**
- * sigwake_preempt_prealloc() - the watch a registration in @dom will need
+ * sigwake_preempt_prealloc() - the watch a registration will need
  * @dom: the domain the caller is about to register in
  *
- * Return: NULL if the domain has no budget for all threads, a watch to pass
- * to sigwake_preempt_registered() (or kfree()), or ERR_PTR(-ENOMEM).
+ * Every registration gets a watch, so that PREEMPT never has to ask its
+ * task to attach one.  Allocated before anything changes, so that REGISTER
+ * can fail with ENOMEM.
+ *
+ * Return: a watch to pass to sigwake_preempt_registered() (or kfree()), or
+ * ERR_PTR(-ENOMEM).
  */
 struct sigwake_preempt *sigwake_preempt_prealloc(struct sigwake_domain *dom)
 {
 	struct sigwake_preempt *p;
 
-	if (!READ_ONCE(dom->preempt_all))
-		return NULL;
-	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	p = kzalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
 	return p ?: ERR_PTR(-ENOMEM);
 }
 
 /**
  * sigwake_preempt_registered() - a thread just registered itself
  * @dom: its domain, whose lock the caller does not hold
- * @t: the new registration; current is its task
+ * @t: the new registration; current is its task.  Its @preempt_budget was
+ *	set from the domain's @preempt_all under the domain's lock, or by a
+ *	PREEMPT of its handle since.
  * @p: from sigwake_preempt_prealloc(); consumed
+ *
+ * Attaches @p to the current task, after dropping the task's idle watches
+ * (so that a thread that registers and closes again and again holds at
+ * most one per registration it still has).
  */
 void sigwake_preempt_registered(struct sigwake_domain *dom,
 				struct sigwake_thread *t,
 				struct sigwake_preempt *p)
 {
-	u64 budget = READ_ONCE(dom->preempt_all);
+	unsigned long flags;
 
-	if (budget)
-		sigwake_preempt_one(t, budget, &p);
-	kfree(p);
+	sigwake_preempt_detach(true);
+
+	raw_spin_lock_init(&p->lock);
+	hrtimer_init(&p->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
+	p->timer.function = sigwake_preempt_timer;
+	preempt_notifier_init(&p->pn, &sigwake_preempt_ops);
+	p->task = current;
+	p->dom = dom;
+	p->t = t;
+	p->kick_signo = t->kick_signo;
+
+	spin_lock_irqsave(&t->lock, flags);
+	if (t->dead || WARN_ON_ONCE(t->preempt)) {
+		/* Already unregistered by another thread: nothing to watch. */
+		spin_unlock_irqrestore(&t->lock, flags);
+		kfree(p);
+		return;
+	}
+	refcount_inc(&t->ref);
+	refcount_inc(&dom->ref);
+	/* The ioctl's file holds the module: this cannot be the first. */
+	__module_get(THIS_MODULE);
+	atomic_long_inc(&sigwake_live.preempt_watches);
+	p->blk = t->blk;
+	p->kick_byte = t->kick_byte;
+	p->budget_ns = t->preempt_budget;
+	/*
+	 * The notifier and @on_cpu together, with interrupts (and so
+	 * preemption) off, so that no context switch comes in between.
+	 */
+	preempt_notifier_register(&p->pn);
+	raw_spin_lock(&p->lock);
+	p->on_cpu = true;
+	if (sigwake_preempt_armed(p)) {
+		p->last = ktime_get();
+		sigwake_preempt_start(p, p->last);
+	}
+	raw_spin_unlock(&p->lock);
+	t->preempt = p;
+	spin_unlock_irqrestore(&t->lock, flags);
 }
 
 /**
  * sigwake_preempt_released() - a registration ends: its watch goes idle
  * @t: the thread, with its lock held
+ *
+ * Called before the block and kick byte are unpinned.  Once this returns
+ * no timer writes into them: the firing path writes only under p->lock,
+ * and only while @blk is set.
  */
 void sigwake_preempt_released(struct sigwake_thread *t)
 {
+	struct sigwake_preempt *p = t->preempt;
+	unsigned long flags;
+
 	lockdep_assert_held(&t->lock);
 	t->preempt_budget = 0;
-	if (t->preempt)
-		WRITE_ONCE(t->preempt->budget_ns, 0);
-}
-
-void sigwake_preempt_thread_init(struct sigwake_thread *t)
-{
-	init_task_work(&t->preempt_work, sigwake_preempt_task_work);
+	if (!p)
+		return;
+	raw_spin_lock_irqsave(&p->lock, flags);
+	p->budget_ns = 0;
+	p->blk = NULL;
+	p->kick_byte = NULL;
+	hrtimer_try_to_cancel(&p->timer);
+	raw_spin_unlock_irqrestore(&p->lock, flags);
 }
 
 bool sigwake_preempt_available(void)
@@ -540,6 +549,10 @@ void sigwake_preempt_exit(void)
 {
 }
 
+void sigwake_preempt_unregistered(void)
+{
+}
+
 struct sigwake_preempt *sigwake_preempt_prealloc(struct sigwake_domain *dom)
 {
 	return NULL;
@@ -552,10 +565,6 @@ void sigwake_preempt_registered(struct sigwake_domain *dom,
 }
 
 void sigwake_preempt_released(struct sigwake_thread *t)
-{
-}
-
-void sigwake_preempt_thread_init(struct sigwake_thread *t)
 {
 }
 

@@ -205,7 +205,6 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 	spin_lock_init(&t->lock);
 	INIT_LIST_HEAD(&t->wq_node);
 	INIT_LIST_HEAD(&t->dom_node);
-	sigwake_preempt_thread_init(t);
 	t->dom = dom;
 	t->task = current;
 	t->tid = current->pid;
@@ -247,6 +246,8 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 		ret = -ENOSPC;
 		goto err_unlock;
 	}
+	/* Under the lock that PREEMPT(TARGET_ALL) holds to change it. */
+	t->preempt_budget = dom->preempt_all;
 
 	/*
 	 * Only the calling thread looks itself up in @tids, so a failure after
@@ -317,6 +318,8 @@ int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle)
 	mutex_unlock(&dom->lock);
 
 	sigwake_thread_put(t);
+	/* Only a task can drop its watches: the caller's own idle ones. */
+	sigwake_preempt_unregistered();
 	return 0;
 }
 

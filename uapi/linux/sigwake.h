@@ -524,8 +524,11 @@ struct sigwake_forward_args {
  * short stints mistaken for a long one.  After a preemption the budget
  * starts again at the next entry.
  *
- * The thread itself arms the timer: for another thread the kernel asks it
- * to (task work, as a signal would), before its next return to user mode.
+ * Every thread is watched from its REGISTER on; PREEMPT, from any thread,
+ * only sets the budget, and the clock starts at once if the target is on
+ * a CPU.  Nothing interrupts the target's system calls or sleeps.  Once
+ * UNREGISTER (or close) returns, nothing more is written into the block or
+ * the kick byte (a kick signal already being sent may still arrive).
  *
  * @flags: none defined, must be 0.
  * @target: a thread handle or SIGWAKE_TARGET_ALL.
