@@ -397,21 +397,18 @@ static void sigwake_thread_gone(struct sigwake_domain *dom,
 }
 
 /*
- * Thread exit.  The probe runs on the sched_process_exit tracepoint, in the
- * exiting task, in atomic context: it marks the thread dead and leaves the
- * rest (unpinning, the task reference) to the domain's reaper.
+ * @task, registered under @tid, leaves its program: drop its preemption
+ * watches (it runs this itself) and end its registrations in every domain
+ * of its thread group.  Every task exit and exec in the system comes here;
+ * a task's own registrations were counted by itself, so it sees them.
  */
-void sigwake_thread_exit_probe(void *data, struct task_struct *task)
+static void sigwake_thread_leaves(struct task_struct *task, pid_t tid)
 {
 	struct sigwake_domain *dom;
 	unsigned long index;
 	struct pid *tgid;
 
 	sigwake_preempt_exit();
-	/*
-	 * Every task exit in the system comes here.  A task's own
-	 * registrations were counted by itself, so it sees them.
-	 */
 	if (!atomic_long_read(&sigwake_live.threads))
 		return;
 
@@ -419,9 +416,19 @@ void sigwake_thread_exit_probe(void *data, struct task_struct *task)
 	rcu_read_lock();
 	xa_for_each(&sigwake_domains, index, dom) {
 		if (dom->tgid == tgid)
-			sigwake_thread_gone(dom, task, task->pid);
+			sigwake_thread_gone(dom, task, tid);
 	}
 	rcu_read_unlock();
+}
+
+/*
+ * Thread exit.  The probe runs on the sched_process_exit tracepoint, in the
+ * exiting task, in atomic context: it marks the thread dead and leaves the
+ * rest (unpinning, the task reference) to the domain's reaper.
+ */
+void sigwake_thread_exit_probe(void *data, struct task_struct *task)
+{
+	sigwake_thread_leaves(task, task->pid);
 }
 
 /*
@@ -432,7 +439,8 @@ void sigwake_thread_exit_probe(void *data, struct task_struct *task)
  * the task reference go now, not when the last copy of the file (the new
  * program may hold one) is closed, and its handle answers ESRCH.  The new
  * program is not the owner of any domain (its mm is new), so it cannot
- * have registered; every registration of @task is the old program's.
+ * have registered; every registration of @task, and every preemption
+ * watch on it, is the old program's.
  *
  * de_thread() gave a non-leader that execs its leader's pid: its
  * registration is under @old_pid, the tid it registered with; for the
@@ -442,23 +450,7 @@ void sigwake_thread_exit_probe(void *data, struct task_struct *task)
 void sigwake_thread_exec_probe(void *data, struct task_struct *task,
 			       pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct sigwake_domain *dom;
-	unsigned long index;
-	struct pid *tgid;
-
-	/* The old program's preemption watches: as at exit, all of them. */
-	sigwake_preempt_exit();
-	/* The task's own registrations were counted by itself: it sees them. */
-	if (!atomic_long_read(&sigwake_live.threads))
-		return;
-
-	tgid = task_tgid(task);
-	rcu_read_lock();
-	xa_for_each(&sigwake_domains, index, dom) {
-		if (dom->tgid == tgid)
-			sigwake_thread_gone(dom, task, old_pid);
-	}
-	rcu_read_unlock();
+	sigwake_thread_leaves(task, old_pid);
 }
 
 void sigwake_domain_reap(struct work_struct *work)

@@ -51,7 +51,7 @@
  *  EINTR     WAIT: a host signal arrived and its handler lacks SA_RESTART
  *  EIDRM     WAIT: the queue was destroyed, or the waiting thread was
  *            unregistered, while it slept
- *  EBADF     WAIT: the owning process closed the domain fd while it slept
+ *  EBADF     WAIT: the owning process closed a domain fd during the call
  *  ETIMEDOUT KICK with SIGWAKE_KICK_WAIT: the target stayed in guest code
  *  EOPNOTSUPP PREEMPT: the kernel lacks preempt notifiers
  *  ========  =============================================================
@@ -267,13 +267,20 @@ struct sigwake_unregister_args {
  * the deadline: before returning, the kernel rewrites a relative @timeout_ns
  * in the caller's struct as the absolute deadline and sets
  * SIGWAKE_WAIT_ABSTIME, so the restarted call (or a retry with the same
- * struct after EINTR) keeps the original deadline.  An event that raced with
- * the host signal is never dropped: the call then returns it instead.
+ * struct after EINTR) keeps the original deadline.  A struct the kernel cannot
+ * write (read-only memory) cannot be rewritten: the call then fails with
+ * EINTR even under SA_RESTART.  An event that raced with the host signal is
+ * never dropped: the call then returns it instead.
+ *
+ * A close(2) of a descriptor of the domain by its owner ends every WAIT in
+ * progress with EBADF: one asleep, and one that has read its struct but not
+ * yet reached the checks above (it may be arming descriptors, or copying
+ * its @fds array from memory that faults).
  *
  * Errors: ENOENT (caller not registered, unknown @wq), EINVAL (flags, pad,
  * timeout, @nfds too large), EFAULT (@fds), EAGAIN, EINTR, EIDRM (queue
  * destroyed or thread unregistered while asleep), EBADF (the owner closed
- * the domain fd while asleep).
+ * a descriptor of the domain during the call).
  */
 struct sigwake_wait_args {
 	__u32 size;
@@ -337,8 +344,11 @@ struct sigwake_wake_args {
  *
  * The @pending bit is set (full barrier); then, if the target does not block
  * @signo:
- *  - it waits in SIGWAKE_IOC_WAIT: @state WOKEN, @wake_seq bumped, woken
- *    with SIGWAKE_REASON_SIGNAL; outcome SIGWAKE_POST_WOKEN;
+ *  - it sleeps in SIGWAKE_IOC_WAIT: @state WOKEN, @wake_seq bumped, woken
+ *    with SIGWAKE_REASON_SIGNAL; outcome SIGWAKE_POST_WOKEN.  A thread that
+ *    a WAKE, POST or KICK woke already, and that has not returned yet, is
+ *    not woken twice: the bit stays pending for it, outcome
+ *    SIGWAKE_POST_RECORDED;
  *  - its @state reads RUNNING_IN_GUEST or IN_SYSCALL: it is kicked
  *    (SIGWAKE_TF_KICKED set, the kick_addr byte set to 1, kick_signo sent to
  *    that task); outcome SIGWAKE_POST_KICKED;
@@ -379,11 +389,14 @@ struct sigwake_post_args {
  *
  * POST without a guest signal: force thread @target out of guest code or out
  * of its wait.
- *  - waiting: woken with SIGWAKE_REASON_KICK; outcome SIGWAKE_POST_WOKEN;
+ *  - sleeping in WAIT: woken with SIGWAKE_REASON_KICK; outcome
+ *    SIGWAKE_POST_WOKEN;
  *  - RUNNING_IN_GUEST or IN_SYSCALL: SIGWAKE_TF_KICKED, kick_addr byte,
  *    kick_signo; outcome SIGWAKE_POST_KICKED;
- *  - otherwise: SIGWAKE_TF_KICKED is set, so the thread's next WAIT returns
- *    SIGWAKE_REASON_KICK at once; outcome SIGWAKE_POST_RECORDED.
+ *  - otherwise, including a thread that a WAKE, POST or KICK woke already
+ *    and that has not returned from its WAIT yet: SIGWAKE_TF_KICKED is set,
+ *    so the thread's next WAIT returns SIGWAKE_REASON_KICK at once; outcome
+ *    SIGWAKE_POST_RECORDED.  No kick is lost.
  *
  * @flags: SIGWAKE_KICK_WAIT: return only once the target is no longer
  *	RUNNING_IN_GUEST (it stored another state, or sleeps in WAIT),
