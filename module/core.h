@@ -7,7 +7,7 @@
  *
  *	domain->lock (mutex)
  *	  domain->pin_lock (mutex)
- *	domain->waiters_lock (spinlock)  \  never nested
+ *	domain->waiters_lock (mutex)     \  never nested
  *	wq->lock (spinlock)              /  in each other
  *	  thread->lock (spinlock)
  *	    preempt->lock (raw spinlock, preempt.c; also taken under the
@@ -15,9 +15,10 @@
  *
  * Posts, wakes and kicks come from process context only (an ioctl, or the
  * work item that makes FORWARD's posts), so waiters_lock, the one lock a
- * process-directed post scans a list under, leaves interrupts enabled.
- * wq->lock and thread->lock are taken with interrupts disabled: a
- * descriptor's readiness callback takes thread->lock from any context.
+ * process-directed post scans a list under, is a mutex: the scan can be
+ * preempted.  wq->lock and thread->lock are spinlocks taken with interrupts
+ * disabled: a descriptor's readiness callback takes thread->lock from any
+ * context.
  */
 #ifndef _SIGWAKE_CORE_H
 #define _SIGWAKE_CORE_H
@@ -167,7 +168,7 @@ struct sigwake_domain {
 	struct xarray pins;
 	unsigned long nr_pinned;
 
-	spinlock_t waiters_lock;	/* protects @waiters, @queued */
+	struct mutex waiters_lock;	/* protects @waiters, @queued */
 	struct list_head waiters;
 	u64 queued;
 

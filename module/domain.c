@@ -91,7 +91,7 @@ struct sigwake_domain *sigwake_domain_create(void)
 	refcount_set(&dom->ref, 1);
 	mutex_init(&dom->lock);
 	mutex_init(&dom->pin_lock);
-	spin_lock_init(&dom->waiters_lock);
+	mutex_init(&dom->waiters_lock);
 	INIT_LIST_HEAD(&dom->waiters);
 	xa_init_flags(&dom->threads, XA_FLAGS_ALLOC1);
 	xa_init(&dom->tids);
@@ -185,7 +185,8 @@ void sigwake_domain_flush(struct sigwake_domain *dom)
 	/* Before the wake-ups: their lock releases publish it to WAIT. */
 	WRITE_ONCE(dom->flushes, dom->flushes + 1);
 	xa_for_each_marked(&dom->threads, index, t, SIGWAKE_XA_LIVE)
-		sigwake_thread_wake_one(t, -EBADF);
+		if (!xa_is_value(t))
+			sigwake_thread_wake_one(t, -EBADF);
 	mutex_unlock(&dom->lock);
 }
 

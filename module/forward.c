@@ -180,9 +180,15 @@ int sigwake_forward_set(struct sigwake_domain *dom,
 	if (!(args->flags & SIGWAKE_FORWARD_REMOVE)) {
 		if (args->guest_signo < 1 || args->guest_signo > SIGWAKE_NSIG)
 			return -EINVAL;
-		if (args->target != SIGWAKE_TARGET_ANY &&
-		    !xa_load(&dom->threads, args->target))
-			return -ENOENT;
+		if (args->target != SIGWAKE_TARGET_ANY) {
+			void *entry = xa_load(&dom->threads, args->target);
+
+			if (!entry)
+				return -ENOENT;
+			/* An exited thread's handle: posts would all fail. */
+			if (xa_is_value(entry))
+				return -ESRCH;
+		}
 	}
 
 	ret = mutex_lock_killable(&dom->lock);

@@ -236,9 +236,9 @@ static int sigwake_nl_fill_domain(struct sk_buff *skb,
 	if (!hdr)
 		return -EMSGSIZE;
 
-	spin_lock(&dom->waiters_lock);
+	mutex_lock(&dom->waiters_lock);
 	queued = dom->queued;
-	spin_unlock(&dom->waiters_lock);
+	mutex_unlock(&dom->waiters_lock);
 
 	if (nla_put_u32(skb, SIGWAKE_NL_A_DOMAIN_ID, dom->id) ||
 	    nla_put_u32(skb, SIGWAKE_NL_A_PID, pid_nr_ns(dom->tgid, pid_ns)) ||

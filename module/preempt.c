@@ -52,8 +52,10 @@
  *	(sched_out runs under the runqueue lock), the timer and the budget
  *	setter, so it is innermost: nothing is woken, signalled or locked
  *	under it but the timer's own base.
- * @t: the registration (referenced); its @preempt points back here
- * @dom: for the counters and the exec check (referenced)
+ * @t: the registration (referenced), whose @preempt points back here;
+ *	NULL once the registration ended (the watch is idle): from then on
+ *	the watch holds no reference on it or on @dom
+ * @dom: for the counters and the exec check (referenced); NULL when idle
  * @task: the task the notifier is on
  * @blk: kernel alias of the thread block while the registration holds it
  *	pinned; NULL from its release on
@@ -297,6 +299,7 @@ static void sigwake_preempt_detach(bool idle_only)
 {
 	struct preempt_notifier *pn;
 	struct hlist_node *next;
+	struct sigwake_domain *dom;
 	struct sigwake_preempt *p;
 	struct sigwake_thread *t;
 	unsigned long flags;
@@ -306,27 +309,38 @@ static void sigwake_preempt_detach(bool idle_only)
 		if (pn->ops != &sigwake_preempt_ops)
 			continue;
 		p = container_of(pn, struct sigwake_preempt, pn);
-		t = p->t;
-		if (idle_only && !READ_ONCE(t->dead))
+		/* Idle: its registration ended and let go of it (@t NULL). */
+		if (idle_only && READ_ONCE(p->t))
 			continue;
 		preempt_notifier_unregister(pn);
 
-		/* No setter finds @p after this... */
-		spin_lock_irqsave(&t->lock, flags);
-		t->preempt = NULL;
-		spin_unlock_irqrestore(&t->lock, flags);
-		/* ...no callback re-arms the timer after this... */
+		/*
+		 * No callback re-arms the timer after this, and the watch's
+		 * references, if its registration still holds it, are ours:
+		 * sigwake_preempt_released() takes them under the same lock.
+		 */
 		raw_spin_lock_irqsave(&p->lock, flags);
+		t = p->t;
+		dom = p->dom;
+		WRITE_ONCE(p->t, NULL);
+		p->dom = NULL;
 		p->on_cpu = false;
 		p->budget_ns = 0;
 		p->blk = NULL;
 		p->kick_byte = NULL;
 		raw_spin_unlock_irqrestore(&p->lock, flags);
-		/* ...and none runs after this (not under p->lock: it waits). */
+		/* None runs after this (not under p->lock: it waits). */
 		hrtimer_cancel(&p->timer);
 
-		sigwake_thread_put(t);
-		sigwake_domain_put(p->dom);
+		if (t) {
+			/* No setter finds @p after this. */
+			spin_lock_irqsave(&t->lock, flags);
+			if (t->preempt == p)
+				t->preempt = NULL;
+			spin_unlock_irqrestore(&t->lock, flags);
+			sigwake_thread_put(t);
+			sigwake_domain_put(dom);
+		}
 		kfree(p);
 		atomic_long_dec(&sigwake_live.preempt_watches);
 		/*
@@ -413,7 +427,8 @@ int sigwake_preempt_set(struct sigwake_domain *dom,
 		return ret;
 	WRITE_ONCE(dom->preempt_all, args->budget_ns);
 	xa_for_each_marked(&dom->threads, index, t, SIGWAKE_XA_LIVE)
-		sigwake_preempt_one(t, args->budget_ns);
+		if (!xa_is_value(t))
+			sigwake_preempt_one(t, args->budget_ns);
 	mutex_unlock(&dom->lock);
 	return 0;
 }
@@ -499,15 +514,21 @@ void sigwake_preempt_registered(struct sigwake_domain *dom,
 
 /**
  * sigwake_preempt_released() - a registration ends: its watch goes idle
- * @t: the thread, with its lock held
+ * @t: the thread, with its lock held; its caller holds a reference on it
+ *	and on its domain
  *
  * Called before the block and kick byte are unpinned.  Once this returns
  * no timer writes into them: the firing path writes only under p->lock,
- * and only while @blk is set.
+ * and only while @blk is set.  The watch stays on its task until that
+ * task removes it, but keeps nothing: no page, and no reference on the
+ * registration or the domain, so that a thread that registered in many
+ * domains, closed them and lives on holds only its small watches.
  */
 void sigwake_preempt_released(struct sigwake_thread *t)
 {
 	struct sigwake_preempt *p = t->preempt;
+	struct sigwake_thread *held;
+	struct sigwake_domain *dom;
 	unsigned long flags;
 
 	lockdep_assert_held(&t->lock);
@@ -518,8 +539,23 @@ void sigwake_preempt_released(struct sigwake_thread *t)
 	p->budget_ns = 0;
 	p->blk = NULL;
 	p->kick_byte = NULL;
+	/*
+	 * Whoever clears @t under p->lock owns the watch's references: we,
+	 * or the task's own detach, which may have run just now and not yet
+	 * reached t->lock to clear t->preempt.
+	 */
+	held = p->t;
+	dom = p->dom;
+	WRITE_ONCE(p->t, NULL);
+	p->dom = NULL;
 	hrtimer_try_to_cancel(&p->timer);
 	raw_spin_unlock_irqrestore(&p->lock, flags);
+	t->preempt = NULL;
+	if (held) {
+		/* Not the last references: the caller holds its own. */
+		refcount_dec(&t->ref);
+		sigwake_domain_put(dom);
+	}
 }
 
 bool sigwake_preempt_available(void)

@@ -497,7 +497,7 @@ static void sigwake_waiter_enter(struct sigwake_domain *dom,
 	unsigned long flags;
 	u64 claim;
 
-	spin_lock(&dom->waiters_lock);
+	mutex_lock(&dom->waiters_lock);
 	list_add_tail(&t->dom_node, &dom->waiters);
 	if (dom->queued) {
 		spin_lock_irqsave(&t->lock, flags);
@@ -511,15 +511,15 @@ static void sigwake_waiter_enter(struct sigwake_domain *dom,
 		}
 		spin_unlock_irqrestore(&t->lock, flags);
 	}
-	spin_unlock(&dom->waiters_lock);
+	mutex_unlock(&dom->waiters_lock);
 }
 
 static void sigwake_waiter_leave(struct sigwake_domain *dom,
 				 struct sigwake_thread *t)
 {
-	spin_lock(&dom->waiters_lock);
+	mutex_lock(&dom->waiters_lock);
 	list_del_init(&t->dom_node);
-	spin_unlock(&dom->waiters_lock);
+	mutex_unlock(&dom->waiters_lock);
 }
 
 /* The queue's lock (if any), then the thread's. */
@@ -932,8 +932,9 @@ static int sigwake_pick_class(struct sigwake_thread *t, u64 bit)
  * if there is none and @queue, queue it for the domain.  Under
  * waiters_lock, which makes "nobody waits for it, queue it" atomic against
  * a WAIT that collects the queue as it enters (sigwake_waiter_enter()).
- * Returns the outcome, or 0 for "nobody" without @queue.  The caller holds
- * the RCU read lock, which keeps *@picked valid.
+ * The lock is a mutex: a list of thousands of waiters that all block @bit
+ * is scanned with preemption on.  Returns the outcome, or 0 for "nobody"
+ * without @queue; *@picked gets a reference.
  */
 static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 				bool queue, struct sigwake_thread **picked,
@@ -943,29 +944,33 @@ static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 	unsigned long flags;
 	int ret = 0;
 
-	spin_lock(&dom->waiters_lock);
+	mutex_lock(&dom->waiters_lock);
 	list_for_each_entry(t, &dom->waiters, dom_node) {
 		spin_lock_irqsave(&t->lock, flags);
 		if (sigwake_pick_class(t, bit) != SIGWAKE_PICK_NONE) {
 			ret = sigwake_deliver(t, bit, kick_task);
 			spin_unlock_irqrestore(&t->lock, flags);
+			/* A waiter holds its own reference while listed. */
+			refcount_inc(&t->ref);
 			*picked = t;
 			goto out_unlock;
 		}
 		spin_unlock_irqrestore(&t->lock, flags);
+		cond_resched();
 	}
 	if (queue) {
 		dom->queued |= bit;
 		ret = SIGWAKE_POST_QUEUED;
 	}
 out_unlock:
-	spin_unlock(&dom->waiters_lock);
+	mutex_unlock(&dom->waiters_lock);
 	return ret;
 }
 
 /*
  * Deliver @bit to @t if it falls in a class up to @upto; *@class is set to
- * the class it fell in.  Returns the outcome, or 0 if nothing was delivered.
+ * the class it fell in.  Returns the outcome, with a reference on @t for
+ * the caller, or 0 if nothing was delivered.
  */
 static int sigwake_post_class(struct sigwake_thread *t, u64 bit, int upto,
 			      int *class, struct task_struct **kick_task)
@@ -975,8 +980,11 @@ static int sigwake_post_class(struct sigwake_thread *t, u64 bit, int upto,
 
 	spin_lock_irqsave(&t->lock, flags);
 	*class = sigwake_pick_class(t, bit);
-	if (*class <= upto)
+	if (*class <= upto) {
 		ret = sigwake_deliver(t, bit, kick_task);
+		/* Not dead: its registration's reference is still held. */
+		refcount_inc(&t->ref);
+	}
 	spin_unlock_irqrestore(&t->lock, flags);
 	return ret;
 }
@@ -985,14 +993,13 @@ static int sigwake_post_class(struct sigwake_thread *t, u64 bit, int upto,
  * Process-directed POST: a waiting thread first, then one in host, then
  * one in guest, lowest handle first in those two classes.
  *
- * Only the waiters are looked at under waiters_lock.  The other live
- * threads (up to max_threads_per_domain) are scanned under RCU alone, each
- * under its own lock for a moment, with a reschedule point in process
- * context: no caller can make the kernel scan them all with interrupts off.
- * Their state may change during the scan, as it may the moment after any
- * choice; what must be atomic is only "nobody can take it, queue it"
- * against a thread that starts waiting, and the last step takes that
- * under waiters_lock again.
+ * Nothing here scans with preemption off.  The waiters are looked at under
+ * waiters_lock, a mutex.  The other live threads (up to
+ * max_threads_per_domain) are scanned under RCU alone, each under its own
+ * lock for a moment, with a reschedule point.  Their state may change
+ * during the scan, as it may the moment after any choice; what must be
+ * atomic is only "nobody can take it, queue it" against a thread that
+ * starts waiting, and the last step takes that under waiters_lock again.
  */
 static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
 {
@@ -1001,46 +1008,53 @@ static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
 	unsigned long index, guest = 0;
 	int ret, class;
 
-	rcu_read_lock();
 	ret = sigwake_post_waiters(dom, bit, false, &picked, &kick_task);
 	if (ret)
 		goto out;
 
+	rcu_read_lock();
 	xa_for_each_marked(&dom->threads, index, t, SIGWAKE_XA_LIVE) {
+		/*
+		 * Under RCU alone the mark and the entry are read apart: the
+		 * reaper may have left its value entry in between.
+		 */
+		if (xa_is_value(t))
+			continue;
 		ret = sigwake_post_class(t, bit, SIGWAKE_PICK_HOST, &class,
 					 &kick_task);
 		if (ret) {
 			picked = t;
-			goto out;
+			break;
 		}
 		if (class == SIGWAKE_PICK_GUEST && !guest)
 			guest = index;
-		if (in_task() && need_resched()) {
+		if (need_resched()) {
 			/* @index is where xa_for_each goes on from. */
 			rcu_read_unlock();
 			cond_resched();
 			rcu_read_lock();
 		}
 	}
-
-	if (guest) {
+	if (!picked && guest) {
 		t = xa_load(&dom->threads, guest);
 		if (t && !xa_is_value(t)) {
 			ret = sigwake_post_class(t, bit, SIGWAKE_PICK_GUEST,
 						 &class, &kick_task);
-			if (ret) {
+			if (ret)
 				picked = t;
-				goto out;
-			}
 		}
 	}
+	rcu_read_unlock();
 
-	ret = sigwake_post_waiters(dom, bit, true, &picked, &kick_task);
+	if (!picked)
+		ret = sigwake_post_waiters(dom, bit, true, &picked,
+					   &kick_task);
 out:
 	*handle = picked ? picked->handle : 0;
-	if (picked)
+	if (picked) {
 		sigwake_finish_kick(picked, kick_task);
-	rcu_read_unlock();
+		sigwake_thread_put(picked);
+	}
 	return ret;
 }
 

@@ -93,6 +93,15 @@ static void check_handles(struct __test_metadata *_metadata, int fd,
 					  &outcome));
 		EXPECT_EQ(-ESRCH, sw_kick(fd, e[i].handle, &outcome));
 	}
+	/* FORWARD to an exited thread: refused, not silently useless. */
+	{
+		struct sigwake_forward_args f = {
+			.size = sizeof(f), .host_signo = SIGUSR2,
+			.guest_signo = SW_SIG, .target = e[0].handle,
+		};
+
+		EXPECT_EQ(-ESRCH, sw_ioctl(fd, SIGWAKE_IOC_FORWARD, &f));
+	}
 	/* Process-directed: no exited thread is picked. */
 	EXPECT_EQ(0, sw_post(fd, SIGWAKE_TARGET_ANY, SW_SIG, &h, &outcome));
 	EXPECT_EQ(SIGWAKE_POST_QUEUED, outcome);
@@ -135,6 +144,85 @@ TEST_F(exited, handles_count_until_unregistered)
 	/* Handles are reused lowest first. */
 	EXPECT_EQ(self->e[0].handle, h);
 	EXPECT_EQ(0, sw_param_write("max_threads_per_domain", saved));
+}
+
+/*
+ * Exited threads' handles are left in the table that a process-directed
+ * POST walks without the domain's lock: threads that register and exit in
+ * a loop while another thread posts to TARGET_ANY.  Every post must end
+ * with a valid outcome (and nothing may oops).
+ */
+struct churn {
+	int fd;
+	struct sigwake_thread_block *blk;
+	int stop;		/* atomic */
+	unsigned long posts, bad;
+	int last_err;
+};
+
+static void *churn_exiter(void *arg)
+{
+	struct churn *c = arg;
+	__u32 h;
+
+	if (!sw_register(c->fd, c->blk, NULL, 0, &h))
+		sw_set_state(c->blk, SIGWAKE_RUNNING_IN_HOST);
+	return NULL;
+}
+
+static void *churn_poster(void *arg)
+{
+	struct churn *c = arg;
+	__u32 h, outcome;
+	int err;
+
+	while (!SW_LOAD(&c->stop)) {
+		err = sw_post(c->fd, SIGWAKE_TARGET_ANY, SW_SIG, &h, &outcome);
+		c->posts++;
+		if (err || outcome < SIGWAKE_POST_RECORDED ||
+		    outcome > SIGWAKE_POST_QUEUED) {
+			c->bad++;
+			c->last_err = err;
+		}
+	}
+	return NULL;
+}
+
+TEST_F(exited, post_any_while_threads_exit)
+{
+	struct churn c = { .fd = self->fd };
+	int64_t end = sw_now_ns() + 2 * SW_NSEC_PER_SEC;
+	unsigned long exits = 0;
+	pthread_t poster, th;
+	__u32 i;
+
+	c.blk = sw_alloc_blocks(64);
+	ASSERT_NE(NULL, c.blk);
+	ASSERT_EQ(0, pthread_create(&poster, NULL, churn_poster, &c));
+	for (i = 0; sw_now_ns() < end; i++) {
+		struct churn one = c;
+
+		one.blk = &c.blk[i % 64];
+		if (pthread_create(&th, NULL, churn_exiter, &one))
+			break;
+		pthread_join(th, NULL);
+		exits++;
+		/* Keep the handle table from filling up: unregister some. */
+		if (i % 64 == 63) {
+			__u32 h;
+
+			for (h = 1; h <= 64 + EXITERS; h++)
+				sw_unregister(self->fd, h);
+		}
+	}
+	SW_STORE(&c.stop, 1);
+	pthread_join(poster, NULL);
+	TH_LOG("%lu threads exited under %lu TARGET_ANY posts", exits, c.posts);
+	EXPECT_LT(0, exits);
+	EXPECT_LT(0, c.posts);
+	EXPECT_EQ(0, c.bad) {
+		TH_LOG("last error %d", c.last_err);
+	}
 }
 
 TEST_HARNESS_MAIN

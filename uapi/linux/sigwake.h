@@ -42,16 +42,18 @@
  *  EEXIST    the calling thread is already registered in this domain
  *  ENOENT    no such thread or wait-queue handle; WAIT from a thread that
  *            is not registered in the domain
- *  ESRCH     the target thread exited without unregistering
+ *  ESRCH     the target thread exited (or exec'd) without unregistering
  *  ENOSPC    a limit (module parameter) is reached: threads or queues per
  *            domain, queues per user, domains per user (returned by
  *            open(2))
  *  ENOMEM    out of memory, or the pinned pages would exceed RLIMIT_MEMLOCK
  *  EAGAIN    WAIT: the queue's word differs from the expected value
- *  EINTR     WAIT: a host signal arrived and its handler lacks SA_RESTART
+ *  EINTR     WAIT: a host signal arrived and its handler lacks SA_RESTART,
+ *            or the WAIT struct is read-only (the restart could not be kept)
  *  EIDRM     WAIT: the queue was destroyed, or the waiting thread was
  *            unregistered, while it slept
- *  EBADF     WAIT: the owning process closed a domain fd during the call
+ *  EBADF     WAIT: the owning process closed a domain fd while the call
+ *            waited (after it read its struct)
  *  ETIMEDOUT KICK with SIGWAKE_KICK_WAIT: the target stayed in guest code
  *  EOPNOTSUPP PREEMPT: the kernel lacks preempt notifiers
  *  ========  =============================================================
@@ -280,7 +282,7 @@ struct sigwake_unregister_args {
  * Errors: ENOENT (caller not registered, unknown @wq), EINVAL (flags, pad,
  * timeout, @nfds too large), EFAULT (@fds), EAGAIN, EINTR, EIDRM (queue
  * destroyed or thread unregistered while asleep), EBADF (the owner closed
- * a descriptor of the domain during the call).
+ * a descriptor of the domain while the call waited).
  */
 struct sigwake_wait_args {
 	__u32 size;
@@ -499,7 +501,8 @@ struct sigwake_wq_destroy_args {
  * @target: a thread handle or SIGWAKE_TARGET_ANY (ignored with REMOVE).
  * @pad: must be 0.
  *
- * Errors: EINVAL, ENOENT (unknown @target, or nothing to remove).
+ * Errors: EINVAL, ENOENT (unknown @target, or nothing to remove), ESRCH
+ * (@target exited).
  */
 struct sigwake_forward_args {
 	__u32 size;
