@@ -11,6 +11,7 @@
 #   make stress [KERNEL=debug] [STRESS_SECONDS=120]  the mixed stress in QEMU
 #   make install | uninstall | dkms-install | dkms-uninstall | deb
 #   make style | sparse | w1 | uapi-test | helper
+#   make model               spin checks of the per-thread protocol (model/)
 
 VERSION := 0.1.0
 # The summary line of `make check` must be the last line printed.
@@ -200,6 +201,12 @@ uapi-test:
 	$(CC) -std=c90 -pedantic -Wall -Werror -I$(TOP)/uapi -c $(BUILD)/uapi-test.c -o $(BUILD)/uapi-test-c90.o
 	$(CXX) -x c++ -Wall -Werror -I$(TOP)/uapi -c $(BUILD)/uapi-test.c -o $(BUILD)/uapi-test-cxx.o
 
+# The Promela model of the per-thread protocol, checked exhaustively with
+# spin (model/README.md); pan is built under $(BUILD)/model.  TAP output;
+# fails if a check fails.  `make check` runs it as the host test "model".
+model:
+	bash $(TOP)/model/run.sh $(BUILD)/model
+
 check:
 	$(MAKE) -C selftests/qemu check
 
@@ -220,5 +227,5 @@ stress:
 		KERNEL_APPEND="$(KERNEL_APPEND) sigwake.stress=$(STRESS_SECONDS)"
 
 .PHONY: all module debug clean install install-module install-user uninstall \
-	helper dkms-install dkms-uninstall deb style sparse w1 uapi-test check demo bench \
-	stress
+	helper dkms-install dkms-uninstall deb style sparse w1 uapi-test model check demo \
+	bench stress
