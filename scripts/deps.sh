@@ -25,6 +25,7 @@ packages="
 	qemu-system-x86 busybox-static cpio gzip xz-utils zstd rsync
 	libnl-3-dev libnl-genl-3-dev pkg-config
 	sparse bc flex bison libelf-dev libssl-dev kmod dwarves
+	spin
 "
 packages="$packages ${SIGWAKE_EXTRA_DEPS:-}"
 
