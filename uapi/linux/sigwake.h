@@ -272,7 +272,9 @@ struct sigwake_unregister_args {
  * struct after EINTR) keeps the original deadline.  A struct the kernel cannot
  * write (read-only memory) cannot be rewritten: the call then fails with
  * EINTR even under SA_RESTART.  An event that raced with the host signal is
- * never dropped: the call then returns it instead.
+ * never dropped: the call then returns it instead.  The same holds for the
+ * deadline: an event that ended the sleep before the thread ran again is
+ * returned, even if the deadline passed meanwhile.
  *
  * A close(2) of a descriptor of the domain by its owner ends every WAIT in
  * progress with EBADF: one asleep, and one that has read its struct but not
