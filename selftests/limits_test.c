@@ -50,7 +50,7 @@
 #define LIM_XA_NODE		576
 #define LIM_DEBUG_FACTOR	4
 /* Other users of the same caches: measurement noise. */
-#define LIM_SLACK		(128 * 1024L)
+#define LIM_SLACK		(256 * 1024L)
 
 static const char *const lim_params[] = {
 	"max_threads_per_domain", "max_queues_per_domain",
