@@ -370,7 +370,8 @@ static bool fz_errno_ok(struct fz_shared *s, unsigned int nr, int err)
 	case SIGWAKE_CMD_WQ_CREATE:
 		return err == ENOSPC || err == ENOMEM;
 	case SIGWAKE_CMD_FORWARD:
-		return err == ENOENT || (err == EOPNOTSUPP && !s->forward_ok);
+		return err == ENOENT || err == ESRCH ||
+		       (err == EOPNOTSUPP && !s->forward_ok);
 	case SIGWAKE_CMD_PREEMPT:
 		return err == ENOENT || err == ESRCH ||
 		       (err == EOPNOTSUPP && !s->preempt_ok);
