@@ -181,13 +181,13 @@ int sigwake_forward_set(struct sigwake_domain *dom,
 		if (args->guest_signo < 1 || args->guest_signo > SIGWAKE_NSIG)
 			return -EINVAL;
 		if (args->target != SIGWAKE_TARGET_ANY) {
-			void *entry = xa_load(&dom->threads, args->target);
+			struct sigwake_thread *t;
 
-			if (!entry)
-				return -ENOENT;
-			/* An exited thread's handle: posts would all fail. */
-			if (xa_is_value(entry))
-				return -ESRCH;
+			/* ENOENT, or ESRCH for an exited thread's handle. */
+			t = sigwake_thread_get(dom, args->target);
+			if (IS_ERR(t))
+				return PTR_ERR(t);
+			sigwake_thread_put(t);
 		}
 	}
 

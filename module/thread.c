@@ -292,6 +292,16 @@ err_free:
 	return ret;
 }
 
+/* End @t's registration and free its handle; the caller puts @t. */
+static void sigwake_thread_drop(struct sigwake_domain *dom,
+				struct sigwake_thread *t)
+{
+	lockdep_assert_held(&dom->lock);
+	xa_erase(&dom->threads, t->handle);
+	dom->nr_threads--;
+	sigwake_thread_release(dom, t, -EIDRM);
+}
+
 int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle)
 {
 	struct sigwake_thread *t;
@@ -303,18 +313,19 @@ int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle)
 	ret = mutex_lock_killable(&dom->lock);
 	if (ret)
 		return ret;
-	t = xa_erase(&dom->threads, handle);
+	t = xa_load(&dom->threads, handle);
 	if (!t) {
 		mutex_unlock(&dom->lock);
 		return -ENOENT;
 	}
-	dom->nr_threads--;
 	if (xa_is_value(t)) {
 		/* An exited thread, reaped already: only its handle was left. */
+		xa_erase(&dom->threads, handle);
+		dom->nr_threads--;
 		mutex_unlock(&dom->lock);
 		return 0;
 	}
-	sigwake_thread_release(dom, t, -EIDRM);
+	sigwake_thread_drop(dom, t);
 	mutex_unlock(&dom->lock);
 
 	sigwake_thread_put(t);
@@ -344,13 +355,10 @@ void sigwake_thread_undo_register(struct sigwake_domain *dom, u32 handle)
 
 	mutex_lock(&dom->lock);
 	t = xa_load(&dom->threads, handle);
-	if (t && !xa_is_value(t) && t->task == current) {
-		xa_erase(&dom->threads, handle);
-		sigwake_thread_release(dom, t, -EIDRM);
-		dom->nr_threads--;
-	} else {
+	if (t && !xa_is_value(t) && t->task == current)
+		sigwake_thread_drop(dom, t);
+	else
 		t = NULL;
-	}
 	mutex_unlock(&dom->lock);
 
 	if (t)

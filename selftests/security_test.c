@@ -887,6 +887,25 @@ struct sec_vis {
 	int to_parent[2], to_child[2];
 };
 
+/*
+ * Become uid 65534, open @nl and dump: 0 if @hidden's domain is not shown,
+ * else the failed step (2-4 setup, 5 @hidden's domain visible).
+ */
+static int sec_nobody_misses(struct sec_nl *nl, pid_t hidden)
+{
+	pid_t pids[256];
+	int n;
+
+	if (sec_drop_privileges())
+		return 2;
+	if (sec_nl_open(nl))
+		return 3;
+	n = sec_nl_domains(nl, pids, 256);
+	if (n < 0)
+		return 4;
+	return sec_has(pids, n < 256 ? n : 256, hidden) ? 5 : 0;
+}
+
 static int sec_vis_child(void *arg)
 {
 	struct sec_vis *v = arg;
@@ -895,15 +914,10 @@ static int sec_vis_child(void *arg)
 	char c = 0;
 	int n, fd;
 
-	if (sec_drop_privileges())
-		return 2;
-	if (sec_nl_open(&nl))
-		return 3;
-	n = sec_nl_domains(&nl, pids, 256);
-	if (n < 0)
-		return 4;
-	if (sec_has(pids, n < 256 ? n : 256, v->root_pid))
-		return 5;	/* root's domain visible to nobody */
+	/* root's domain is not visible to nobody */
+	n = sec_nobody_misses(&nl, v->root_pid);
+	if (n)
+		return n;
 	fd = open(SIGWAKE_DEVICE, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return 6;
@@ -977,18 +991,9 @@ static int sec_setuid_owner(int ready, int go)
 
 static int sec_setuid_viewer(void *arg)
 {
-	pid_t owner = *(pid_t *)arg, pids[256];
 	struct sec_nl nl;
-	int n;
 
-	if (sec_drop_privileges())
-		return 2;
-	if (sec_nl_open(&nl))
-		return 3;
-	n = sec_nl_domains(&nl, pids, 256);
-	if (n < 0)
-		return 4;
-	return sec_has(pids, n < 256 ? n : 256, owner) ? 5 : 0;
+	return sec_nobody_misses(&nl, *(pid_t *)arg);
 }
 
 TEST(netlink_hides_setuid_domain)
