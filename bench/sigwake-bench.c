@@ -2657,11 +2657,11 @@ static void print_aims(void)
 		char ci[40];
 
 		if (!a->have) {
-			printf("  %-44s %-8s %s\n", a->name, "n/a", a->note);
+			printf("  %-48s %-8s %s\n", a->name, "n/a", a->note);
 			continue;
 		}
 		if (!strcmp(a->name, "lost events (sigwake)")) {
-			printf("  %-44s %-8.0f aim 0: %-6s  %s\n", a->name,
+			printf("  %-48s %-8.0f aim 0: %-6s  %s\n", a->name,
 			       a->ci.value, aim_met(a) ? "met" : "MISSED",
 			       a->expr);
 			continue;
@@ -2672,10 +2672,10 @@ static void print_aims(void)
 			snprintf(ci, sizeof(ci), "[%.2f, %.2f]", a->ci.lo,
 				 a->ci.hi);
 		if (a->control)
-			printf("  %-44s %6.2fx %-16s (control, no aim)  %s\n",
+			printf("  %-48s %6.2fx %-16s (control, no aim)  %s\n",
 			       a->name, a->ci.value, ci, a->expr);
 		else
-			printf("  %-44s %6.2fx %-16s aim %s %gx: %-14s %s\n",
+			printf("  %-48s %6.2fx %-16s aim %s %gx: %-14s %s\n",
 			       a->name, a->ci.value, ci,
 			       a->at_most ? "<=" : ">=", a->limit,
 			       aim_verdict(a), a->expr);
