@@ -199,7 +199,7 @@ hold_kernel_keys() {
 switch_kernel_events() {
 	[ -d $keys ] || return 0
 	for e in $kernel_events; do
-		echo "$1" >$keys/events/$e/enable 2>/dev/null ||
+		echo "$1" >$keys/events/"$e"/enable 2>/dev/null ||
 			out "# sigwake-run: cannot switch the event $e to $1"
 	done
 }
