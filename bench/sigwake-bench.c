@@ -551,7 +551,7 @@ static struct {
 static struct {
 	const char *bench;
 	char text[96];
-} placement[8];
+} placement[12];
 static size_t nplacement;
 
 static void set_placement(const char *bench, const char *fmt, ...)
