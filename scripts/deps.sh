@@ -24,7 +24,7 @@ packages="
 	linux-headers-amd64 linux-headers-6.12-amd64 linux-source-6.1
 	qemu-system-x86 busybox-static cpio gzip xz-utils zstd rsync
 	libnl-3-dev libnl-genl-3-dev pkg-config
-	sparse bc flex bison libelf-dev libssl-dev kmod dwarves
+	sparse bc flex bison libelf-dev libssl-dev openssl kmod dwarves
 	spin
 "
 packages="$packages ${SIGWAKE_EXTRA_DEPS:-}"

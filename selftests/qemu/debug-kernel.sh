@@ -1,27 +1,46 @@
 #!/bin/bash
-# Build sigwake's small debug kernel once and cache it outside the repo.
+# Build one of sigwake's small debug kernels once and cache it outside the repo.
 #
-# The kernel is Linux 6.1 from Debian's linux-source-6.1 package, configured
-# as `make tinyconfig` (x86_64) + selftests/qemu/debug.config (KASAN, lockdep,
-# UBSAN, kmemleak, fault injection, ...). It boots under QEMU TCG with a
-# busybox-static initramfs, and the built tree doubles as KERNELDIR for the
-# out-of-tree module:  make -C "$KERNELDIR" M=/path/to/module modules
+# The kernels are Linux 6.1 from Debian's linux-source-6.1 package, configured
+# as `make tinyconfig` (x86_64) + selftests/qemu/debug-common.config + the
+# flavour's fragment:
+#   debug  debug.config: KASAN, lockdep with raw lock nesting, UBSAN,
+#          kmemleak, fault injection, ...
+#   kcsan  kcsan.config: KCSAN, the data race detector (excludes KASAN)
+# They boot under QEMU TCG with a busybox-static initramfs, and the built tree
+# doubles as KERNELDIR for the out-of-tree module:
+#   make -C "$KERNELDIR" M=/path/to/module modules
 #
-# Cache: ${SIGWAKE_CACHE:-$HOME/.cache/sigwake}/debug-<key>/, where <key> is
-# a short hash of the fragment, the linux-source-6.1 package version, the
-# compiler version and the build settings below. A tree is built in a
+# Module signing (README.md, "Module signing"): before configuring, a test
+# key pair is generated in the tree, certs/sigwake-test.{key,crt}; the
+# kernel trusts the certificate (CONFIG_SYSTEM_TRUSTED_KEYS) and the key
+# stays in the tree, so that a module signed with
+#   $KERNELDIR/scripts/sign-file sha256 $SIGN_KEY $SIGN_CERT sigwake.ko
+# loads on this kernel booted with module.sig_enforce=1. The in-tree modules
+# (kvm.ko, ...) are signed with the kernel's own build key after the build.
+#
+# The two flavours share nothing worth sharing: every object is compiled
+# with the flavour's sanitizer, and extracting the source costs ~15-25 s of
+# a build of 15-35 minutes, so each has its own self-contained tree.
+#
+# Cache: ${SIGWAKE_CACHE:-$HOME/.cache/sigwake}/<flavour>-<key>/, where <key>
+# is a short hash of the flavour, both fragments, the linux-source-6.1
+# package version, the compiler version and the build settings below. A tree is built in a
 # temporary directory and renamed into place only once it is complete, so a
 # cache directory that exists is always a finished build. A per-key flock
 # makes concurrent invocations wait for a single build.
 #
 # Usage:
-#   debug-kernel.sh              build if needed, then print on stdout exactly
-#                                  KERNELDIR=<abs path of the built tree>
-#                                  BZIMAGE=<abs path of its bzImage>
-#   debug-kernel.sh --print-key  print only the cache key
+#   debug-kernel.sh [debug|kcsan]  build if needed (default flavour: debug),
+#                                  then print on stdout exactly
+#                                    KERNELDIR=<abs path of the built tree>
+#                                    BZIMAGE=<abs path of its bzImage>
+#                                    SIGN_KEY=<abs path of the test key>
+#                                    SIGN_CERT=<abs path of its certificate>
+#   debug-kernel.sh [debug|kcsan] --print-key  print only the cache key
 #
 # Everything else (progress, errors) goes to stderr; the full build log is
-# kept at <cache>/debug-<key>.log and its path is printed on failure.
+# kept at <cache>/<flavour>-<key>.log and its path is printed on failure.
 
 set -eu
 set -o pipefail
@@ -31,12 +50,15 @@ KARCH=x86_64
 BASE_CONFIG=tinyconfig
 BUILD_TARGETS="bzImage modules"
 # Bump when the procedure below changes in a way that changes the result.
-RECIPE=1
+RECIPE=2
 SRC_PKG=linux-source-6.1
 SRC_TARBALL=/usr/src/linux-source-6.1.tar.xz
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-FRAGMENT=$SCRIPT_DIR/debug.config
+COMMON_FRAGMENT=$SCRIPT_DIR/debug-common.config
+# The module signing test key pair, generated in the tree (relative paths).
+TEST_KEY=certs/sigwake-test.key
+TEST_CERT=certs/sigwake-test.crt
 CACHE_ROOT=${SIGWAKE_CACHE:-$HOME/.cache/sigwake}
 
 LOG=
@@ -53,19 +75,24 @@ usage() {
 }
 
 print_key=0
-case $# in
-0) ;;
-1)
-	case $1 in
+FLAVOUR=
+for arg; do
+	case $arg in
 	--print-key) print_key=1 ;;
 	-h | --help) usage; exit 0 ;;
-	*) usage; die "unknown argument: $1" ;;
+	debug | kcsan)
+		[ -z "$FLAVOUR" ] || { usage; die "more than one flavour"; }
+		FLAVOUR=$arg
+		;;
+	*) usage; die "unknown argument: $arg" ;;
 	esac
-	;;
-*) usage; die "too many arguments" ;;
-esac
-
-[ -r "$FRAGMENT" ] || die "config fragment not found: $FRAGMENT"
+done
+FLAVOUR=${FLAVOUR:-debug}
+FRAGMENT=$SCRIPT_DIR/$FLAVOUR.config
+FRAGMENTS=("$COMMON_FRAGMENT" "$FRAGMENT")
+for f in "${FRAGMENTS[@]}"; do
+	[ -r "$f" ] || die "config fragment not found: $f"
+done
 
 # The build must not pick up settings from the caller's environment (e.g.
 # when run from another make, or from a shell set up for a cross build).
@@ -111,8 +138,11 @@ ensure_build_tools() {
 		xz:xz-utils tar:tar flock:util-linux; do
 		command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 	done
-	# objtool (x86_64) links against libelf.
+	# objtool (x86_64) links against libelf; module signing needs openssl
+	# for the keys and libssl-dev for scripts/sign-file and extract-cert.
 	[ -e /usr/include/gelf.h ] || missing+=(libelf-dev)
+	command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+	[ -e /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if ! is_root; then
 		die "missing build tools; as root run: apt-get install ${missing[*]}"
@@ -125,24 +155,27 @@ compute_key() {
 	ver=$(src_version)
 	cc=$(gcc --version 2>/dev/null | head -n 1) || cc=unknown
 	{
-		printf 'recipe=%s\narch=%s\nbase=%s\ntargets=%s\n' \
-			"$RECIPE" "$KARCH" "$BASE_CONFIG" "$BUILD_TARGETS"
-		printf 'source=%s %s\ncc=%s\n--- fragment ---\n' "$SRC_PKG" "$ver" "$cc"
-		cat "$FRAGMENT"
+		printf 'flavour=%s\nrecipe=%s\narch=%s\nbase=%s\ntargets=%s\n' \
+			"$FLAVOUR" "$RECIPE" "$KARCH" "$BASE_CONFIG" "$BUILD_TARGETS"
+		printf 'source=%s %s\ncc=%s\n--- fragments ---\n' "$SRC_PKG" "$ver" "$cc"
+		cat "${FRAGMENTS[@]}"
 	} | sha256sum | cut -c1-12
 }
 
 emit() {
 	printf 'KERNELDIR=%s\n' "$1"
 	printf 'BZIMAGE=%s\n' "$1/arch/x86/boot/bzImage"
+	printf 'SIGN_KEY=%s\n' "$1/$TEST_KEY"
+	printf 'SIGN_CERT=%s\n' "$1/$TEST_CERT"
 }
 
 cache_hit() {
 	[ -f "$1/.sigwake-debug-kernel" ] && [ -f "$1/arch/x86/boot/bzImage" ] &&
-		[ -f "$1/Module.symvers" ]
+		[ -f "$1/Module.symvers" ] && [ -f "$1/$TEST_KEY" ] &&
+		[ -x "$1/scripts/sign-file" ]
 }
 
-# Check that every option the fragment asks for made it into .config.
+# Check that every option the fragments ask for made it into .config.
 # "CONFIG_X=v" lines must appear verbatim; "# CONFIG_X is not set" lines
 # must not be enabled.
 verify_config() {
@@ -159,9 +192,9 @@ verify_config() {
 			! grep -q "^$sym=" "$cfg" || bad+=("$line (got: $(grep "^$sym=" "$cfg"))")
 			;;
 		esac
-	done <"$FRAGMENT"
+	done < <(cat "${FRAGMENTS[@]}")
 	if [ ${#bad[@]} -ne 0 ]; then
-		say "error: ${#bad[@]} option(s) from $(basename "$FRAGMENT") did not survive olddefconfig:"
+		say "error: ${#bad[@]} option(s) from the fragments did not survive olddefconfig:"
 		printf '  %s\n' "${bad[@]}" | tee -a "$LOG" >&2
 		return 1
 	fi
@@ -178,17 +211,18 @@ fi
 
 mkdir -p "$CACHE_ROOT"
 CACHE_ROOT=$(cd "$CACHE_ROOT" && pwd -P)
-DEST=$CACHE_ROOT/debug-$KEY
-LOG=$CACHE_ROOT/debug-$KEY.log
+NAME=$FLAVOUR-$KEY
+DEST=$CACHE_ROOT/$NAME
+LOG=$CACHE_ROOT/$NAME.log
 
 if cache_hit "$DEST"; then
 	emit "$DEST"
 	exit 0
 fi
 
-exec 9>"$CACHE_ROOT/debug-$KEY.lock"
+exec 9>"$CACHE_ROOT/$NAME.lock"
 if ! flock -n 9; then
-	say "another build of debug-$KEY is running; waiting for it"
+	say "another build of $NAME is running; waiting for it"
 	flock 9
 fi
 if cache_hit "$DEST"; then
@@ -202,17 +236,17 @@ fi
 
 # Leftovers of interrupted (killed) builds: ours can go since we hold our
 # lock; another key's only if nobody holds that key's lock.
-for stale in "$CACHE_ROOT"/.debug-*.tmp.*; do
+for stale in "$CACHE_ROOT"/.*-*.tmp.*; do
 	[ -e "$stale" ] || continue
-	k=${stale#"$CACHE_ROOT"/.debug-}
-	k=${k%%.*}
-	if [ "$k" = "$KEY" ]; then
+	k=${stale#"$CACHE_ROOT"/.}
+	k=${k%%.tmp.*}
+	if [ "$k" = "$NAME" ]; then
 		rm -rf "$stale"
 	else
-		(flock -n 8 && rm -rf "$stale") 8>"$CACHE_ROOT/debug-$k.lock" || true
+		(flock -n 8 && rm -rf "$stale") 8>"$CACHE_ROOT/$k.lock" || true
 	fi
 done
-TMP=$(mktemp -d "$CACHE_ROOT/.debug-$KEY.tmp.XXXXXX")
+TMP=$(mktemp -d "$CACHE_ROOT/.$NAME.tmp.XXXXXX")
 chmod 755 "$TMP"
 KPID=
 on_exit() {
@@ -244,16 +278,40 @@ kmake() {
 }
 
 : >"$LOG"
-say "building debug kernel $KEY ($SRC_PKG $(src_version), -j$JOBS); log: $LOG"
+say "building $FLAVOUR kernel $KEY ($SRC_PKG $(src_version), -j$JOBS); log: $LOG"
 start=$SECONDS
 
 say "extracting $SRC_TARBALL"
 tar -xf "$SRC_TARBALL" -C "$TMP" --strip-components=1 >>"$LOG" 2>&1
 [ -f "$TMP/Makefile" ] || die "unexpected layout of $SRC_TARBALL"
 
-say "configuring: $BASE_CONFIG + $(basename "$FRAGMENT")"
+say "generating the module signing test key ($TEST_KEY, $TEST_CERT)"
+cat >"$TMP/certs/sigwake-test.genkey" <<'EOF'
+[ req ]
+default_bits = 2048
+distinguished_name = req_distinguished_name
+prompt = no
+string_mask = utf8only
+x509_extensions = myexts
+
+[ req_distinguished_name ]
+O = sigwake selftests
+CN = sigwake selftest module key (test only, key not secret)
+
+[ myexts ]
+basicConstraints = critical,CA:FALSE
+keyUsage = digitalSignature
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 \
+	-config "$TMP/certs/sigwake-test.genkey" -outform PEM \
+	-out "$TMP/$TEST_CERT" -keyout "$TMP/$TEST_KEY" >>"$LOG" 2>&1 ||
+	die "openssl could not generate the test key"
+
+say "configuring: $BASE_CONFIG + $(basename "$COMMON_FRAGMENT") + $(basename "$FRAGMENT")"
 kmake "$BASE_CONFIG"
-(cd "$TMP" && ARCH=$KARCH ./scripts/kconfig/merge_config.sh -m .config "$FRAGMENT") >>"$LOG" 2>&1
+(cd "$TMP" && ARCH=$KARCH ./scripts/kconfig/merge_config.sh -m .config "${FRAGMENTS[@]}") >>"$LOG" 2>&1
 kmake olddefconfig
 verify_config "$TMP/.config"
 
@@ -262,6 +320,17 @@ say "compiling $BUILD_TARGETS (takes several minutes)"
 kmake -j"$JOBS" $BUILD_TARGETS
 [ -f "$TMP/arch/x86/boot/bzImage" ] || die "no bzImage after the build"
 [ -f "$TMP/Module.symvers" ] || die "no Module.symvers after the build"
+[ -x "$TMP/scripts/sign-file" ] || die "no scripts/sign-file after the build"
+
+# `make modules` leaves modules unsigned (modules_install signs them): sign
+# the in-tree ones (kvm.ko, ...) with the kernel's own build key, so that
+# they load with module.sig_enforce=1 too.
+say "signing the in-tree modules with certs/signing_key.pem"
+while IFS= read -r -d '' ko; do
+	"$TMP/scripts/sign-file" sha256 "$TMP/certs/signing_key.pem" \
+		"$TMP/certs/signing_key.x509" "$ko" >>"$LOG" 2>&1 ||
+		die "cannot sign $ko"
+done < <(find "$TMP" -name '*.ko' -print0)
 
 # The tree must work as KERNELDIR for out-of-tree modules: prove it.
 say "checking an out-of-tree module builds against the tree"
@@ -281,11 +350,11 @@ kmake M="$TESTMOD" modules
 rm -rf "$TESTMOD"
 
 {
-	printf 'key=%s\nbuilt=%s\nseconds=%s\n' "$KEY" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$((SECONDS - start))"
+	printf 'flavour=%s\nkey=%s\nbuilt=%s\nseconds=%s\n' "$FLAVOUR" "$KEY" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$((SECONDS - start))"
 	printf 'recipe=%s\narch=%s\nbase=%s\ntargets=%s\n' "$RECIPE" "$KARCH" "$BASE_CONFIG" "$BUILD_TARGETS"
 	printf 'source=%s %s\ncc=%s\n' "$SRC_PKG" "$(src_version)" "$(gcc --version | head -n 1)"
 } >"$TMP/.sigwake-debug-kernel"
-cp "$FRAGMENT" "$TMP/.sigwake-debug.config"
+cat "${FRAGMENTS[@]}" >"$TMP/.sigwake-debug.config"
 
 mv -T "$TMP" "$DEST"
 say "built $DEST in $((SECONDS - start))s"

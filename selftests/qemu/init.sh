@@ -247,19 +247,45 @@ kmemleak_check() {
 ko=$(find / -maxdepth 1 -name "*.ko" | head -n1)
 module=$(basename "${ko:-/sigwake.ko}" .ko)
 
+# Module signing test: run.sh puts an unsigned copy of the module in
+# /unsigned/ (and a signed one in /) only on a kernel that trusts its test
+# key, and boots it with module.sig_enforce=1.  The unsigned copy must be
+# refused with EKEYREJECTED ("Key was rejected by service"), as on a Secure
+# Boot machine; the signed one is then loaded by load_module.
+signed=
+check_unsigned_refused() {
+	u=/unsigned/$module.ko
+	[ -f "$u" ] || return 0
+	signed=" (signed with the test key)"
+	name="unsigned $module.ko is refused with module.sig_enforce=1"
+	enforce=$(cat /sys/module/module/parameters/sig_enforce 2>/dev/null)
+	if [ "$enforce" != Y ]; then
+		report "$name" 1 "sig_enforce is '$enforce', not Y"
+	elif msg=$(insmod "$u" 2>&1); then
+		report "$name" 1 "the unsigned module loaded"
+		rmmod "$module" 2>/dev/null
+	else
+		out "# $msg"
+		case $msg in
+		*"Key was rejected by service"*) report "$name" 0 ;;
+		*) report "$name" 1 "refused, but not with EKEYREJECTED" ;;
+		esac
+	fi
+}
+
 load_module() {
 	loaded=0
 	if [ -z "$ko" ]; then
 		report "insmod $module.ko" 1 "no module in the initramfs"
 	elif msg=$(insmod "$ko" 2>&1); then
 		loaded=1
-		report "insmod $module.ko" 0
+		report "insmod $module.ko$signed" 0
 		# To map addresses in later reports (kmemleak after rmmod
 		# prints bare addresses) back to the .ko.
 		out "# sigwake-run: $module .text at $(cat /sys/module/"$module"/sections/.text 2>/dev/null)"
 	else
 		out "# $msg"
-		report "insmod $module.ko" 1 "insmod failed"
+		report "insmod $module.ko$signed" 1 "insmod failed"
 	fi
 }
 
@@ -317,6 +343,7 @@ check|demo|bench)
 	load_kvm
 	hold_kernel_keys
 	kmemleak_prepare
+	check_unsigned_refused
 	load_module
 	if [ "$loaded" = 1 ] && [ "$mode" = bench ]; then
 		switch_kernel_events 0
@@ -344,6 +371,7 @@ check|demo|bench)
 shell)
 	load_kvm
 	hold_kernel_keys
+	check_unsigned_refused
 	load_module
 	export PATH=/tests:/demos:$PATH PS1='sigwake-vm:\w# '
 	cd /tests 2>/dev/null || cd /

@@ -13,7 +13,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=${SIGWAKE_TOP:-$(cd "$here/../.." && pwd)}
 BUILD=${SIGWAKE_BUILD:-$TOP/build/qemu}
 
-KERNELS=${KERNELS:-6.1 6.12 debug}
+KERNELS=${KERNELS:-6.1 6.12 debug kcsan}
 KERNEL=${KERNEL:-6.1}
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 VM_TIMEOUT=${VM_TIMEOUT:-}
@@ -45,7 +45,10 @@ check|demo|shell|fetch|bench) ;;
 *) die "usage: $0 check|demo|shell|fetch|bench" ;;
 esac
 
-# Kernel splats that fail a run when they show up on the console.
+# Kernel splats that fail a run when they show up on the console.  "BUG:"
+# also covers KCSAN ("BUG: KCSAN: data-race in ...") and lockdep's raw lock
+# nesting check ("BUG: Invalid wait context"); KCSAN's boot-time
+# "KCSAN: selftest: 3/3 tests passed" must not match.
 splat_re='BUG:|WARNING:|kernel BUG at|KASAN:|UBSAN:|Kernel panic|general protection fault|Oops|'\
 'possible recursive locking|possible circular locking|inconsistent lock state|'\
 'suspicious RCU usage|DEBUG_LOCKS_WARN_ON|INFO: lockdep|lockdep (is )?turned off|'\
@@ -55,6 +58,13 @@ splat_re='BUG:|WARNING:|kernel BUG at|KASAN:|UBSAN:|Kernel panic|general protect
 'refcount_t:|list_(add|del) corruption|stack guard page|double fault|Bad page'
 # The command line is echoed on the console and may contain any of the words.
 splat_ignore='Command line:'
+# KCSAN reports in which no stack frame is sigwake's (a function of the
+# module prints as "func+0x1/0x2 [sigwake]") are races of the core kernel
+# that sigwake's tests merely ran into.  KCSAN_FOREIGN=note (the default)
+# lists them in problems.txt and kcsan-foreign.txt without failing the run;
+# KCSAN_FOREIGN=fail counts them as splats like any other.  A report with a
+# sigwake frame in either stack always fails.
+KCSAN_FOREIGN=${KCSAN_FOREIGN:-note}
 
 jobs_flag() {
 	case " ${MAKEFLAGS:-} " in
@@ -74,15 +84,15 @@ deps() {
 # resolve <token>: sets KDIR BZIMAGE RELEASE MODDIR LABEL or returns 1.
 resolve() {
 	local tok=$1 out line
-	KDIR='' BZIMAGE='' RELEASE='' MODDIR=''
+	KDIR='' BZIMAGE='' RELEASE='' MODDIR='' SIGN_KEY='' SIGN_CERT=''
 	case $tok in
-	debug)
+	debug|kcsan)
 		if [ ! -f "$here/debug-kernel.sh" ]; then
-			msg "$here/debug-kernel.sh does not exist (yet): cannot test the debug kernel"
+			msg "$here/debug-kernel.sh does not exist (yet): cannot test the $tok kernel"
 			return 1
 		fi
-		msg "debug: building or finding the debug kernel (debug-kernel.sh)"
-		out=$(bash "$here/debug-kernel.sh") || { msg "debug-kernel.sh failed"; return 1; }
+		msg "$tok: building or finding the $tok kernel (debug-kernel.sh $tok)"
+		out=$(bash "$here/debug-kernel.sh" "$tok") || { msg "debug-kernel.sh $tok failed"; return 1; }
 		;;
 	*)
 		out=$("$here/fetch-kernel.sh" "$tok") || return 1
@@ -94,6 +104,8 @@ resolve() {
 		BZIMAGE=*)   BZIMAGE=${line#*=} ;;
 		RELEASE=*)   RELEASE=${line#*=} ;;
 		MODDIR=*)    MODDIR=${line#*=} ;;
+		SIGN_KEY=*)  SIGN_KEY=${line#*=} ;;
+		SIGN_CERT=*) SIGN_CERT=${line#*=} ;;
 		esac
 	done <<<"$out"
 	if [ -z "$KDIR" ] || [ ! -f "$KDIR/Makefile" ]; then
@@ -109,7 +121,7 @@ resolve() {
 	fi
 	LABEL=$RELEASE
 	case $tok in
-	debug) case $RELEASE in *debug*) ;; *) LABEL="$RELEASE (debug)" ;; esac ;;
+	debug|kcsan) case $RELEASE in *"$tok"*) ;; *) LABEL="$RELEASE ($tok)" ;; esac ;;
 	esac
 }
 
@@ -213,9 +225,33 @@ build_keyhold() {
 		die "cannot build $here/keyhold.c"
 }
 
-# make_initramfs <kbuild dir> <tests dir> <demos dir> <ko>
+# Module signing test (README.md, "Module signing"): on a kernel that
+# trusts a test key (debug-kernel.sh prints SIGN_KEY and SIGN_CERT), the VM
+# boots with module.sig_enforce=1 and gets the module twice: unsigned in
+# /unsigned/, which init must see refused, and signed with the test key by
+# the kernel's own scripts/sign-file, which it loads and tests.  Only for a
+# module built here (not SIGWAKE_KO, which may be signed already).
+# sign_module <kbuild dir>: sets KO to the signed copy, UNSIGNED_KO to $KO.
+UNSIGNED_KO=
+sign_module() {
+	local kb=$1 sf=$KDIR/scripts/sign-file
+	UNSIGNED_KO=
+	[ -n "$SIGN_KEY" ] && [ -f "$SIGN_KEY" ] && [ -f "$SIGN_CERT" ] && [ -x "$sf" ] ||
+		return 0
+	mkdir -p "$kb/signed"
+	cp "$KO" "$kb/signed/$MODULE.ko"
+	if ! "$sf" sha256 "$SIGN_KEY" "$SIGN_CERT" "$kb/signed/$MODULE.ko"; then
+		msg "cannot sign $MODULE.ko with $SIGN_KEY"
+		return 1
+	fi
+	msg "signed $kb/signed/$MODULE.ko with $SIGN_KEY: booting with module.sig_enforce=1"
+	UNSIGNED_KO=$KO
+	KO=$kb/signed/$MODULE.ko
+}
+
+# make_initramfs <kbuild dir> <tests dir> <demos dir> <ko> [<unsigned ko>]
 make_initramfs() {
-	local kb=$1 tests=$2 demos=$3 ko=$4 st=$1/initramfs.d f
+	local kb=$1 tests=$2 demos=$3 ko=$4 unsigned=${5:-} st=$1/initramfs.d f
 	rm -rf "$st"
 	mkdir -p "$st"/{bin,dev,etc,proc,sys,tmp,root,lib/kvm,tests,demos}
 	cp /bin/busybox "$st/bin/busybox"
@@ -223,6 +259,10 @@ make_initramfs() {
 	cp "$here/init.sh" "$st/init"
 	chmod 755 "$st/init"
 	cp "$ko" "$st/$MODULE.ko"
+	if [ -n "$unsigned" ]; then
+		mkdir -p "$st/unsigned"
+		cp "$unsigned" "$st/unsigned/$MODULE.ko"
+	fi
 	cp "$KEYHOLD" "$st/bin/keyhold"
 	for f in $(kvm_modules); do cp "$f" "$st/lib/kvm/"; done
 	local ex=(--exclude='*.o' --exclude='*.d' --exclude='*.a' --exclude='*.h')
@@ -245,6 +285,7 @@ make_initramfs() {
 boot() {
 	local kb=$1 vmode=$2 tok=$3 limit=$4 rc=0 qpid
 	local append="$KERNEL_CMDLINE rdinit=/init sigwake.mode=$vmode sigwake.kernel=$tok sigwake.timeout=$TEST_TIMEOUT $KERNEL_APPEND"
+	[ -z "$UNSIGNED_KO" ] || append="$append module.sig_enforce=1"
 	local -a cmd
 	# shellcheck disable=SC2206
 	cmd=("$QEMU" -machine q35 -accel "tcg,thread=multi" -cpu max
@@ -309,21 +350,22 @@ run_kernel() {
 	fi
 	msg "$tok: $RELEASE, image $BZIMAGE"
 	KO=$SIGWAKE_KO
+	UNSIGNED_KO=
 	if [ -n "$KO" ]; then
 		msg "using SIGWAKE_KO=$KO, not building the module"
-	elif ! build_module "$kb"; then
+	elif ! build_module "$kb" || ! sign_module "$kb"; then
 		echo "$LABEL: 0 passed, 1 failed, 0 skipped"
 		F=$((F + 1))
 		return 1
 	fi
 	build_keyhold
-	make_initramfs "$kb" "$TESTS_OUT" "$DEMOS_OUT" "$KO"
+	make_initramfs "$kb" "$TESTS_OUT" "$DEMOS_OUT" "$KO" "$UNSIGNED_KO"
 	if [ "$vmode" = check ] && [ ! -s "$kb/initramfs.d/tests/TESTS" ]; then
 		msg "warning: no test programs to run (TESTS empty${TESTS_FILTER:+ after TESTS_FILTER=$TESTS_FILTER})"
 	fi
 
 	limit=$VM_TIMEOUT
-	[ -n "$limit" ] || { [ "$tok" = debug ] && limit=1500 || limit=900; }
+	[ -n "$limit" ] || case $tok in debug|kcsan) limit=1500 ;; *) limit=900 ;; esac
 	if [ "$vmode" = shell ]; then
 		msg "booting $LABEL (shell: exit it to power off, Ctrl-A x kills QEMU)"
 	else
@@ -365,11 +407,39 @@ run_kernel() {
 		fi
 	fi
 	# Each splat line, with the program that was running at the time.
-	splats=$(awk -v re="$splat_re" -v ign="$splat_ignore" '
+	# Pass 1 finds the KCSAN reports without a sigwake frame (from
+	# "BUG: KCSAN:" to the closing "====" line); with KCSAN_FOREIGN=note
+	# pass 2 leaves their lines out and writes them to kcsan-foreign.txt.
+	: >"$kb/kcsan-foreign.txt"
+	splats=$(awk -v re="$splat_re" -v ign="$splat_ignore" -v policy="$KCSAN_FOREIGN" \
+		-v foreign="$kb/kcsan-foreign.txt" '
+		FNR == NR {
+			if (/BUG: KCSAN:/) { b = FNR; ours = 0; next }
+			if (b && /\[sigwake\]|sigwake_[a-z0-9_]+\+0x/) ours = 1
+			if (b && /====================/) {
+				if (!ours && policy == "note")
+					for (i = b; i <= FNR; i++) skip[i] = 1
+				b = 0
+			}
+			next
+		}
 		/sigwake-init: start: / { sub(/.*sigwake-init: start: /, ""); cur = $0; next }
 		/sigwake-init: end: / { cur = ""; next }
-		$0 ~ re && index($0, ign) == 0 { print (cur != "" ? "[during " cur "] " : "") $0 }
-		' "$kb/console.log" | head -n 40)
+		FNR in skip {
+			if (/BUG: KCSAN:/)
+				print (cur != "" ? "[during " cur "] " : "") $0 >>"/dev/stderr"
+			print >>foreign
+			next
+		}
+		$0 ~ re && index($0, ign) == 0 { print FNR "	" (cur != "" ? "[during " cur "] " : "") $0 }
+		' "$kb/console.log" "$kb/console.log" 2>"$kb/kcsan-foreign.list" | head -n 40 |
+		tee "$kb/splat-lines" | cut -f2-)
+	if [ -s "$kb/kcsan-foreign.list" ]; then
+		{
+			echo "  NOTE $(wc -l <"$kb/kcsan-foreign.list") KCSAN report(s) with no sigwake frame (KCSAN_FOREIGN=note; full reports in $kb/kcsan-foreign.txt):"
+			sed 's/^/    /' "$kb/kcsan-foreign.list"
+		} >>"$kb/problems.txt"
+	fi
 	if [ -n "$splats" ]; then
 		nf=$((nf + 1))
 		failed=1
@@ -385,8 +455,7 @@ run_kernel() {
 	if [ "$failed" = 1 ]; then
 		if [ -n "$splats" ]; then
 			echo "  console from the first splat on:"
-			first=$(grep -n -E -a "$splat_re" "$kb/console.log" | grep -v -a "$splat_ignore" |
-				head -n 1 | cut -d: -f1)
+			first=$(cut -f1 "$kb/splat-lines" | head -n 1)
 			tail -n "+$first" "$kb/console.log" | head -n 50 | sed 's/^/    | /'
 		elif [ "$vmdone" != 1 ]; then
 			echo "  last lines of the console:"
