@@ -103,8 +103,9 @@ static bool sigwake_nl_may_read(const struct sigwake_domain *dom)
 	     uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
 	     gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid);
 	rcu_read_unlock();
+	ok = ok && sigwake_dumpable_as_user(task, dom->mm);
 	put_task_struct(task);
-	return ok && get_dumpable(dom->mm) == SUID_DUMP_USER;
+	return ok;
 }
 
 /*
