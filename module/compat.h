@@ -30,9 +30,13 @@
 #define SIGWAKE_COMPAT_NO_IN_HARDIRQ
 #endif
 
-/* 6.0: extack can name a missing attribute (GENL_REQ_ATTR_CHECK). */
+/*
+ * 6.0: extack can name a missing attribute (GENL_REQ_ATTR_CHECK), and
+ * genetlink rejects a non-zero reserved header byte (resv_start_op).
+ */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 0, 0)
 #define SIGWAKE_COMPAT_NO_EXTACK_MISS_ATTR
+#define SIGWAKE_COMPAT_NO_GENL_RESERVED_CHECK
 #endif
 
 /* 6.2: a dump's parsed attributes moved into genl_dumpit_info's genl_info. */
@@ -109,6 +113,25 @@ static inline ktime_t sigwake_timens_monotonic_offset(void)
 	__missing;							\
 })
 #endif
+
+/*
+ * Strict validation of a request's genlmsghdr: from 6.0 genetlink rejects a
+ * non-zero reserved byte itself (every command, as resv_start_op is 0);
+ * before, the family does, from its doit and its dumps' start.
+ */
+static inline int sigwake_genl_check_header(const struct nlmsghdr *nlh,
+					    struct netlink_ext_ack *extack)
+{
+#ifdef SIGWAKE_COMPAT_NO_GENL_RESERVED_CHECK
+	const struct genlmsghdr *hdr = nlmsg_data(nlh);
+
+	if (hdr->reserved) {
+		NL_SET_ERR_MSG(extack, "genlmsghdr.reserved field is not 0");
+		return -EINVAL;
+	}
+#endif
+	return 0;
+}
 
 #ifdef SIGWAKE_COMPAT_NO_IN_HARDIRQ
 #define in_hardirq()	in_irq()

@@ -270,6 +270,9 @@ static int sigwake_nl_domain_get_doit(struct sk_buff *skb,
 	struct sk_buff *msg;
 	int ret;
 
+	ret = sigwake_genl_check_header(info->nlhdr, info->extack);
+	if (ret)
+		return ret;
 	if (GENL_REQ_ATTR_CHECK(info, SIGWAKE_NL_A_DOMAIN_ID))
 		return -EINVAL;
 	id = info->attrs[SIGWAKE_NL_A_DOMAIN_ID];
@@ -535,6 +538,11 @@ static const struct nla_policy sigwake_nl_domain_id_policy[] = {
 	[SIGWAKE_NL_A_DOMAIN_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 };
 
+static int sigwake_nl_dump_start(struct netlink_callback *cb)
+{
+	return sigwake_genl_check_header(cb->nlh, cb->extack);
+}
+
 /*
  * Classic genl_ops with a policy each (split ops do not exist on 6.1).
  * No GENL_ADMIN_PERM: nothing here changes state, and every answer is
@@ -544,12 +552,14 @@ static const struct genl_ops sigwake_nl_ops[] = {
 	{
 		.cmd = SIGWAKE_NL_CMD_DOMAIN_GET,
 		.doit = sigwake_nl_domain_get_doit,
+		.start = sigwake_nl_dump_start,
 		.dumpit = sigwake_nl_domain_get_dumpit,
 		.policy = sigwake_nl_domain_id_policy,
 		.maxattr = ARRAY_SIZE(sigwake_nl_domain_id_policy) - 1,
 	},
 	{
 		.cmd = SIGWAKE_NL_CMD_THREAD_GET,
+		.start = sigwake_nl_dump_start,
 		.dumpit = sigwake_nl_thread_get_dumpit,
 		.policy = sigwake_nl_domain_id_policy,
 		.maxattr = ARRAY_SIZE(sigwake_nl_domain_id_policy) - 1,
