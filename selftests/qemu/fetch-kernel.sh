@@ -44,11 +44,12 @@ log() { echo "fetch-kernel: $*" >&2; }
 want=$1
 cache=${SIGWAKE_CACHE:-${HOME:-/root}/.cache/sigwake}
 mkdir -p "$cache/kernels"
-kvm_mods="virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd"
+# rng-core: ccp needs hwrng_register, a module on 5.10.
+kvm_mods="virt/lib/irqbypass drivers/char/hw_random/rng-core drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd"
 kvm_globs=()
 for d in ./lib/modules ./usr/lib/modules; do
 	kvm_globs+=("$d/*/kernel/arch/x86/kvm/*" "$d/*/kernel/virt/lib/*"
-		    "$d/*/kernel/drivers/crypto/ccp/*")
+		    "$d/*/kernel/drivers/crypto/ccp/*" "$d/*/kernel/drivers/char/hw_random/rng-core.ko*")
 done
 
 # ---------------------------------------------------------------- private apt

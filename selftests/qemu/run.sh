@@ -131,7 +131,7 @@ prefetch() {
 # KVM modules for the VM: from MODDIR, or from a kernel build tree.
 kvm_modules() {
 	local m f
-	for m in virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd; do
+	for m in virt/lib/irqbypass drivers/char/hw_random/rng-core drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd; do
 		f=
 		if [ -n "$MODDIR" ] && [ -f "$MODDIR/$(basename $m).ko" ]; then
 			f=$MODDIR/$(basename $m).ko
