@@ -114,7 +114,10 @@ struct sigwake_ucount {
  * @id: key in sigwake_domains.
  * @tgid: the owning thread group.
  * @mm: the owning mm (mmgrab'd, only compared): an exec changes it.
- * @user: the opener's user: per-user domain count, RLIMIT_MEMLOCK charge.
+ * @cred: the opener's credentials, held for @user: free_uid() is not
+ *	exported on every kernel (5.10 lacks it), put_cred() is.
+ * @user: the opener's user (@cred->user): per-user domain count,
+ *	RLIMIT_MEMLOCK charge.
  * @ucount: @user's totals over all its domains; @nr_wqs is counted there.
  * @charge_memlock: false if the opener had CAP_IPC_LOCK.
  * @lock: serializes registration, unregistration, queue creation and
@@ -151,6 +154,7 @@ struct sigwake_domain {
 	u32 id;
 	struct pid *tgid;
 	struct mm_struct *mm;
+	const struct cred *cred;
 	struct user_struct *user;
 	struct sigwake_ucount *ucount;
 	bool charge_memlock;
@@ -340,7 +344,7 @@ int sigwake_thread_wake_one(struct sigwake_thread *t, int reason);
 void sigwake_thread_release(struct sigwake_domain *dom,
 			    struct sigwake_thread *t, int why);
 void sigwake_thread_put(struct sigwake_thread *t);
-void sigwake_thread_exit_probe(void *data, struct task_struct *task);
+void sigwake_thread_exit_probe(void *data, SIGWAKE_EXIT_PROBE_ARGS);
 void sigwake_thread_exec_probe(void *data, struct task_struct *task,
 			       pid_t old_pid, struct linux_binprm *bprm);
 void sigwake_thread_undo_register(struct sigwake_domain *dom, u32 handle);

@@ -103,11 +103,12 @@ struct sigwake_domain *sigwake_domain_create(void)
 	sigwake_forward_init(dom);
 	get_task_comm(dom->comm, current);
 
-	dom->user = get_uid(current_user());
+	dom->cred = get_current_cred();
+	dom->user = dom->cred->user;
 	dom->ucount = sigwake_user_get(dom->user->uid);
 	if (IS_ERR(dom->ucount)) {
 		ret = PTR_ERR(dom->ucount);
-		goto err_free_uid;
+		goto err_put_cred;
 	}
 	dom->charge_memlock = !capable(CAP_IPC_LOCK);
 	dom->tgid = get_pid(task_tgid(current));
@@ -126,8 +127,8 @@ err_drop_owner:
 	mmdrop(dom->mm);
 	put_pid(dom->tgid);
 	sigwake_user_put(dom->user->uid, dom->ucount);
-err_free_uid:
-	free_uid(dom->user);
+err_put_cred:
+	put_cred(dom->cred);
 	kfree(dom);
 	return ERR_PTR(ret);
 }
@@ -144,7 +145,7 @@ static void sigwake_domain_free(struct work_struct *work)
 	xa_destroy(&dom->pins);
 	mmdrop(dom->mm);
 	put_pid(dom->tgid);
-	free_uid(dom->user);
+	put_cred(dom->cred);
 	kfree_rcu(dom, rcu);
 	atomic_long_dec(&sigwake_live.domains);
 }

@@ -103,8 +103,9 @@ static bool sigwake_nl_may_read(const struct sigwake_domain *dom)
 	     uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
 	     gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid);
 	rcu_read_unlock();
+	ok = ok && sigwake_dumpable_as_user(task, dom->mm);
 	put_task_struct(task);
-	return ok && get_dumpable(dom->mm) == SUID_DUMP_USER;
+	return ok;
 }
 
 /*
@@ -269,6 +270,9 @@ static int sigwake_nl_domain_get_doit(struct sk_buff *skb,
 	struct sk_buff *msg;
 	int ret;
 
+	ret = sigwake_genl_check_header(info->nlhdr, info->extack);
+	if (ret)
+		return ret;
 	if (GENL_REQ_ATTR_CHECK(info, SIGWAKE_NL_A_DOMAIN_ID))
 		return -EINVAL;
 	id = info->attrs[SIGWAKE_NL_A_DOMAIN_ID];
@@ -534,6 +538,11 @@ static const struct nla_policy sigwake_nl_domain_id_policy[] = {
 	[SIGWAKE_NL_A_DOMAIN_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 };
 
+static int sigwake_nl_dump_start(struct netlink_callback *cb)
+{
+	return sigwake_genl_check_header(cb->nlh, cb->extack);
+}
+
 /*
  * Classic genl_ops with a policy each (split ops do not exist on 6.1).
  * No GENL_ADMIN_PERM: nothing here changes state, and every answer is
@@ -543,12 +552,14 @@ static const struct genl_ops sigwake_nl_ops[] = {
 	{
 		.cmd = SIGWAKE_NL_CMD_DOMAIN_GET,
 		.doit = sigwake_nl_domain_get_doit,
+		.start = sigwake_nl_dump_start,
 		.dumpit = sigwake_nl_domain_get_dumpit,
 		.policy = sigwake_nl_domain_id_policy,
 		.maxattr = ARRAY_SIZE(sigwake_nl_domain_id_policy) - 1,
 	},
 	{
 		.cmd = SIGWAKE_NL_CMD_THREAD_GET,
+		.start = sigwake_nl_dump_start,
 		.dumpit = sigwake_nl_thread_get_dumpit,
 		.policy = sigwake_nl_domain_id_policy,
 		.maxattr = ARRAY_SIZE(sigwake_nl_domain_id_policy) - 1,

@@ -108,7 +108,14 @@ static int __init sigwake_init(void)
 		return -ENODEV;
 	}
 
-	sigwake_wq_reap = alloc_workqueue("sigwake_reap", 0, 0);
+	/*
+	 * Unbound: the work is queued from the CPU of an exiting or signalled
+	 * thread, often one that an application keeps busy (or isolated) for
+	 * its own threads; a bound work item would wait there for that CPU.
+	 * Nothing in it depends on the CPU it runs on.  (From 7.2 on a
+	 * workqueue must say WQ_PERCPU or WQ_UNBOUND.)
+	 */
+	sigwake_wq_reap = alloc_workqueue("sigwake_reap", WQ_UNBOUND, 0);
 	if (!sigwake_wq_reap)
 		return -ENOMEM;
 

@@ -473,8 +473,8 @@ void sigwake_preempt_registered(struct sigwake_domain *dom,
 	sigwake_preempt_detach(true);
 
 	raw_spin_lock_init(&p->lock);
-	hrtimer_init(&p->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
-	p->timer.function = sigwake_preempt_timer;
+	hrtimer_setup(&p->timer, sigwake_preempt_timer, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_REL_PINNED);
 	preempt_notifier_init(&p->pn, &sigwake_preempt_ops);
 	p->task = current;
 	p->dom = dom;

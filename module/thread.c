@@ -434,7 +434,7 @@ static void sigwake_thread_leaves(struct task_struct *task, pid_t tid)
  * exiting task, in atomic context: it marks the thread dead and leaves the
  * rest (unpinning, the task reference) to the domain's reaper.
  */
-void sigwake_thread_exit_probe(void *data, struct task_struct *task)
+void sigwake_thread_exit_probe(void *data, SIGWAKE_EXIT_PROBE_ARGS)
 {
 	sigwake_thread_leaves(task, task->pid);
 }

@@ -12,6 +12,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 
 #include <linux/netlink.h>
 #include <netlink/attr.h>
@@ -446,12 +447,29 @@ TEST_F(genl, doit_unknown_domain_is_enoent)
 		TH_LOG("extack: '%s'", self->r->msg);
 }
 
+/* The running kernel is older than @major.@minor. */
+static bool kernel_before(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma < major || (ma == major && mi < minor);
+}
+
 TEST_F(genl, doit_needs_domain_id)
 {
 	EXPECT_EQ(-EINVAL, nl_request(self->sk, self->family,
 				      SIGWAKE_NL_CMD_DOMAIN_GET, false, NULL,
 				      0, 0, self->r));
-	EXPECT_EQ(SIGWAKE_NL_A_DOMAIN_ID, self->r->miss_type);
+	/* Before 6.0 the ack cannot name it (no NLMSGERR_ATTR_MISS_TYPE). */
+	if (kernel_before(6, 0)) {
+		EXPECT_NE(NULL, strstr(self->r->msg, "missing required attribute"))
+			TH_LOG("extack: '%s'", self->r->msg);
+	} else {
+		EXPECT_EQ(SIGWAKE_NL_A_DOMAIN_ID, self->r->miss_type);
+	}
 }
 
 TEST_F(genl, zero_domain_id_is_out_of_range)
@@ -612,17 +630,22 @@ TEST_F(genl, thread_dump_shows_an_exited_thread)
 	ASSERT_EQ(0, sw_thread_start(&t));
 	sw_thread_finish(&t);
 
-	/* The kernel releases an exited thread from a work item. */
+	/*
+	 * The kernel releases an exited thread from a work item.  Until then
+	 * it is EXITED with its counters: from 6.16 the exit tracepoint runs
+	 * before the joiner is woken, so a dump can see that state first.
+	 * Released, only its handle is left, its counters went with
+	 * THREAD_DEL.
+	 */
 	seen = SW_POLL(!nl_dump_threads(self->sk, self->family, self->id,
 					self->r) &&
 		       (it = nl_find(self->r, SIGWAKE_NL_A_HANDLE, t.handle)) &&
-		       it->has[SIGWAKE_NL_A_EXITED], SW_LONG_MS);
+		       it->has[SIGWAKE_NL_A_EXITED] &&
+		       !it->has[SIGWAKE_NL_A_COUNTERS], SW_LONG_MS);
 	ASSERT_TRUE(seen);
 	EXPECT_FALSE(it->has[SIGWAKE_NL_A_TID]);
 	EXPECT_FALSE(it->has[SIGWAKE_NL_A_STATE]);
 	EXPECT_FALSE(it->has[SIGWAKE_NL_A_PENDING]);
-	/* Released: only its handle is left, its counters went with THREAD_DEL. */
-	EXPECT_FALSE(it->has[SIGWAKE_NL_A_COUNTERS]);
 	EXPECT_TRUE(it->has[SIGWAKE_NL_A_KICK_SIGNO]);
 }
 

@@ -6,7 +6,12 @@
 #   make dkms-install               sources into /usr/src/sigwake-<version>
 #   dkms add sigwake/<version>
 #   dkms build / install -k <release>      for every installed kernel whose
-#                                   headers sigwake supports (6.1 .. 6.12)
+#                                   headers sigwake supports (5.10 and later)
+#   dkms build -k <release> --kernelsourcedir <headers>   for every kernel
+#                                   whose headers make check unpacked into
+#                                   the kernel cache (5.10, 7.2, 7.2-rt ...:
+#                                   built, not installed, as that kernel is
+#                                   not installed here)
 #   boot each DKMS-built module in QEMU (selftests/qemu/run.sh with
 #   SIGWAKE_KO=<that .ko>, KERNELS=<release>) and run the smoke tests
 #   dkms remove sigwake/<version> --all; rm -rf /usr/src/sigwake-<version>
@@ -44,8 +49,9 @@ fi
 ver=$(sed -n 's/^VERSION := *//p' "$TOP/Makefile")
 [ -n "$ver" ] || tap_bail "no VERSION in $TOP/Makefile"
 mapfile -t kernels < <(supported_kernels)
-[ "${#kernels[@]}" -gt 0 ] ||
-	tap_skip_all "no installed kernel headers in the supported range (/lib/modules/*/build)"
+mapfile -t unpacked < <(unpacked_kernels)
+[ "${#kernels[@]}" -gt 0 ] || [ "${#unpacked[@]}" -gt 0 ] ||
+	tap_skip_all "no kernel headers in the supported range (/lib/modules/*/build, the kernel cache)"
 if dkms status -m sigwake 2>/dev/null | grep -q . || [ -e "/usr/src/sigwake-$ver" ]; then
 	tap_skip_all "sigwake is already installed with dkms here ($(dkms status -m sigwake | head -n1)); not touching it"
 fi
@@ -85,7 +91,7 @@ restore() {
 }
 trap restore EXIT
 
-echo "# sigwake $ver; kernels: ${kernels[*]}"
+echo "# sigwake $ver; kernels: ${kernels[*]}; unpacked in the kernel cache: ${unpacked[*]}"
 
 # 1. Sources into /usr/src, exactly the build sources.
 tap_check "make dkms-install" make -C "$TOP" --no-print-directory dkms-install
@@ -114,6 +120,18 @@ for k in "${kernels[@]}"; do
 		bash -c "dkms status 'sigwake/$ver' -k '$k' | grep -q ': installed'"
 done
 
+# 2b. Build (only) against the headers unpacked in the kernel cache.
+for k in "${unpacked[@]}"; do
+	kdir=$(unpacked_kerneldir "$k")
+	tap_check "dkms build sigwake/$ver -k $k --kernelsourcedir <cache>/${kdir#"$(kernel_cache)"/}" \
+		dkms build "sigwake/$ver" -k "$k" --kernelsourcedir "$kdir"
+	if ! dkms status "sigwake/$ver" -k "$k" 2>/dev/null | grep -Eq ': built'; then
+		grep -E 'error|ERROR|Error [0-9]' "/var/lib/dkms/sigwake/$ver/build/make.log" 2>/dev/null |
+			head -n 20 | sed 's/^/# make.log: /'
+	fi
+done
+all=("${kernels[@]}" "${unpacked[@]}")
+
 # 3. The installed module, uncompressed (busybox insmod in the VM takes a
 # plain .ko), must be built for that kernel; boot it.
 unpack() {
@@ -127,7 +145,7 @@ unpack() {
 	esac
 }
 declare -A ko
-for k in "${kernels[@]}"; do
+for k in "${all[@]}"; do
 	inst=$(ls "/lib/modules/$k/updates/dkms/"sigwake.ko* 2>/dev/null | head -n1)
 	[ -n "$inst" ] || inst=$(ls "/var/lib/dkms/sigwake/$ver/$k/x86_64/module/"sigwake.ko* 2>/dev/null | head -n1)
 	mkdir -p "$tmp/$k"
@@ -165,7 +183,7 @@ if [[ $tests != *[*?[]* ]] && [ "${SIGWAKE_DKMS_BOOT:-1}" != 0 ]; then
 		tests_dir=
 	fi
 fi
-for k in "${kernels[@]}"; do
+for k in "${all[@]}"; do
 	what="QEMU $k boots the DKMS-built module and passes: $tests"
 	if [ "${SIGWAKE_DKMS_BOOT:-1}" = 0 ]; then
 		tap_skip "$what" "SIGWAKE_DKMS_BOOT=0"
@@ -180,7 +198,7 @@ for k in "${kernels[@]}"; do
 	TESTS_DIR=$tests_dir DEMOS_DIR=$tmp/no-demos \
 		bash "$TOP/selftests/qemu/run.sh" check >"$log" 2>&1
 	rc=$?
-	sum=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n1)
+	sum=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped( on .*)?$' "$log" | tail -n1)
 	np=$(echo "$sum" | awk '{print $1}')
 	nf=$(echo "$sum" | awk '{print $3}')
 	if [ "$rc" -eq 0 ] && [ -n "$sum" ] && [ "${nf:-1}" -eq 0 ] && [ "${np:-0}" -gt 0 ] &&

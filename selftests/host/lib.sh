@@ -58,6 +58,30 @@ supported_kernels() {
 	done | sort -V
 }
 
+# The kernel cache of selftests/qemu/fetch-kernel.sh.
+kernel_cache() {
+	echo "${SIGWAKE_CACHE:-${HOME:-/root}/.cache/sigwake}"
+}
+
+# Releases whose headers fetch-kernel.sh unpacked into the kernel cache
+# (not installed in /lib/modules), in the range dkms.conf accepts.
+unpacked_kernels() {
+	local re d k
+	re=$(sed -n 's/^BUILD_EXCLUSIVE_KERNEL="\(.*\)"$/\1/p' "$TOP/dkms.conf")
+	for d in "$(kernel_cache)"/kernels/*/headers/complete; do
+		[ -f "$d" ] || continue
+		k=${d%/headers/complete}
+		k=${k##*/}
+		[ -f "/lib/modules/$k/build/Makefile" ] && continue
+		[ -f "$(unpacked_kerneldir "$k")/Makefile" ] || continue
+		[[ $k =~ $re ]] && echo "$k"
+	done | sort -V
+}
+
+unpacked_kerneldir() {
+	echo "$(kernel_cache)/kernels/$1/headers/usr/src/linux-headers-$1"
+}
+
 # Copy the source tree (what a release tarball would hold: no .git, no
 # build/, no objects of an in-tree build) to <dir>.
 copy_tree() {

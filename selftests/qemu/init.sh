@@ -146,7 +146,7 @@ run_list() {
 }
 
 load_kvm() {
-	for m in irqbypass ccp kvm kvm-amd; do
+	for m in irqbypass rng-core ccp kvm kvm-amd; do
 		[ -f /lib/kvm/$m.ko ] || continue
 		if msg=$(insmod /lib/kvm/$m.ko 2>&1); then
 			out "# sigwake-run: insmod $m.ko: ok"

@@ -13,7 +13,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=${SIGWAKE_TOP:-$(cd "$here/../.." && pwd)}
 BUILD=${SIGWAKE_BUILD:-$TOP/build/qemu}
 
-KERNELS=${KERNELS:-6.1 6.12 debug kcsan}
+KERNELS=${KERNELS:-5.10 6.1 6.12 7.2 6.1-rt 7.2-rt debug kcsan}
 KERNEL=${KERNEL:-6.1}
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 VM_TIMEOUT=${VM_TIMEOUT:-}
@@ -125,10 +125,25 @@ resolve() {
 	esac
 }
 
+# prefetch <token>: fill the kernel cache for the next kernel while this
+# one's VM runs (download and unpack, for a cold cache several minutes,
+# mostly waiting on the network and xz).  fetch-kernel.sh serialises on a
+# per-kernel lock, so the resolve() of that kernel waits for it and then
+# finds the cache warm.  The debug kernels are built, not fetched: their
+# build would compete with the VM for the CPUs, so it is left in order.
+PREFETCH=${PREFETCH:-1}
+prefetch() {
+	local tok=$1
+	[ "$PREFETCH" != 0 ] || return 0
+	case $tok in debug|kcsan|"") return 0 ;; esac
+	mkdir -p "$BUILD/$tok"
+	nice -n 10 "$here/fetch-kernel.sh" "$tok" >/dev/null 2>"$BUILD/$tok/prefetch.log" </dev/null &
+}
+
 # KVM modules for the VM: from MODDIR, or from a kernel build tree.
 kvm_modules() {
 	local m f
-	for m in virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd; do
+	for m in virt/lib/irqbypass drivers/char/hw_random/rng-core drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd; do
 		f=
 		if [ -n "$MODDIR" ] && [ -f "$MODDIR/$(basename $m).ko" ]; then
 			f=$MODDIR/$(basename $m).ko
@@ -338,6 +353,7 @@ show_demo() {
 
 # ---------------------------------------------------------------- one kernel
 P=0 F=0 S=0
+RAN=()	# the label of each kernel that ran, for the summary line
 # run_kernel <token> <mode>: adds to P F S; returns 0 if everything passed.
 run_kernel() {
 	local tok=$1 vmode=$2 kb=$BUILD/$1 limit rc t0 t1 counts np nf ns vmdone splats first
@@ -349,6 +365,7 @@ run_kernel() {
 		return 1
 	fi
 	msg "$tok: $RELEASE, image $BZIMAGE"
+	RAN+=("$LABEL")
 	KO=$SIGWAKE_KO
 	UNSIGNED_KO=
 	if [ -n "$KO" ]; then
@@ -371,6 +388,7 @@ run_kernel() {
 	else
 		msg "booting $LABEL ($vmode; VM timeout ${limit}s, per-program ${TEST_TIMEOUT}s)"
 	fi
+	[ "$vmode" = check ] && prefetch "${NEXT_KERNEL:-}"
 	t0=$(date +%s)
 	rc=0
 	boot "$kb" "$vmode" "$tok" "$limit" || rc=$?
@@ -610,11 +628,15 @@ status=0
 case $mode in
 check)
 	[ -n "$KERNELS" ] || die "KERNELS is empty"
-	for k in $KERNELS; do
-		run_kernel "$k" check || status=1
+	read -r -a klist <<<"$KERNELS"
+	for i in "${!klist[@]}"; do
+		NEXT_KERNEL=${klist[$((i + 1))]:-}
+		run_kernel "${klist[$i]}" check || status=1
 	done
+	wait
 	run_host_tests || status=1
-	echo "$P passed, $F failed, $S skipped"
+	ran=$(printf '%s, ' "${RAN[@]}")
+	echo "$P passed, $F failed, $S skipped${RAN[*]:+ on ${ran%, }}"
 	;;
 demo)
 	run_kernel "$KERNEL" demo || status=1
