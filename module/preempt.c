@@ -334,10 +334,10 @@ static void sigwake_preempt_detach(bool idle_only)
 
 		if (t) {
 			/* No setter finds @p after this. */
-			spin_lock_irqsave(&t->lock, flags);
+			raw_spin_lock_irqsave(&t->lock, flags);
 			if (t->preempt == p)
 				t->preempt = NULL;
-			spin_unlock_irqrestore(&t->lock, flags);
+			raw_spin_unlock_irqrestore(&t->lock, flags);
 			sigwake_thread_put(t);
 			sigwake_domain_put(dom);
 		}
@@ -380,7 +380,7 @@ static int sigwake_preempt_one(struct sigwake_thread *t, u64 budget)
 	unsigned long flags;
 	int ret = 0;
 
-	spin_lock_irqsave(&t->lock, flags);
+	raw_spin_lock_irqsave(&t->lock, flags);
 	if (t->dead) {
 		ret = t->exited ? -ESRCH : -ENOENT;
 	} else {
@@ -389,7 +389,7 @@ static int sigwake_preempt_one(struct sigwake_thread *t, u64 budget)
 		if (t->preempt)
 			sigwake_preempt_set_budget(t->preempt, budget);
 	}
-	spin_unlock_irqrestore(&t->lock, flags);
+	raw_spin_unlock_irqrestore(&t->lock, flags);
 	return ret;
 }
 
@@ -481,10 +481,10 @@ void sigwake_preempt_registered(struct sigwake_domain *dom,
 	p->t = t;
 	p->kick_signo = t->kick_signo;
 
-	spin_lock_irqsave(&t->lock, flags);
+	raw_spin_lock_irqsave(&t->lock, flags);
 	if (t->dead || WARN_ON_ONCE(t->preempt)) {
 		/* Already unregistered by another thread: nothing to watch. */
-		spin_unlock_irqrestore(&t->lock, flags);
+		raw_spin_unlock_irqrestore(&t->lock, flags);
 		kfree(p);
 		return;
 	}
@@ -509,7 +509,7 @@ void sigwake_preempt_registered(struct sigwake_domain *dom,
 	}
 	raw_spin_unlock(&p->lock);
 	t->preempt = p;
-	spin_unlock_irqrestore(&t->lock, flags);
+	raw_spin_unlock_irqrestore(&t->lock, flags);
 }
 
 /**
