@@ -722,6 +722,18 @@ TEST_F_TIMEOUT(domain, churn_threads_vs_post, 300)
 
 static volatile sig_atomic_t gchurn_signals;
 
+/* The calling thread on @cpu only, if there are two CPUs or more. */
+static void gchurn_pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
 static void gchurn_kick_handler(int sig, siginfo_t *si, void *uc)
 {
 	gchurn_signals++;
@@ -757,6 +769,8 @@ static void *gchurn_one_fn(void *arg)
 	int64_t end;
 	int err;
 
+	/* a CPU of its own: the poster spins on the other one */
+	gchurn_pin(1);
 	memset(b, 0, sizeof(*b));
 	SW_STORE(&c->kick[o->slot], 0);
 	err = sw_register(c->fd, b, &c->kick[o->slot], KICK_SIG, &o->handle);
@@ -792,6 +806,8 @@ static void *gchurn_one_fn(void *arg)
 		SW_STORE(&c->kick[o->slot], 0);
 		sw_take_pending(b);
 	}
+	if (SW_LOAD(&b->flags) & SIGWAKE_TF_PREEMPTED)
+		o->preempted = true;
 	return NULL;
 }
 
@@ -833,10 +849,13 @@ TEST_F_TIMEOUT(domain, churn_guest_exit_vs_kick, 300)
 	};
 	unsigned long posts = 0, kicks = 0, esrch = 0, unexpected = 0;
 	int bad_err = 0;
+	cpu_set_t all;
 	pthread_t th;
 
 	ASSERT_EQ(0, sw_sigaction(KICK_SIG, gchurn_kick_handler, SA_RESTART));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(all), &all));
 	ASSERT_EQ(0, pthread_create(&th, NULL, gchurn_spawner, &c));
+	gchurn_pin(0);
 	while (!SW_LOAD(&c.done)) {
 		__u32 h = SW_LOAD(&c.published), outcome = 0;
 		int err;
@@ -857,6 +876,7 @@ TEST_F_TIMEOUT(domain, churn_guest_exit_vs_kick, 300)
 			unexpected++, bad_err = err;
 	}
 	pthread_join(th, NULL);
+	sched_setaffinity(0, sizeof(all), &all);
 	if (c.preempt_err && c.bad_errno == -EOPNOTSUPP)
 		SKIP(return, "PREEMPT is not available");
 	TH_LOG("%d threads, %lu preempted, %lu posts, %lu kicks, %lu ESRCH, %d kick signals",
