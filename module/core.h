@@ -9,16 +9,19 @@
  *	  domain->pin_lock (mutex)
  *	domain->waiters_lock (mutex)     \  never nested
  *	wq->lock (spinlock)              /  in each other
- *	  thread->lock (spinlock)
+ *	  thread->lock (raw spinlock)
  *	    preempt->lock (raw spinlock, preempt.c; also taken under the
- *			    runqueue lock: innermost)
+ *			    runqueue lock and in a hard-IRQ timer: innermost)
  *
  * Posts, wakes and kicks come from process context only (an ioctl, or the
  * work item that makes FORWARD's posts), so waiters_lock, the one lock a
  * process-directed post scans a list under, is a mutex: the scan can be
- * preempted.  wq->lock and thread->lock are spinlocks taken with interrupts
- * disabled: a descriptor's readiness callback takes thread->lock from any
- * context.
+ * preempted.  wq->lock and thread->lock are taken with interrupts disabled:
+ * a descriptor's readiness callback takes thread->lock from any context.
+ * thread->lock is a raw spinlock, for PREEMPT_RT, where a spinlock_t
+ * sleeps: the exit and exec probes (tracepoints, preemption off) take it,
+ * and it nests preempt->lock.  Nothing under it sleeps, allocates or frees
+ * memory, or sends a signal; its sections are short and bounded.
  */
 #ifndef _SIGWAKE_CORE_H
 #define _SIGWAKE_CORE_H
@@ -27,6 +30,7 @@
 #include <linux/irq_work.h>
 #include <linux/ktime.h>
 #include <linux/list.h>
+#include <linux/local_lock.h>
 #include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
@@ -78,8 +82,21 @@ static inline enum sigwake_ctx_level sigwake_ctx_level(void)
 	return SIGWAKE_CTX_TASK;
 }
 
-/* Per CPU and level: a kick signal is being sent (thread.c, forward.c). */
-DECLARE_PER_CPU(bool, sigwake_sending_kick[SIGWAKE_CTX_LEVELS]);
+/**
+ * struct sigwake_kick_mark - a kick signal is being sent (thread.c)
+ * @lock: one kick at a time per CPU and level, up to softirq: preemption
+ *	off, or on PREEMPT_RT (where sending sleeps) a per-CPU lock that
+ *	keeps the sender on its CPU
+ * @sender: the task sending it, read by FORWARD's signal_generate probe at
+ *	its own level (forward.c); NULL when none
+ */
+struct sigwake_kick_mark {
+	local_lock_t lock;
+	struct task_struct *sender;
+};
+
+DECLARE_PER_CPU(struct sigwake_kick_mark,
+		sigwake_kick_marks[SIGWAKE_CTX_LEVELS]);
 
 /**
  * struct sigwake_counters - event counts, for statistics
@@ -219,7 +236,7 @@ struct sigwake_domain {
  */
 struct sigwake_thread {
 	refcount_t ref;
-	spinlock_t lock;		/* see @lock above */
+	raw_spinlock_t lock;		/* see @lock above */
 	bool dead;
 	bool exited;
 	bool waiting;

@@ -5,11 +5,12 @@
  *
  * The kernel reports every signal it generates on the signal_generate
  * tracepoint, whether the signal is then delivered, ignored or already
- * pending.  The probe runs under the target's siglock with interrupts off,
- * where neither a wake-up of our own nor a kick signal (which takes that
- * same siglock) may happen: it only records the host signal in the domain's
- * fwd_pending set and queues the domain's irq_work.  The irq_work runs once
- * the sender's locks are released and only queues the domain's work item,
+ * pending.  The probe runs under the target's siglock (interrupts off, or
+ * a sleeping lock on PREEMPT_RT) with preemption off, where neither a
+ * wake-up of our own nor a kick signal (which takes that same siglock) may
+ * happen: it only records the host signal in the domain's fwd_pending set
+ * and queues the domain's irq_work.  The irq_work runs once the sender's
+ * locks are released and only queues the domain's work item,
  * which makes the posts in process context (a kernel worker): a
  * SIGWAKE_TARGET_ANY post chooses among the domain's threads, no job for
  * hard-interrupt context.  Repeated host signals before the work runs
@@ -72,8 +73,12 @@ void sigwake_forward_probe(void *data, int sig, struct kernel_siginfo *info,
 		return;
 	if (sig < 1 || sig > SIGWAKE_NSIG)
 		return;
-	/* Our own kick, at this level; not one it interrupted or nests in. */
-	if (this_cpu_read(sigwake_sending_kick[sigwake_ctx_level()]))
+	/*
+	 * Our own kick, from this task at this level; not one it interrupted
+	 * or nests in, nor one of a task it preempted.
+	 */
+	if (this_cpu_read(sigwake_kick_marks[sigwake_ctx_level()].sender) ==
+	    current)
 		return;
 
 	bit = 1ULL << (sig - 1);

@@ -365,7 +365,7 @@ static void sigwake_nl_thread_snapshot(struct sigwake_thread *t,
 	unsigned long flags;
 
 	memset(tv, 0, sizeof(*tv));
-	spin_lock_irqsave(&t->lock, flags);
+	raw_spin_lock_irqsave(&t->lock, flags);
 	tv->exited = t->exited;
 	tv->waiting = t->waiting;
 	if (!t->dead) {
@@ -379,7 +379,7 @@ static void sigwake_nl_thread_snapshot(struct sigwake_thread *t,
 		tv->blocked = READ_ONCE(blk->blocked);
 		tv->wake_seq = READ_ONCE(blk->wake_seq);
 	}
-	spin_unlock_irqrestore(&t->lock, flags);
+	raw_spin_unlock_irqrestore(&t->lock, flags);
 }
 
 static size_t sigwake_nl_thread_size(void)

@@ -10,6 +10,15 @@
  * time of one stint; time off the CPU is never counted.  When a stint
  * reaches the budget the thread is kicked with SIGWAKE_TF_PREEMPTED.
  *
+ * The timer runs in hard-IRQ context on every kernel, PREEMPT_RT included
+ * (HRTIMER_MODE_*_HARD): there a timer of the default mode runs in a
+ * thread, and waking that thread takes the watched task off its CPU (its
+ * sched_out), so a thread spinning in guest code was never preempted.
+ * The timer decides and marks the block under the watch's raw lock; the
+ * kick signal, whose sending takes the target's siglock (a sleeping lock
+ * on PREEMPT_RT), follows from the watch's irq_work, which runs in a
+ * thread there and in hard IRQ elsewhere.
+ *
  * A preempt notifier can only be added to and removed from the current
  * task, so every REGISTER attaches one (the "watch") to the registering
  * task, budget or not; PREEMPT, from any thread, only sets the budget of
@@ -33,6 +42,7 @@
  */
 
 #include <linux/hrtimer.h>
+#include <linux/irq_work.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/preempt.h>
@@ -44,14 +54,20 @@
 
 #ifdef CONFIG_PREEMPT_NOTIFIERS
 
+/* Hard IRQ on PREEMPT_RT too: see the top of this file. */
+#define SIGWAKE_PREEMPT_TIMER_MODE	HRTIMER_MODE_REL_PINNED_HARD
+
 /**
  * struct sigwake_preempt - the preemption watch on one registered thread
  * @pn: on the task's preempt notifier list
- * @timer: samples the state word while the task is on a CPU
+ * @timer: samples the state word while the task is on a CPU (hard IRQ)
+ * @kick_work: sends the kick signal the timer decided on
+ * @free_work: frees the watch when its task's exit removed it
  * @lock: protects everything below it.  Taken by the notifier callbacks
- *	(sched_out runs under the runqueue lock), the timer and the budget
- *	setter, so it is innermost: nothing is woken, signalled or locked
- *	under it but the timer's own base.
+ *	(sched_out runs under the runqueue lock), the timer (hard IRQ) and
+ *	the budget setter, so it is innermost and raw: nothing is woken,
+ *	signalled or locked under it but the timer's own base, and
+ *	@kick_work queued.
  * @t: the registration (referenced), whose @preempt points back here;
  *	NULL once the registration ended (the watch is idle): from then on
  *	the watch holds no reference on it or on @dom
@@ -61,6 +77,8 @@
  *	pinned; NULL from its release on
  * @kick_byte: kernel alias of the kick byte, the same way; or NULL
  * @kick_signo: the thread's kick signal
+ * @kick_due: the signal @kick_work is to send to @task, 0 for none; set
+ *	by the timer, cleared by @kick_work and when the watch is removed
  * @budget_ns: 0 while off
  * @on_cpu: the task holds a CPU (between sched_in and sched_out)
  * @in_stint: the last sample saw RUNNING_IN_GUEST
@@ -72,6 +90,8 @@
 struct sigwake_preempt {
 	struct preempt_notifier pn;
 	struct hrtimer timer;
+	struct irq_work kick_work;
+	struct work_struct free_work;
 	raw_spinlock_t lock;		/* see @lock above */
 	struct sigwake_thread *t;
 	struct sigwake_domain *dom;
@@ -79,6 +99,7 @@ struct sigwake_preempt {
 	struct sigwake_thread_block *blk;
 	u8 *kick_byte;
 	int kick_signo;
+	int kick_due;
 	u64 budget_ns;
 
 	bool on_cpu;
@@ -152,14 +173,15 @@ static void sigwake_preempt_start(struct sigwake_preempt *p, ktime_t now)
 {
 	sigwake_preempt_sample(p, now);
 	hrtimer_start(&p->timer, ns_to_ktime(sigwake_preempt_next(p)),
-		      HRTIMER_MODE_REL_PINNED);
+		      SIGWAKE_PREEMPT_TIMER_MODE);
 }
 
 /*
- * The stint reached the budget: mark the block and return the signal to
- * send (0 for none), which the caller sends after dropping p->lock.
+ * The stint reached the budget: mark the block and note the signal to
+ * send (none if 0), which @kick_work sends once the caller has dropped
+ * p->lock.  Returns true if there is one.
  */
-static int sigwake_preempt_fire(struct sigwake_preempt *p)
+static bool sigwake_preempt_fire(struct sigwake_preempt *p)
 {
 	lockdep_assert_held(&p->lock);
 	p->fired = true;
@@ -170,20 +192,21 @@ static int sigwake_preempt_fire(struct sigwake_preempt *p)
 	atomic64_inc(&p->dom->stats.preemptions);
 	atomic64_inc(&p->t->stats.preemptions);
 	trace_preempt(p->dom->id, p->t->handle, p->budget_ns, p->stint_ns);
-	return p->kick_signo;
+	p->kick_due = p->kick_signo;
+	return p->kick_due;
 }
 
 /*
- * The timer runs on the CPU that armed it: the task's (sched_in), or that
- * of a thread that set the budget while the task was on a CPU.  Either way
- * every decision is taken under p->lock.
+ * The timer runs in hard IRQ on the CPU that armed it: the task's
+ * (sched_in), or that of a thread that set the budget while the task was
+ * on a CPU.  Either way every decision is taken under p->lock.
  */
 static enum hrtimer_restart sigwake_preempt_timer(struct hrtimer *timer)
 {
 	struct sigwake_preempt *p = container_of(timer, struct sigwake_preempt,
 						 timer);
 	unsigned long flags;
-	int signo = 0;
+	bool kick = false;
 
 	raw_spin_lock_irqsave(&p->lock, flags);
 	/*
@@ -196,20 +219,62 @@ static enum hrtimer_restart sigwake_preempt_timer(struct hrtimer *timer)
 		return HRTIMER_NORESTART;
 	}
 	if (sigwake_preempt_sample(p, ktime_get()))
-		signo = sigwake_preempt_fire(p);
+		kick = sigwake_preempt_fire(p);
 	hrtimer_forward_now(timer, ns_to_ktime(sigwake_preempt_next(p)));
 	raw_spin_unlock_irqrestore(&p->lock, flags);
 
 	/*
-	 * Not under p->lock: sending may wake the task (runqueue lock), and
-	 * sched_out takes p->lock under the runqueue lock.  The block was
-	 * written under p->lock; the signal may come after an UNREGISTER
-	 * that raced with this callback, as a POST's may.  The task is alive:
-	 * its exit cancels this timer before the watch goes.
+	 * Not from here, nor under p->lock: sending takes the siglock, which
+	 * sleeps on PREEMPT_RT, and may wake the task (runqueue lock), under
+	 * which sched_out takes p->lock.
 	 */
-	if (signo)
-		sigwake_send_kick(p->task, signo);
+	if (kick)
+		irq_work_queue(&p->kick_work);
 	return HRTIMER_RESTART;
+}
+
+/*
+ * Send the kick the timer decided on.  The block was written under
+ * p->lock; the signal may come after an UNREGISTER that raced with the
+ * timer, as a POST's may.  A task that exits or execs first removes its
+ * watch, which clears @kick_due under p->lock before the task can be
+ * reaped: a task seen with a kick due lives until the RCU read side ends.
+ */
+static void sigwake_preempt_kick(struct irq_work *work)
+{
+	struct sigwake_preempt *p = container_of(work, struct sigwake_preempt,
+						 kick_work);
+	struct task_struct *task;
+	unsigned long flags;
+	int signo;
+
+	rcu_read_lock();
+	raw_spin_lock_irqsave(&p->lock, flags);
+	signo = p->kick_due;
+	p->kick_due = 0;
+	task = p->task;
+	raw_spin_unlock_irqrestore(&p->lock, flags);
+	if (signo)
+		sigwake_send_kick(task, signo);
+	rcu_read_unlock();
+}
+
+/*
+ * Free a removed watch once its kick_work, which may still be queued or
+ * running, is done, and drop the module reference it held.  Module unload
+ * destroys the workqueue, which waits for this to return.
+ */
+static void sigwake_preempt_free(struct sigwake_preempt *p)
+{
+	irq_work_sync(&p->kick_work);
+	kfree(p);
+	module_put(THIS_MODULE);
+}
+
+static void sigwake_preempt_free_work(struct work_struct *work)
+{
+	sigwake_preempt_free(container_of(work, struct sigwake_preempt,
+					  free_work));
 }
 
 static void sigwake_preempt_sched_in(struct preempt_notifier *pn, int cpu)
@@ -291,9 +356,10 @@ static void sigwake_preempt_set_budget(struct sigwake_preempt *p, u64 budget)
 
 /*
  * Remove the current task's watches: all of them (@idle_only false, at
- * exit), or only those whose registration has ended.  Runs in the task
- * with preemption off, so that no context switch walks the list while it
- * changes; everything here may run in atomic context.
+ * exit or exec, from a tracepoint probe: atomic context), or only those
+ * whose registration has ended (in an ioctl).  Runs in the task itself,
+ * which alone changes its notifier list; a context switch walks the list,
+ * so a notifier is removed with preemption off.
  */
 static void sigwake_preempt_detach(bool idle_only)
 {
@@ -304,7 +370,6 @@ static void sigwake_preempt_detach(bool idle_only)
 	struct sigwake_thread *t;
 	unsigned long flags;
 
-	preempt_disable();
 	hlist_for_each_entry_safe(pn, next, &current->preempt_notifiers, link) {
 		if (pn->ops != &sigwake_preempt_ops)
 			continue;
@@ -312,7 +377,9 @@ static void sigwake_preempt_detach(bool idle_only)
 		/* Idle: its registration ended and let go of it (@t NULL). */
 		if (idle_only && READ_ONCE(p->t))
 			continue;
+		preempt_disable();
 		preempt_notifier_unregister(pn);
+		preempt_enable();
 
 		/*
 		 * No callback re-arms the timer after this, and the watch's
@@ -328,28 +395,37 @@ static void sigwake_preempt_detach(bool idle_only)
 		p->budget_ns = 0;
 		p->blk = NULL;
 		p->kick_byte = NULL;
+		p->kick_due = 0;
 		raw_spin_unlock_irqrestore(&p->lock, flags);
-		/* None runs after this (not under p->lock: it waits). */
+		/*
+		 * None runs after this (not under p->lock: it waits).  A hard
+		 * timer's end is waited for by spinning, fine in atomic
+		 * context.
+		 */
 		hrtimer_cancel(&p->timer);
 
 		if (t) {
 			/* No setter finds @p after this. */
-			spin_lock_irqsave(&t->lock, flags);
+			raw_spin_lock_irqsave(&t->lock, flags);
 			if (t->preempt == p)
 				t->preempt = NULL;
-			spin_unlock_irqrestore(&t->lock, flags);
+			raw_spin_unlock_irqrestore(&t->lock, flags);
 			sigwake_thread_put(t);
 			sigwake_domain_put(dom);
 		}
-		kfree(p);
 		atomic_long_dec(&sigwake_live.preempt_watches);
 		/*
-		 * In an ioctl (the file holds the module) or in the exit probe
-		 * (unload unregisters it and waits for running probes).
+		 * In an ioctl (the file holds the module), or, as waiting for
+		 * the irq_work may sleep, by a work item for the exit and exec
+		 * probes (unload destroys its workqueue, which waits for it).
 		 */
-		module_put(THIS_MODULE);
+		if (idle_only) {
+			sigwake_preempt_free(p);
+		} else {
+			INIT_WORK(&p->free_work, sigwake_preempt_free_work);
+			queue_work(sigwake_wq_reap, &p->free_work);
+		}
 	}
-	preempt_enable();
 }
 
 /**
@@ -380,7 +456,7 @@ static int sigwake_preempt_one(struct sigwake_thread *t, u64 budget)
 	unsigned long flags;
 	int ret = 0;
 
-	spin_lock_irqsave(&t->lock, flags);
+	raw_spin_lock_irqsave(&t->lock, flags);
 	if (t->dead) {
 		ret = t->exited ? -ESRCH : -ENOENT;
 	} else {
@@ -389,7 +465,7 @@ static int sigwake_preempt_one(struct sigwake_thread *t, u64 budget)
 		if (t->preempt)
 			sigwake_preempt_set_budget(t->preempt, budget);
 	}
-	spin_unlock_irqrestore(&t->lock, flags);
+	raw_spin_unlock_irqrestore(&t->lock, flags);
 	return ret;
 }
 
@@ -473,18 +549,19 @@ void sigwake_preempt_registered(struct sigwake_domain *dom,
 	sigwake_preempt_detach(true);
 
 	raw_spin_lock_init(&p->lock);
+	init_irq_work(&p->kick_work, sigwake_preempt_kick);
 	hrtimer_setup(&p->timer, sigwake_preempt_timer, CLOCK_MONOTONIC,
-		      HRTIMER_MODE_REL_PINNED);
+		      SIGWAKE_PREEMPT_TIMER_MODE);
 	preempt_notifier_init(&p->pn, &sigwake_preempt_ops);
 	p->task = current;
 	p->dom = dom;
 	p->t = t;
 	p->kick_signo = t->kick_signo;
 
-	spin_lock_irqsave(&t->lock, flags);
+	raw_spin_lock_irqsave(&t->lock, flags);
 	if (t->dead || WARN_ON_ONCE(t->preempt)) {
 		/* Already unregistered by another thread: nothing to watch. */
-		spin_unlock_irqrestore(&t->lock, flags);
+		raw_spin_unlock_irqrestore(&t->lock, flags);
 		kfree(p);
 		return;
 	}
@@ -509,7 +586,7 @@ void sigwake_preempt_registered(struct sigwake_domain *dom,
 	}
 	raw_spin_unlock(&p->lock);
 	t->preempt = p;
-	spin_unlock_irqrestore(&t->lock, flags);
+	raw_spin_unlock_irqrestore(&t->lock, flags);
 }
 
 /**

@@ -13,6 +13,9 @@
  *   post_any                TARGET_ANY vs two waiters   SIGWAKE_RACE_ITERS / 5
  *   post_host_signal        POST vs host signals        SIGWAKE_RACE_ITERS / 10
  *   churn_threads_vs_post   400 short-lived registered threads vs POST/KICK
+ *   churn_guest_exit_vs_kick  300 short-lived threads that spin in guest
+ *                           code with a PREEMPT budget and exit there, vs
+ *                           POST/KICK with a kick signal
  *   churn_wq_destroy_vs_wait  300 queues destroyed under a sleeper
  *
  * post_guest, post_any and post_host_signal also stop after 45-60 s (they
@@ -701,6 +704,196 @@ TEST_F_TIMEOUT(domain, churn_threads_vs_post, 300)
 	}
 	EXPECT_EQ(0, unexpected) {
 		TH_LOG("errno outside the contract: %s", strerror(-bad_err));
+	}
+}
+
+/*
+ * Threads that exit in guest code, with a kick signal, a kick byte and a
+ * PREEMPT budget: their exit (probe in atomic context: marks the thread
+ * dead, removes the preemption watch whose timer runs and whose kick may
+ * be in flight) meets POSTs and KICKs that take the thread's lock and send
+ * it the kick signal.  On PREEMPT_RT, where spinlock_t and the siglock
+ * sleep, any of these taken with preemption off is a "scheduling while
+ * atomic"; elsewhere this feeds KASAN and lockdep.  Each thread must be
+ * preempted at least once in a while (it spins past 5 budgets), or the
+ * watch's timer is not running: at least a quarter of the rounds.
+ */
+#define GCHURN_ROUNDS	300
+
+static volatile sig_atomic_t gchurn_signals;
+
+/* The calling thread on @cpu only, if there are two CPUs or more. */
+static void gchurn_pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void gchurn_kick_handler(int sig, siginfo_t *si, void *uc)
+{
+	gchurn_signals++;
+}
+
+struct gchurn {
+	int fd;
+	struct sigwake_thread_block *blk;	/* 4 blocks, one per round */
+	unsigned char *kick;			/* 4 kick bytes */
+	__u32 published;	/* atomic: the latest handle */
+	int done;		/* atomic */
+	unsigned long reg_err, preempt_err, preempted_rounds;
+	int bad_errno;
+};
+
+struct gchurn_one {
+	struct gchurn *c;
+	unsigned int slot;
+	int64_t spin_ns;
+	__u32 handle;
+	bool preempted;
+};
+
+static void *gchurn_one_fn(void *arg)
+{
+	struct gchurn_one *o = arg;
+	struct gchurn *c = o->c;
+	struct sigwake_thread_block *b = &c->blk[o->slot];
+	struct sigwake_preempt_args pa = {
+		.size = sizeof(pa),
+		.budget_ns = SIGWAKE_PREEMPT_MIN_BUDGET_NS,
+	};
+	int64_t end;
+	int err;
+
+	/* a CPU of its own: the poster spins on the other one */
+	gchurn_pin(1);
+	memset(b, 0, sizeof(*b));
+	SW_STORE(&c->kick[o->slot], 0);
+	err = sw_register(c->fd, b, &c->kick[o->slot], KICK_SIG, &o->handle);
+	if (err) {
+		c->reg_err++;
+		c->bad_errno = err;
+		return NULL;
+	}
+	pa.target = o->handle;
+	err = sw_ioctl(c->fd, SIGWAKE_IOC_PREEMPT, &pa);
+	if (err) {
+		c->preempt_err++;
+		c->bad_errno = err;
+	}
+	SW_STORE(&c->published, o->handle);
+	end = sw_now_ns() + o->spin_ns;
+	while (sw_now_ns() < end) {
+		/*
+		 * A new stint each time.  No handshake: the posts would end
+		 * every stint before the budget.  POST and KICK only mark the
+		 * block and signal the thread; it stays until preempted.
+		 */
+		SW_STORE(&b->entry_seq, SW_LOAD(&b->entry_seq) + 1);
+		sw_set_state(b, SIGWAKE_RUNNING_IN_GUEST);
+		while (sw_now_ns() < end &&
+		       !(SW_LOAD(&b->flags) & SIGWAKE_TF_PREEMPTED))
+			sw_cpu_relax();
+		if (sw_now_ns() >= end)
+			break;	/* exit in guest code */
+		sw_set_state(b, SIGWAKE_RUNNING_IN_HOST);
+		if (SW_XCHG(&b->flags, 0) & SIGWAKE_TF_PREEMPTED)
+			o->preempted = true;
+		SW_STORE(&c->kick[o->slot], 0);
+		sw_take_pending(b);
+	}
+	if (SW_LOAD(&b->flags) & SIGWAKE_TF_PREEMPTED)
+		o->preempted = true;
+	return NULL;
+}
+
+static void *gchurn_spawner(void *arg)
+{
+	struct gchurn *c = arg;
+	uint64_t rng = 0x2545f4914f6cdd1dull;
+	unsigned int k;
+
+	for (k = 0; k < GCHURN_ROUNDS; k++) {
+		struct gchurn_one o = {
+			.c = c,
+			.slot = k % 4,
+			/* 5 to 20 budgets */
+			.spin_ns = 5 * SIGWAKE_PREEMPT_MIN_BUDGET_NS +
+				   sw_xorshift(&rng) % (15 * SIGWAKE_PREEMPT_MIN_BUDGET_NS),
+		};
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, gchurn_one_fn, &o))
+			break;
+		pthread_join(th, NULL);
+		if (o.preempted)
+			c->preempted_rounds++;
+		/* its handle, unless the poster unregistered it already */
+		if (o.handle)
+			sw_unregister(c->fd, o.handle);
+	}
+	SW_STORE(&c->done, 1);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(domain, churn_guest_exit_vs_kick, 300)
+{
+	struct gchurn c = {
+		.fd = self->fd,
+		.blk = &self->blk[4],
+		.kick = self->kick,
+	};
+	unsigned long posts = 0, kicks = 0, esrch = 0, unexpected = 0;
+	int bad_err = 0;
+	cpu_set_t all;
+	pthread_t th;
+
+	ASSERT_EQ(0, sw_sigaction(KICK_SIG, gchurn_kick_handler, SA_RESTART));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(all), &all));
+	ASSERT_EQ(0, pthread_create(&th, NULL, gchurn_spawner, &c));
+	gchurn_pin(0);
+	while (!SW_LOAD(&c.done)) {
+		__u32 h = SW_LOAD(&c.published), outcome = 0;
+		int err;
+
+		if (!h) {
+			sched_yield();
+			continue;
+		}
+		err = sw_post(self->fd, h, SW_SIG, NULL, NULL);
+		posts++;
+		if (err == -ESRCH)
+			esrch++;
+		else if (err && err != -ENOENT)
+			unexpected++, bad_err = err;
+		err = sw_kick(self->fd, h, &outcome);
+		kicks++;
+		if (err && err != -ENOENT && err != -ESRCH)
+			unexpected++, bad_err = err;
+	}
+	pthread_join(th, NULL);
+	sched_setaffinity(0, sizeof(all), &all);
+	if (c.preempt_err && c.bad_errno == -EOPNOTSUPP)
+		SKIP(return, "PREEMPT is not available");
+	TH_LOG("%d threads, %lu preempted, %lu posts, %lu kicks, %lu ESRCH, %d kick signals",
+	       GCHURN_ROUNDS, c.preempted_rounds, posts, kicks, esrch,
+	       (int)gchurn_signals);
+	EXPECT_EQ(0, c.reg_err) {
+		TH_LOG("register failed: %s", strerror(-c.bad_errno));
+	}
+	EXPECT_EQ(0, c.preempt_err) {
+		TH_LOG("PREEMPT failed: %s", strerror(-c.bad_errno));
+	}
+	EXPECT_EQ(0, unexpected) {
+		TH_LOG("errno outside the contract: %s", strerror(-bad_err));
+	}
+	EXPECT_LE(GCHURN_ROUNDS / 4, c.preempted_rounds) {
+		TH_LOG("the preemption watch fired in only %lu of %d threads",
+		       c.preempted_rounds, GCHURN_ROUNDS);
 	}
 }
 
