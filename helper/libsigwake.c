@@ -393,6 +393,25 @@ int sigwake_wait(int fd, __u32 wq, __u32 expected, __s64 timeout_ns,
 	return args.reason ? (int)args.reason : ret;
 }
 
+/* A WAIT argument struct (version 1: with descriptors). */
+static struct sigwake_wait_args sw_wait_args(__u32 wq, __u32 expected,
+					     __s64 timeout_ns, __u32 flags,
+					     struct sigwake_pollfd *fds,
+					     __u32 nfds)
+{
+	struct sigwake_wait_args a = {
+		.size = sizeof(a),
+		.flags = flags,
+		.wq = wq,
+		.expected = expected,
+		.timeout_ns = timeout_ns,
+		.fds = (__u64)(uintptr_t)fds,
+		.nfds = nfds,
+	};
+
+	return a;
+}
+
 int sigwake_wait_take(struct sigwake_self *self, __u32 wq, __u32 expected,
 		      __s64 timeout_ns, __u32 flags,
 		      struct sigwake_pollfd *fds, __u32 nfds,
@@ -403,15 +422,8 @@ int sigwake_wait_take(struct sigwake_self *self, __u32 wq, __u32 expected,
 	 * relative timeout in it as the absolute deadline (and set
 	 * SIGWAKE_WAIT_ABSTIME), so a retry keeps the original deadline.
 	 */
-	struct sigwake_wait_args args = {
-		.size = sizeof(args),
-		.flags = flags,
-		.wq = wq,
-		.expected = expected,
-		.timeout_ns = timeout_ns,
-		.fds = (__u64)(uintptr_t)fds,
-		.nfds = nfds,
-	};
+	struct sigwake_wait_args args = sw_wait_args(wq, expected, timeout_ns,
+						     flags, fds, nfds);
 	int ret;
 
 	if (!self || !taken)
@@ -505,15 +517,8 @@ int sigwake_kick_wait(int fd, __u32 target, __s64 timeout_ns)
 int sigwake_wait_fds(int fd, __u32 wq, __u32 expected, __s64 timeout_ns,
 		     __u32 flags, struct sigwake_pollfd *fds, __u32 nfds)
 {
-	struct sigwake_wait_args args = {
-		.size = sizeof(args),
-		.flags = flags,
-		.wq = wq,
-		.expected = expected,
-		.timeout_ns = timeout_ns,
-		.fds = (__u64)(uintptr_t)fds,
-		.nfds = nfds,
-	};
+	struct sigwake_wait_args args = sw_wait_args(wq, expected, timeout_ns,
+						     flags, fds, nfds);
 	int ret;
 
 	ret = sw_ioctl(fd, SIGWAKE_IOC_WAIT, &args);
