@@ -235,6 +235,16 @@ check:
 demo:
 	$(MAKE) -C selftests/qemu demo
 
+# A user's static program, or every executable of a directory, in the VM
+# of KERNEL (6.1 default; 6.12, debug) with sigwake.ko built from this
+# tree: make run PROG=path [ARGS="..."] [KERNEL=6.12] [OUT=dir].  The
+# module build, initramfs and logs go to OUT (default
+# ~/.cache/sigwake/run), never into the tree; the exit status is non-zero
+# if a program failed.
+run:
+	$(MAKE) -C selftests/qemu run PROG="$(PROG)" ARGS="$(ARGS)" \
+		KERNEL="$(or $(KERNEL),6.1)" RUN_OUT="$(OUT)"
+
 # sigwake-bench in the VM of KERNEL (6.1 default; 6.12, debug): the table,
 # and build/bench/<kernel>/bench.json (see docs/benchmarks.md).
 bench: ; $(MAKE) -C selftests/qemu bench KERNEL=$(KERNEL)
@@ -250,4 +260,4 @@ stress:
 
 .PHONY: all module debug clean install install-module install-user uninstall \
 	helper dkms-install dkms-uninstall deb style sparse w1 uapi-test model check demo \
-	bench stress
+	bench stress run

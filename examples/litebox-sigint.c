@@ -630,8 +630,8 @@ int main(int argc, char **argv)
 
 	dom = sigwake_open();
 	if (dom < 0) {
-		printf("litebox-sigint: cannot open %s: %s (is sigwake.ko "
-		       "loaded?)\n", SIGWAKE_DEVICE, strerror(-dom));
+		printf("litebox-sigint: sigwake_open: %s\n",
+		       sigwake_open_error(dom));
 		return 2;
 	}
 	/* Boot: the host ignores SIGINT; the kernel forwards it. */

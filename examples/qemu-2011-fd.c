@@ -484,8 +484,8 @@ int main(int argc, char **argv)
 	}
 	dom = sigwake_open();
 	if (dom < 0) {
-		printf("qemu-2011-fd: cannot open %s: %s (is sigwake.ko "
-		       "loaded?)\n", SIGWAKE_DEVICE, strerror(-dom));
+		printf("qemu-2011-fd: sigwake_open: %s\n",
+		       sigwake_open_error(dom));
 		return 2;
 	}
 	/* The guest thread is this one; WAIT needs no kick signal. */

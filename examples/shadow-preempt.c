@@ -637,8 +637,8 @@ int main(int argc, char **argv)
 
 	dom = sigwake_open();
 	if (dom < 0) {
-		printf("shadow-preempt: cannot open %s: %s (is sigwake.ko "
-		       "loaded?)\n", SIGWAKE_DEVICE, strerror(-dom));
+		printf("shadow-preempt: sigwake_open: %s\n",
+		       sigwake_open_error(dom));
 		return 2;
 	}
 	/* The kick handler; no SA_RESTART: a kicked host syscall returns. */

@@ -612,8 +612,8 @@ int main(int argc, char **argv)
 
 	dom = sigwake_open();
 	if (dom < 0) {
-		printf("vcpu-kick: cannot open %s: %s (is sigwake.ko "
-		       "loaded?)\n", SIGWAKE_DEVICE, strerror(-dom));
+		printf("vcpu-kick: sigwake_open: %s\n",
+		       sigwake_open_error(dom));
 		return 2;
 	}
 	/* The kick signal, as rust-vmm: SIGRTMIN, no SA_RESTART. */
