@@ -172,13 +172,16 @@ static void *waiter_main(void *arg)
 	__s64 deadline = now_ns() + WATCHDOG_NS;
 	char buf[64];
 	ssize_t n;
+	int r;
 
 	if (guest_register(g))
 		return NULL;
 	/* 1. sleep on the futex until main stores 1 and wakes it */
-	while (__atomic_load_n(&futex_word, __ATOMIC_ACQUIRE) == 0)
-		if (guest_futex_wait(g, 0, deadline) == -ETIMEDOUT)
-			goto out;
+	while (__atomic_load_n(&futex_word, __ATOMIC_ACQUIRE) == 0) {
+		r = guest_futex_wait(g, 0, deadline);
+		if (r < 0 && r != -EAGAIN && r != -EINTR)
+			goto out;	/* -ETIMEDOUT, or the runtime is gone */
+	}
 	printf("waiter: woken from the guest futex\n");
 	/* 2. a blocking read that main interrupts with a guest SIGUSR1 */
 	n = guest_read(g, pipe_fds[0], buf, sizeof(buf) - 1, deadline);
@@ -188,9 +191,11 @@ static void *waiter_main(void *arg)
 		       g->usr1);
 	}
 	/* 3. sleep on the futex until the shutdown */
-	while (!__atomic_load_n(&stopping, __ATOMIC_ACQUIRE))
-		if (guest_futex_wait(g, 1, deadline) == -ETIMEDOUT)
+	while (!__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
+		r = guest_futex_wait(g, 1, deadline);
+		if (r < 0 && r != -EAGAIN && r != -EINTR)
 			break;
+	}
 out:
 	__atomic_store_n(&g->done, 1, __ATOMIC_RELEASE);
 	sigwake_unregister(g->sw);

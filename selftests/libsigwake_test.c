@@ -444,7 +444,8 @@ static void *pester_fn(void *arg)
 		}
 		pthread_kill(p->target, SIGUSR2);
 		p->sent++;
-		sw_sleep_ms(20);
+		/* one at a time: two pending SIGUSR2 would coalesce */
+		SW_POLL(usr2_count >= p->sent, SW_LONG_MS);
 	}
 	return NULL;
 }
