@@ -11,6 +11,9 @@
 #   make bench [KERNEL=6.1]  sigwake-bench in QEMU: table and JSON
 #   make stress [KERNEL=debug] [STRESS_SECONDS=120]  the mixed stress in QEMU
 #   make install | uninstall | dkms-install | dkms-uninstall | deb
+#   make install-user        only libsigwake, headers, sigwakectl, man pages
+#   make run PROG=path [KERNEL=6.1] [OUT=dir]  a static program (or a
+#                            directory of them) in the VM
 #   make style | sparse | w1 | uapi-test | helper
 #   make model               spin checks of the per-thread protocol (model/)
 
@@ -29,10 +32,23 @@ MODULE_SOURCES := Kbuild Makefile dkms.conf module uapi
 
 all: module
 
+# Every target that builds against kernel headers checks for them first,
+# and says how to name another kernel (this host may run a kernel whose
+# headers are not installed) or to install only the user-space parts.
+KERNELDIR_OK = @test -f $(KERNELDIR)/Makefile || { \
+	echo "sigwake: no kernel headers for $(KERNELRELEASE): $(KERNELDIR) does not exist." >&2; \
+	echo "  Install them (Debian: apt-get install linux-headers-$(KERNELRELEASE))," >&2; \
+	echo "  or build for another kernel: make KERNELRELEASE=<release> (headers installed for:" \
+		"$$(ls -d /lib/modules/*/build 2>/dev/null | cut -d/ -f4 | tr '\n' ' ')), or make KERNELDIR=<configured kernel tree>." >&2; \
+	echo "  Only libsigwake, the headers, sigwakectl and the man pages: make install-user." >&2; \
+	exit 1; }
+
 module:
+	$(KERNELDIR_OK)
 	$(MAKE) -C $(KERNELDIR) M=$(TOP) modules
 
 debug:
+	$(KERNELDIR_OK)
 	$(MAKE) -C $(KERNELDIR) M=$(TOP) CONFIG_SIGWAKE_DEBUG=y modules
 
 clean:
@@ -60,7 +76,7 @@ MAN3_LINKS := sigwake_open sigwake_register sigwake_unregister sigwake_forget \
 	sigwake_try_enter sigwake_enter_guest sigwake_leave_guest \
 	sigwake_enter_syscall sigwake_leave_syscall sigwake_take_pending \
 	sigwake_set_blocked sigwake_take_flags sigwake_kicked sigwake_state \
-	sigwake_wake_seq sigwake_sigbit
+	sigwake_wake_seq sigwake_sigbit sigwake_revoke sigwake_open_error
 HELPER_VARS = PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) LIBDIR=$(LIBDIR) \
 	INCLUDEDIR=$(INCLUDEDIR) BINDIR=$(BINDIR) MANDIR=$(MANDIR)
 
@@ -76,14 +92,17 @@ ifeq ($(DESTDIR),)
 endif
 
 # helper/: libsigwake (static, shared, pkg-config), <linux/sigwake.h> and
-# sigwakectl with its man page, when it builds it; then the man pages, the
-# udev rule and the modules-load.d example.
+# sigwakectl with its man page, when libnl is there to build it; then the
+# man pages, the udev rule and the modules-load.d example.  Needs no kernel
+# headers: the way to install the user-space parts alone.
 install-user:
 	$(MAKE) -C $(TOP)/helper $(HELPER_VARS) install
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man4 \
 		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(DOCDIR)/examples
 	$(INSTALL) -m 644 $(TOP)/man/sigwake.4 $(DESTDIR)$(MANDIR)/man4/sigwake.4
 	$(INSTALL) -m 644 $(TOP)/man/libsigwake.3 $(DESTDIR)$(MANDIR)/man3/libsigwake.3
+	$(INSTALL) -m 644 $(TOP)/man/sigwake_wait_take.3 \
+		$(DESTDIR)$(MANDIR)/man3/sigwake_wait_take.3
 	for f in $(MAN3_LINKS); do \
 		echo '.so man3/libsigwake.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3 || exit 1; \
 	done
@@ -106,6 +125,7 @@ endif
 	$(MAKE) -C $(TOP)/helper $(HELPER_VARS) uninstall
 	rm -f $(DESTDIR)$(MANDIR)/man4/sigwake.4 \
 	      $(DESTDIR)$(MANDIR)/man3/libsigwake.3 \
+	      $(DESTDIR)$(MANDIR)/man3/sigwake_wait_take.3 \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(addsuffix .3,$(MAN3_LINKS))) \
 	      $(DESTDIR)$(UDEVRULESDIR)/60-sigwake.rules \
 	      $(DESTDIR)$(DOCDIR)/examples/modules-load.d-sigwake.conf
@@ -191,9 +211,11 @@ style: $(BUILD)/ksrc/.stamp
 		--show-types --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f module/compat.h
 
 sparse:
+	$(KERNELDIR_OK)
 	$(MAKE) -C $(KERNELDIR) M=$(TOP) C=2 CF="-D__CHECK_ENDIAN__" modules
 
 w1:
+	$(KERNELDIR_OK)
 	$(MAKE) -C $(KERNELDIR) M=$(TOP) W=1 KCFLAGS=-Werror modules
 
 uapi-test:
@@ -214,6 +236,16 @@ check:
 demo:
 	$(MAKE) -C selftests/qemu demo
 
+# A user's static program, or every executable of a directory, in the VM
+# of KERNEL (6.1 default; 6.12, debug) with sigwake.ko built from this
+# tree: make run PROG=path [ARGS="..."] [KERNEL=6.12] [OUT=dir].  The
+# module build, initramfs and logs go to OUT (default
+# ~/.cache/sigwake/run), never into the tree; the exit status is non-zero
+# if a program failed.
+run:
+	$(MAKE) -C selftests/qemu run PROG="$(PROG)" ARGS="$(ARGS)" \
+		KERNEL="$(or $(KERNEL),6.1)" RUN_OUT="$(OUT)"
+
 # sigwake-bench in the VM of KERNEL (6.1 default; 6.12, debug): the table,
 # and build/bench/<kernel>/bench.json (see docs/benchmarks.md).
 bench: ; $(MAKE) -C selftests/qemu bench KERNEL=$(KERNEL)
@@ -229,4 +261,4 @@ stress:
 
 .PHONY: all module debug clean install install-module install-user uninstall \
 	helper dkms-install dkms-uninstall deb style sparse w1 uapi-test model check demo \
-	bench stress
+	bench stress run

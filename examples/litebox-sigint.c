@@ -113,18 +113,12 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* SIGWAKE_IOC_FORWARD: 0 or -errno. */
+/* SIGWAKE_IOC_FORWARD through libsigwake: 0 or -errno. */
 static int forward(int host_signo, int guest_signo, __u32 target, __u32 flags)
 {
-	struct sigwake_forward_args a = {
-		.size = sizeof(a),
-		.flags = flags,
-		.host_signo = (__u32)host_signo,
-		.guest_signo = (__u32)guest_signo,
-		.target = target,
-	};
-
-	return ioctl(dom, SIGWAKE_IOC_FORWARD, &a) < 0 ? -errno : 0;
+	if (flags & SIGWAKE_FORWARD_REMOVE)
+		return sigwake_forward_remove(dom, host_signo);
+	return sigwake_forward(dom, host_signo, guest_signo, target);
 }
 
 /* ---- the "terminal": another process that sends SIGINT ----------------- */
@@ -636,8 +630,8 @@ int main(int argc, char **argv)
 
 	dom = sigwake_open();
 	if (dom < 0) {
-		printf("litebox-sigint: cannot open %s: %s (is sigwake.ko "
-		       "loaded?)\n", SIGWAKE_DEVICE, strerror(-dom));
+		printf("litebox-sigint: sigwake_open: %s\n",
+		       sigwake_open_error(dom));
 		return 2;
 	}
 	/* Boot: the host ignores SIGINT; the kernel forwards it. */

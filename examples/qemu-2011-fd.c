@@ -138,22 +138,12 @@ static bool await(const __u32 *p, __u32 v, int64_t limit)
 }
 
 /*
- * SIGWAKE_IOC_WAIT with file descriptors: the reason, or -errno.  A fresh
- * struct every call (after EINTR the kernel rewrites the timeout in it).
+ * SIGWAKE_IOC_WAIT with file descriptors (sigwake_wait_fds()): the reason,
+ * or -errno.  The caller takes the pending signals and the flags.
  */
 static int wait_fds(struct sigwake_pollfd *fds, __u32 nfds, __s64 timeout_ns)
 {
-	struct sigwake_wait_args a = {
-		.size = sizeof(a),	/* SIGWAKE_WAIT_ARGS_SIZE_VER1 */
-		.wq = SIGWAKE_NO_WQ,
-		.timeout_ns = timeout_ns,
-		.fds = (__u64)(uintptr_t)fds,
-		.nfds = nfds,
-	};
-
-	if (ioctl(dom, SIGWAKE_IOC_WAIT, &a) < 0)
-		return -errno;
-	return (int)a.reason;
+	return sigwake_wait_fds(dom, SIGWAKE_NO_WQ, 0, timeout_ns, 0, fds, nfds);
 }
 
 /* ---- the guest and its runtime ------------------------------------------- */
@@ -494,8 +484,8 @@ int main(int argc, char **argv)
 	}
 	dom = sigwake_open();
 	if (dom < 0) {
-		printf("qemu-2011-fd: cannot open %s: %s (is sigwake.ko "
-		       "loaded?)\n", SIGWAKE_DEVICE, strerror(-dom));
+		printf("qemu-2011-fd: sigwake_open: %s\n",
+		       sigwake_open_error(dom));
 		return 2;
 	}
 	/* The guest thread is this one; WAIT needs no kick signal. */

@@ -1000,8 +1000,8 @@ int main(int argc, char **argv)
 
 		dom = sigwake_open();
 		if (dom < 0) {
-			printf("qemu-2011: cannot open %s: %s (is sigwake.ko "
-			       "loaded?)\n", SIGWAKE_DEVICE, strerror(-dom));
+			printf("qemu-2011: sigwake_open: %s\n",
+			       sigwake_open_error(dom));
 			return 2;
 		}
 		r = sigwake_wq_create(dom, &gpipe.word);

@@ -128,21 +128,14 @@ static int64_t period_of(int64_t b)
 						       SIGWAKE_PREEMPT_MIN_PERIOD_NS;
 }
 
-/* SIGWAKE_IOC_PREEMPT: 0 or -errno. */
+/* SIGWAKE_IOC_PREEMPT (sigwake_preempt()): 0 or -errno. */
 static int preempt(__u32 target, int64_t budget_ns)
 {
-	struct sigwake_preempt_args a = {
-		.size = sizeof(a),
-		.target = target,
-		.budget_ns = (__u64)budget_ns,
-	};
+	int r = sigwake_preempt(dom, target, (__u64)budget_ns);
 
-	if (ioctl(dom, SIGWAKE_IOC_PREEMPT, &a) < 0) {
-		if (errno == EOPNOTSUPP)
-			unsupported = true;
-		return -errno;
-	}
-	return 0;
+	if (r == -EOPNOTSUPP)
+		unsupported = true;
+	return r;
 }
 
 /* ---- a simulated thread ------------------------------------------------ */
@@ -644,8 +637,8 @@ int main(int argc, char **argv)
 
 	dom = sigwake_open();
 	if (dom < 0) {
-		printf("shadow-preempt: cannot open %s: %s (is sigwake.ko "
-		       "loaded?)\n", SIGWAKE_DEVICE, strerror(-dom));
+		printf("shadow-preempt: sigwake_open: %s\n",
+		       sigwake_open_error(dom));
 		return 2;
 	}
 	/* The kick handler; no SA_RESTART: a kicked host syscall returns. */

@@ -143,16 +143,7 @@ static void spin_ns(int64_t ns)
 /* SIGWAKE_IOC_KICK with SIGWAKE_KICK_WAIT: the first kick's outcome or -errno. */
 static int kick_wait(__u32 target, __s64 timeout_ns)
 {
-	struct sigwake_kick_args a = {
-		.size = sizeof(a),
-		.flags = SIGWAKE_KICK_WAIT,
-		.target = target,
-		.timeout_ns = timeout_ns,
-	};
-
-	if (ioctl(dom, SIGWAKE_IOC_KICK, &a) < 0)
-		return -errno;
-	return (int)a.outcome;
+	return sigwake_kick_wait(dom, target, timeout_ns);
 }
 
 /* ---- the vCPU thread ---------------------------------------------------- */
@@ -621,8 +612,8 @@ int main(int argc, char **argv)
 
 	dom = sigwake_open();
 	if (dom < 0) {
-		printf("vcpu-kick: cannot open %s: %s (is sigwake.ko "
-		       "loaded?)\n", SIGWAKE_DEVICE, strerror(-dom));
+		printf("vcpu-kick: sigwake_open: %s\n",
+		       sigwake_open_error(dom));
 		return 2;
 	}
 	/* The kick signal, as rust-vmm: SIGRTMIN, no SA_RESTART. */

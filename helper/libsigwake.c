@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -200,6 +202,22 @@ int sigwake_open(void)
 	return fd;
 }
 
+const char *sigwake_open_error(int err)
+{
+	switch (-err) {
+	case ENOENT:
+	case ENXIO:
+	case ENODEV:
+		return SIGWAKE_DEVICE " does not exist: the sigwake module is not loaded (modprobe sigwake; see README.md, \"Building and installing\")";
+	case EACCES:
+	case EPERM:
+		return "permission denied on " SIGWAKE_DEVICE ": it should be mode 0666 (the udev rule 60-sigwake.rules is not installed?)";
+	case ENOSPC:
+		return "too many sigwake domains for this user (module parameter max_domains_per_user)";
+	}
+	return strerror(-err);
+}
+
 int sigwake_register(int fd, int kick_signo, volatile unsigned char *kick_addr,
 		     struct sigwake_self **selfp)
 {
@@ -263,28 +281,82 @@ int sigwake_unregister_handle(int fd, __u32 handle)
 	return sw_ioctl(fd, SIGWAKE_IOC_UNREGISTER, &args);
 }
 
+/*
+ * @revoked: SW_LIVE while registered; SW_ENDING while one thread runs the
+ * UNREGISTER (sigwake_revoke() or the owner's sigwake_unregister()); SW_ENDED
+ * once a revoke has ended it.  Whoever moves it from SW_LIVE runs the ioctl,
+ * so the handle is unregistered once: a second UNREGISTER of the same
+ * number could end a newer registration that reused it.
+ */
+enum { SW_LIVE, SW_ENDING, SW_ENDED };
+
+/* Wait until no revoke is running the ioctl on @self; return the state. */
+static int sw_revoke_settle(struct sigwake_self *self)
+{
+	int st;
+
+	while ((st = __atomic_load_n(&self->revoked, __ATOMIC_ACQUIRE)) ==
+	       SW_ENDING)
+		sched_yield();
+	return st;
+}
+
 int sigwake_unregister(struct sigwake_self *self)
 {
 	int saved = errno;
+	int live = SW_LIVE;
 	int ret;
 
 	if (!self)
 		return -EINVAL;
+	if (!__atomic_compare_exchange_n(&self->revoked, &live, SW_ENDING, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		/* A supervisor revoked it: no ioctl, only the memory. */
+		sw_revoke_settle(self);
+		sw_release(self);
+		errno = saved;
+		return -ENOENT;
+	}
 	ret = sigwake_unregister_handle(self->fd, self->handle);
 	if (ret == 0 || ret == -ENOENT || ret == -ESRCH) {
 		sw_release(self);
 		ret = ret < 0 ? ret : 0;
+	} else {
+		__atomic_store_n(&self->revoked, SW_LIVE, __ATOMIC_RELEASE);
 	}
 	errno = saved;
 	return ret;
+}
+
+int sigwake_revoke(struct sigwake_self *self)
+{
+	int saved = errno;
+	int live = SW_LIVE;
+	int ret;
+
+	if (!self)
+		return -EINVAL;
+	if (!__atomic_compare_exchange_n(&self->revoked, &live, SW_ENDING, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return -ENOENT;
+	ret = sigwake_unregister_handle(self->fd, self->handle);
+	/* After this store the owner may free @self: do not touch it. */
+	if (ret == 0 || ret == -ENOENT || ret == -ESRCH)
+		__atomic_store_n(&self->revoked, SW_ENDED, __ATOMIC_RELEASE);
+	else
+		__atomic_store_n(&self->revoked, SW_LIVE, __ATOMIC_RELEASE);
+	errno = saved;
+	return ret == -ESRCH ? 0 : ret;
 }
 
 void sigwake_forget(struct sigwake_self *self)
 {
 	int saved = errno;
 
-	if (self)
+	if (self) {
+		sw_revoke_settle(self);
 		sw_release(self);
+	}
 	errno = saved;
 }
 
@@ -319,6 +391,60 @@ int sigwake_wait(int fd, __u32 wq, __u32 expected, __s64 timeout_ns,
 	if (ret < 0)
 		return ret;
 	return args.reason ? (int)args.reason : ret;
+}
+
+/* A WAIT argument struct (version 1: with descriptors). */
+static struct sigwake_wait_args sw_wait_args(__u32 wq, __u32 expected,
+					     __s64 timeout_ns, __u32 flags,
+					     struct sigwake_pollfd *fds,
+					     __u32 nfds)
+{
+	struct sigwake_wait_args a = {
+		.size = sizeof(a),
+		.flags = flags,
+		.wq = wq,
+		.expected = expected,
+		.timeout_ns = timeout_ns,
+		.fds = (__u64)(uintptr_t)fds,
+		.nfds = nfds,
+	};
+
+	return a;
+}
+
+int sigwake_wait_take(struct sigwake_self *self, __u32 wq, __u32 expected,
+		      __s64 timeout_ns, __u32 flags,
+		      struct sigwake_pollfd *fds, __u32 nfds,
+		      struct sigwake_taken *taken)
+{
+	/*
+	 * One struct for every retry: after EINTR the kernel has rewritten a
+	 * relative timeout in it as the absolute deadline (and set
+	 * SIGWAKE_WAIT_ABSTIME), so a retry keeps the original deadline.
+	 */
+	struct sigwake_wait_args args = sw_wait_args(wq, expected, timeout_ns,
+						     flags, fds, nfds);
+	int ret;
+
+	if (!self || !taken)
+		return -EINVAL;
+	do
+		ret = sw_ioctl(self->fd, SIGWAKE_IOC_WAIT, &args);
+	while (ret == -EINTR);
+	if (ret >= 0)
+		ret = (int)args.reason;
+	taken->signals = sigwake_take_pending(self->block);
+	taken->flags = sigwake_take_flags(self->block);
+	taken->pad = 0;
+	/*
+	 * Only SIGWAKE_IOC_KICK wakes a sleeper with REASON_KICK (a preemption
+	 * never ends a sleep, a POST wakes with REASON_SIGNAL), and it sets
+	 * no flag then: say so in the flags, as for a kick that found the
+	 * thread awake.
+	 */
+	if (ret == SIGWAKE_REASON_KICK && !(taken->flags & SIGWAKE_TF_KICKED))
+		taken->flags |= SIGWAKE_TF_KICKED | SIGWAKE_TF_KICK_REQUESTED;
+	return ret;
 }
 
 int sigwake_poll(int fd)
@@ -391,15 +517,8 @@ int sigwake_kick_wait(int fd, __u32 target, __s64 timeout_ns)
 int sigwake_wait_fds(int fd, __u32 wq, __u32 expected, __s64 timeout_ns,
 		     __u32 flags, struct sigwake_pollfd *fds, __u32 nfds)
 {
-	struct sigwake_wait_args args = {
-		.size = sizeof(args),
-		.flags = flags,
-		.wq = wq,
-		.expected = expected,
-		.timeout_ns = timeout_ns,
-		.fds = (__u64)(uintptr_t)fds,
-		.nfds = nfds,
-	};
+	struct sigwake_wait_args args = sw_wait_args(wq, expected, timeout_ns,
+						     flags, fds, nfds);
 	int ret;
 
 	ret = sw_ioctl(fd, SIGWAKE_IOC_WAIT, &args);
@@ -478,6 +597,8 @@ const char *sigwake_reason_name(int reason)
 		return "kick";
 	case SIGWAKE_REASON_TIMEOUT:
 		return "timeout";
+	case SIGWAKE_REASON_FD:
+		return "fd";
 	}
 	return "?";
 }

@@ -37,9 +37,11 @@
  * A refused entry may still have been kicked (the kernel can observe the
  * short-lived RUNNING_IN_GUEST store), so after leaving guest code or being
  * refused a runtime takes both sigwake_take_pending() and
- * sigwake_take_flags(); a stale TF_KICKED only makes the next WAIT return
- * SIGWAKE_REASON_KICK at once, and a stale kick signal finds the thread in
- * host code.  Both are harmless if the runtime expects them.
+ * sigwake_take_flags().  A TF_KICKED left in the block makes every WAIT
+ * return SIGWAKE_REASON_KICK at once, and a pending unblocked signal makes
+ * it return SIGWAKE_REASON_SIGNAL at once, until the runtime takes them: a
+ * wait loop that does not take them spins.  sigwake_wait_take() takes both
+ * on every return.  A stale kick signal only finds the thread in host code.
  *
  * Waiting is the kernel's business: sigwake_wait() checks pending signals,
  * the kick flag and the queue's word under the same locks a POST, KICK or
@@ -50,11 +52,13 @@
  * Safe in a host signal handler: every inline fast path below
  * (sigwake_enter_guest() .. sigwake_kicked()), sigwake_self(),
  * sigwake_self_in(), sigwake_post(), sigwake_kick(), sigwake_wake(),
- * sigwake_wait() and sigwake_poll() (each is one ioctl, no allocation, no
- * lock), and the *_name() helpers.  Not safe: sigwake_open(),
- * sigwake_register(), sigwake_unregister() and sigwake_forget() (they
- * allocate and take the block pool's lock), sigwake_wq_create() and
- * sigwake_wq_destroy() (safe in fact, but not promised).
+ * sigwake_wait(), sigwake_wait_fds(), sigwake_wait_take() and
+ * sigwake_poll() (each is one ioctl, no allocation, no lock), and the
+ * *_name() helpers.  Not safe: sigwake_open(), sigwake_open_error(),
+ * sigwake_register(), sigwake_unregister(), sigwake_revoke() and
+ * sigwake_forget() (they allocate, take the block pool's lock, or wait for
+ * another thread), sigwake_wq_create() and sigwake_wq_destroy() (safe in
+ * fact, but not promised).
  */
 #ifndef LIBSIGWAKE_H
 #define LIBSIGWAKE_H
@@ -81,6 +85,8 @@ extern "C" {
  * @user: free for the runtime (e.g. its own per-thread structure); the
  *	library never touches it.
  * @next: internal: the calling thread's other registrations.
+ * @revoked: internal: 0 while registered; sigwake_revoke() makes it
+ *	non-zero while and after it ends the registration.
  *
  * Allocated by sigwake_register(); treat every field but @user as read-only.
  */
@@ -93,6 +99,7 @@ struct sigwake_self {
 	int tid;
 	void *user;
 	struct sigwake_self *next;
+	int revoked;
 };
 
 /**
@@ -105,6 +112,19 @@ struct sigwake_self {
  * -ENOSPC: the per-user domain limit).
  */
 int sigwake_open(void);
+
+/**
+ * sigwake_open_error() - what a sigwake_open() failure means, in words
+ * @err: the negative value sigwake_open() returned.
+ *
+ * -ENOENT becomes "/dev/sigwake does not exist: the sigwake module is not
+ * loaded (modprobe sigwake)", -EACCES and -EPERM name the device's mode
+ * and the udev rule, -ENOSPC the max_domains_per_user limit; any other
+ * value gives strerror(-@err).
+ *
+ * Return: a static string.
+ */
+const char *sigwake_open_error(int err);
 
 /**
  * sigwake_register() - register the calling thread in a domain
@@ -135,15 +155,37 @@ int sigwake_register(int fd, int kick_signo, volatile unsigned char *kick_addr,
  * Call it from the registered thread itself, or after that thread has exited
  * (the library unlinks @self from the calling thread's list only, so calling
  * it from another live thread would leave that thread's sigwake_self()
- * pointing at freed memory).  The block returns to the pool only once the
- * kernel has let go of it: when the ioctl succeeds, or reports -ENOENT or
- * -ESRCH (the kernel had already ended the registration); @self is freed in
- * those three cases and must not be used again.
+ * pointing at freed memory; a supervisor uses sigwake_revoke() instead).
+ * The block returns to the pool only once the kernel has let go of it: when
+ * the ioctl succeeds, or reports -ENOENT or -ESRCH (the kernel had already
+ * ended the registration); @self is freed in those three cases and must not
+ * be used again.  After sigwake_revoke() it makes no ioctl (the handle may
+ * already name another thread's registration) and frees @self.
  *
- * Return: 0; -ENOENT or -ESRCH (registration already gone, @self freed
- * anyway); any other -errno leaves @self registered and intact.
+ * Return: 0; -ENOENT or -ESRCH (registration already gone, or revoked:
+ * @self freed anyway); any other -errno leaves @self registered and intact.
  */
 int sigwake_unregister(struct sigwake_self *self);
+
+/**
+ * sigwake_revoke() - end another live thread's registration (supervisor)
+ * @self: that thread's registration, from its sigwake_register().
+ *
+ * SIGWAKE_IOC_UNREGISTER of @self's handle, from any thread of the owning
+ * process: the thread's WAIT in progress ends with -EIDRM, its later calls
+ * get -ENOENT, and nothing more is written into its block.  The memory
+ * stays the thread's: it frees it with sigwake_unregister(@self), which
+ * then makes no ioctl (the kernel reuses handles, lowest first, so the old
+ * handle may by then name a new registration).  Safe against that thread's
+ * own sigwake_unregister() running at the same time: exactly one of the
+ * two ends the registration.  The caller must know that @self is not freed
+ * yet (the runtime's thread table, under its own lock).
+ *
+ * Return: 0; -ENOENT if the registration was already ended or revoked (or
+ * is being unregistered by its thread); any other -errno leaves it
+ * registered.
+ */
+int sigwake_revoke(struct sigwake_self *self);
 
 /**
  * sigwake_forget() - free a registration the kernel has already dropped
@@ -199,13 +241,72 @@ struct sigwake_self *sigwake_self_in(int fd);
  * transparently after a host signal whose handler has SA_RESTART, without
  * extending the deadline; after a handler without SA_RESTART it returns
  * -EINTR, and a retry with a relative @timeout_ns starts a new timeout (pass
- * an absolute deadline if that matters).
+ * an absolute deadline if that matters).  It takes nothing from the block:
+ * while an unblocked signal stays pending or TF_KICKED stays set, every
+ * call returns at once, so a loop must take them (sigwake_take_pending(),
+ * sigwake_take_flags()) after each return.  sigwake_wait_take() does all
+ * of that.
  *
  * Return: SIGWAKE_REASON_WAKE, _SIGNAL, _KICK or _TIMEOUT, or -errno
  * (-EAGAIN word != @expected, -EINTR, -EIDRM, -ENOENT, -EBADF, -EINVAL).
  */
 int sigwake_wait(int fd, __u32 wq, __u32 expected, __s64 timeout_ns,
 		 __u32 flags);
+
+/**
+ * struct sigwake_taken - what sigwake_wait_take() took from the thread block
+ * @signals: the pending guest signals that the thread does not block,
+ *	taken from @pending (bit signo - 1): the runtime now owns them and
+ *	must deliver every one, whatever the reason.
+ * @flags: the SIGWAKE_TF_* bits taken from @flags (TF_KICKED,
+ *	TF_PREEMPTED, TF_KICK_REQUESTED).  When a SIGWAKE_IOC_KICK ended the
+ *	sleep itself (the kernel reports that as SIGWAKE_REASON_KICK and sets
+ *	no flag), TF_KICKED | TF_KICK_REQUESTED are added, so an explicit
+ *	kick always shows as TF_KICK_REQUESTED.
+ * @pad: zero.
+ */
+struct sigwake_taken {
+	__u64 signals;
+	__u32 flags;
+	__u32 pad;
+};
+
+/**
+ * sigwake_wait_take() - wait, then hand back the reason and what was taken
+ * @self: the calling thread's registration (sigwake_register()).
+ * @wq: a queue handle, or SIGWAKE_NO_WQ for the thread's own events only.
+ * @expected: for a queue bound to a word: the value the word must hold.
+ * @timeout_ns: SIGWAKE_TIMEOUT_NONE, a relative timeout, or with
+ *	SIGWAKE_WAIT_ABSTIME a CLOCK_MONOTONIC deadline.
+ * @flags: 0 or SIGWAKE_WAIT_ABSTIME.
+ * @fds: NULL, or @nfds descriptors with their poll events; revents are
+ *	filled in on every successful return.
+ * @nfds: 0..SIGWAKE_WAIT_MAX_FDS.
+ * @taken: out, may not be NULL: what the call took from the block.
+ *
+ * The whole wait site in one call.  SIGWAKE_IOC_WAIT, retried after
+ * -EINTR (a host signal whose handler lacks SA_RESTART) with the same
+ * argument struct, so the deadline is never extended.  Then, on every
+ * return (success or error), it takes the thread's deliverable pending
+ * signals (sigwake_take_pending()) and its flags (sigwake_take_flags())
+ * into @taken: a WAIT never finds them again, so the caller's next wait
+ * cannot return at once for a signal or kick already reported, which is
+ * how a loop on sigwake_wait() that forgets to take them spins.
+ *
+ * -EAGAIN (the queue's word no longer held @expected) is returned to the
+ * caller, who re-checks its condition, as after FUTEX_WAIT: only the caller
+ * knows what the word means.  @taken is filled in then too (a signal can
+ * arrive after the kernel's check).
+ *
+ * Async-signal-safe, like sigwake_wait().
+ *
+ * Return: SIGWAKE_REASON_WAKE, _SIGNAL, _KICK, _TIMEOUT or _FD, or -errno
+ * (-EAGAIN, -EIDRM, -ENOENT, -EBADF, -EINVAL, -EFAULT); never -EINTR.
+ */
+int sigwake_wait_take(struct sigwake_self *self, __u32 wq, __u32 expected,
+		      __s64 timeout_ns, __u32 flags,
+		      struct sigwake_pollfd *fds, __u32 nfds,
+		      struct sigwake_taken *taken);
 
 /**
  * sigwake_poll() - claim events without sleeping
@@ -342,7 +443,7 @@ int sigwake_wq_create(int fd, __u32 *word);
 int sigwake_wq_destroy(int fd, __u32 wq);
 
 /**
- * sigwake_reason_name() - "wake", "signal", "kick", "timeout" or "?"
+ * sigwake_reason_name() - "wake", "signal", "kick", "timeout", "fd" or "?"
  * @reason: a SIGWAKE_REASON_* value.
  */
 const char *sigwake_reason_name(int reason);

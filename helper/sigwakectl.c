@@ -177,7 +177,11 @@ static const char *flags_str(uint32_t flags, char *buf, size_t len)
 		n += snprintf(buf + n, len - n, "kicked");
 	if (flags & SIGWAKE_TF_PREEMPTED)
 		n += snprintf(buf + n, len - n, "%spreempted", n ? "," : "");
-	flags &= ~(SIGWAKE_TF_KICKED | SIGWAKE_TF_PREEMPTED);
+	if (flags & SIGWAKE_TF_KICK_REQUESTED)
+		n += snprintf(buf + n, len - n, "%skick-requested",
+			      n ? "," : "");
+	flags &= ~(SIGWAKE_TF_KICKED | SIGWAKE_TF_PREEMPTED |
+		   SIGWAKE_TF_KICK_REQUESTED);
 	if (flags && n < len)
 		n += snprintf(buf + n, len - n, "%s%#" PRIx32, n ? "," : "",
 			      flags);

@@ -871,9 +871,11 @@ static int sigwake_deliver(struct sigwake_thread *t, u64 bit,
 		/*
 		 * A bare kick is the flag: publish it before reading the
 		 * state, the other half of the runtime's "store state, full
-		 * barrier, re-read flags" on guest entry.
+		 * barrier, re-read flags" on guest entry.  KICK_REQUESTED,
+		 * in the same store, tells it from a preemption's kick.
 		 */
-		atomic_or(SIGWAKE_TF_KICKED, (atomic_t *)&blk->flags);
+		atomic_or(SIGWAKE_TF_KICKED | SIGWAKE_TF_KICK_REQUESTED,
+			  (atomic_t *)&blk->flags);
 		/* Flag before state: pairs with the runtime's full barrier. */
 		smp_mb__after_atomic();
 	}

@@ -251,7 +251,8 @@ static void *sleeper_fn(void *arg)
 		s->next_err = sw_ioctl(s->fd, SIGWAKE_IOC_WAIT, &w);
 		s->next_reason = s->next_err ? 0 : w.reason;
 		SW_AND(&s->blk->flags, ~(SIGWAKE_TF_KICKED |
-					 SIGWAKE_TF_PREEMPTED));
+					 SIGWAKE_TF_PREEMPTED |
+					 SIGWAKE_TF_KICK_REQUESTED));
 		while (read(s->pipe_rd, buf, sizeof(buf)) > 0)
 			;
 		if (s->next_err == -ENOENT)

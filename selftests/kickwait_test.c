@@ -316,7 +316,7 @@ TEST_F(kw, target_in_host_returns_at_once)
 	ASSERT_EQ(0, sw_kick_wait(self->fd, t.handle, SIGWAKE_KICK_WAIT,
 				  SW_WATCHDOG_NS, &outcome));
 	EXPECT_EQ(SIGWAKE_POST_RECORDED, outcome);
-	EXPECT_EQ(SIGWAKE_TF_KICKED, SW_LOAD(&self->blk[0].flags));
+	EXPECT_EQ(SIGWAKE_TF_KICKED | SIGWAKE_TF_KICK_REQUESTED, SW_LOAD(&self->blk[0].flags));
 	sw_thread_finish(&t);
 }
 

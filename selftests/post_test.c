@@ -271,7 +271,8 @@ TEST_F(thread, kick_to_guest_thread)
 	EXPECT_EQ(SI_TKILL, kick_code);
 	EXPECT_EQ(getpid(), kick_pid);
 	EXPECT_EQ(1, self->kick[1]);
-	EXPECT_EQ(SIGWAKE_TF_KICKED, SW_LOAD(&g.t.blk->flags));
+	EXPECT_EQ(SIGWAKE_TF_KICKED | SIGWAKE_TF_KICK_REQUESTED,
+		  SW_LOAD(&g.t.blk->flags));
 	EXPECT_EQ(0, SW_LOAD(&g.t.blk->pending));
 	/* nobody else was touched */
 	EXPECT_EQ(0, self->kick[0]);
@@ -311,7 +312,7 @@ TEST_F(thread, kick_without_signo_sets_byte)
 	ASSERT_TRUE(SW_POLL(SW_LOAD(&g.left), SW_LONG_MS + 5000));
 	EXPECT_FALSE(g.watchdog);
 	EXPECT_EQ(1, self->kick[1]);
-	EXPECT_EQ(SIGWAKE_TF_KICKED, SW_LOAD(&g.t.blk->flags));
+	EXPECT_EQ(SIGWAKE_TF_KICKED | SIGWAKE_TF_KICK_REQUESTED, SW_LOAD(&g.t.blk->flags));
 	EXPECT_EQ(0, kick_count);
 	sw_thread_finish(&g.t);
 }
@@ -471,7 +472,7 @@ TEST_F(thread, kick_to_host_thread_recorded)
 
 	ASSERT_EQ(0, sw_kick(self->fd, self->handle, &outcome));
 	EXPECT_EQ(SIGWAKE_POST_RECORDED, outcome);
-	EXPECT_EQ(SIGWAKE_TF_KICKED, SW_LOAD(&self->blk->flags));
+	EXPECT_EQ(SIGWAKE_TF_KICKED | SIGWAKE_TF_KICK_REQUESTED, SW_LOAD(&self->blk->flags));
 	EXPECT_EQ(0, SW_LOAD(&self->blk->pending));
 	EXPECT_EQ(0, kick_count);
 	/* the kick is not lost: the next WAIT returns it at once */

@@ -123,4 +123,160 @@ if command -v man >/dev/null && command -v groff >/dev/null; then
 else
 	tap_skip "the manual pages format without groff warnings" "man-db/groff not installed"
 fi
+
+# --- the code in the docs ----------------------------------------------
+#
+# Every ```c and ```sh block of README.md and docs/*.md and every .EX/.EE
+# block of the manual pages is checked:
+#  - a block right after "<!-- from examples/<file> -->" must appear
+#    verbatim in that file (which "make demo" builds and runs);
+#  - any other C block is compiled (-Wall -Wextra -Werror) after
+#    snippet-prelude.h, which declares the runtime's names the snippets
+#    leave undefined: at file scope if it defines something there, else as
+#    the body of a function.  A block that restates a struct of the uapi
+#    header is compiled as a copy whose size and field offsets must equal
+#    the header's;
+#  - a sh block must parse (bash -n);
+#  - a block that waits with sigwake_wait() or sigwake_wait_fds() must take
+#    both the pending signals and the flags (or use sigwake_wait_take()).
+snip=$(mktemp -d "${TMPDIR:-/tmp}/sigwake-snippets.XXXXXX")
+trap 'rm -rf "$snip"' EXIT
+
+# extract <file>: writes $snip/<n>.{c,sh} with $snip/<n>.where (file:line)
+# and, for included blocks, $snip/<n>.from.
+extract() {
+	local f=$1 rel=${1#$TOP/}
+	case $f in
+	*.md)
+		awk -v dir="$snip" -v rel="$rel" '
+			function out(ext) { n = sprintf("%s/%s-%03d", dir, base, ++cnt)
+				file = n "." ext
+				print rel ":" NR > (n ".where")
+				if (from != "") print from > (n ".from")
+				from = "" }
+			BEGIN { base = rel; gsub(/[^A-Za-z0-9]/, "_", base) }
+			inb && $0 ~ "^" ind "```" { inb = 0; close(file); next }
+			inb { line = $0; if (index(line, ind) == 1) line = substr(line, length(ind) + 1)
+			      print line > file; next }
+			match($0, /^ *```(c|sh)$/) {
+				ind = $0; sub(/```.*/, "", ind)
+				lang = $0; sub(/^ *```/, "", lang)
+				out(lang); inb = 1; next }
+			/<!-- from [^ ]+ -->/ { from = $0; sub(/.*<!-- from /, "", from); sub(/ -->.*/, "", from); next }
+			/^ *$/ { next }
+			{ from = "" }
+		' "$f" ;;
+	*)
+		awk -v dir="$snip" -v rel="$rel" '
+			BEGIN { base = rel; gsub(/[^A-Za-z0-9]/, "_", base) }
+			/^\.EE/ { inb = 0; close(file); next }
+			inb { line = $0
+			      gsub(/\\-/, "-", line); gsub(/\\\(aq/, "\047", line)
+			      gsub(/\\\(dq/, "\"", line); gsub(/\\&/, "", line)
+			      gsub(/\\e/, "\\", line)
+			      print line > file; next }
+			/^\.EX/ { n = sprintf("%s/%s-%03d", dir, base, ++cnt); file = n ".c"
+				  print rel ":" NR > (n ".where"); inb = 1 }
+		' "$f" ;;
+	esac
+}
+
+for f in "$TOP/README.md" "$TOP"/docs/*.md "$TOP"/man/*.[0-9] "$TOP"/helper/man/*.[0-9]; do
+	[ -f "$f" ] && extract "$f"
+done
+
+uapi_structs=$(sed -n 's/^struct \(sigwake_[a-z_0-9]*\) {$/\1/p' "$uapi")
+
+# compile_block <block.c>: one C block, as described above.
+compile_block() {
+	local b=$1 tu=${1%.c}.tu.c s
+	if grep -qE '^struct sigwake_[a-z_0-9]+ \{' "$b"; then
+		{
+			echo '#include <stddef.h>'
+			echo '#include <linux/sigwake.h>'
+			sed -E 's/struct (sigwake_[a-z_0-9]+)/struct doc_\1/g' "$b"
+			awk '/^struct sigwake_[a-z_0-9]+ \{/ { s = $2; next }
+			     /^\};/ { if (s != "") printf("_Static_assert(sizeof(struct doc_%s) == sizeof(struct %s), \"size of %s\");\n", s, s, s); s = ""; next }
+			     s != "" && /;/ { f = $0; sub(/;.*/, "", f); sub(/\[.*/, "", f); n = split(f, w, /[ \t*]+/)
+				printf("_Static_assert(offsetof(struct doc_%s, %s) == offsetof(struct %s, %s), \"%s.%s\");\n", s, w[n], s, w[n], s, w[n]) }' "$b"
+		} >"$tu"
+		for s in $(sed -n 's/^struct \(sigwake_[a-z_0-9]*\) {$/\1/p' "$b"); do
+			grep -qx "$s" <<<"$uapi_structs" ||
+				{ echo "struct $s is not in the uapi header"; return 1; }
+		done
+	elif grep -Eq '^(static |struct [a-z_0-9]+ \{|(const )?[a-z_][a-z_0-9]*( \**| +)\**[a-z_][a-z_0-9]*\(.*[),]$|(const )?[a-z_][a-z_0-9]*( \**| +)\**[a-z_][a-z_0-9]*\(.*\) *\{)' "$b"; then
+		cp "$b" "$tu"
+	else
+		{
+			grep '^#include' "$b"
+			echo 'void snippet_body(void);'
+			echo 'void snippet_body(void)'
+			echo '{'
+			grep -v '^#include' "$b"
+			echo '}'
+		} >"$tu"
+	fi
+	cc -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-unused-variable \
+		-Wno-unused-function -Wno-unused-but-set-variable -Wno-empty-body \
+		-D_GNU_SOURCE -I"$TOP/uapi" -I"$TOP/helper" \
+		-include "$HOST_DIR/snippet-prelude.h" -c -o "${b%.c}.o" "$tu"
+}
+
+check_snippets() {
+	local b where from bad=0 n=0 content
+	for b in "$snip"/*.c "$snip"/*.sh; do
+		[ -f "$b" ] || continue
+		case $b in *.tu.c) continue ;; esac
+		n=$((n + 1))
+		where=$(cat "${b%.*}.where")
+		if [ -f "${b%.*}.from" ]; then
+			from=$(cat "${b%.*}.from")
+			content=$(cat "$TOP/$from" 2>/dev/null) ||
+				{ echo "$where: $from does not exist"; bad=1; continue; }
+			[[ $content == *"$(cat "$b")"* ]] ||
+				{ echo "$where: the block is not in $from as written"; bad=1; }
+		elif [[ $b == *.sh ]]; then
+			bash -n "$b" || { echo "$where: sh block does not parse"; bad=1; }
+		else
+			compile_block "$b" 2>&1 | sed "s|^|$where: |" | head -n 20
+			[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "$where: does not compile"; bad=1; }
+		fi
+		if grep -Eq 'sigwake_wait(_fds)?\(' "$b" &&
+		   ! { grep -q 'sigwake_take_pending' "$b" && grep -q 'sigwake_take_flags' "$b"; }; then
+			echo "$where: waits with sigwake_wait()/sigwake_wait_fds() but does not take both pending and flags (use sigwake_wait_take())"
+			bad=1
+		fi
+	done
+	echo "$n code blocks checked"
+	[ "$n" -gt 0 ] && [ "$bad" -eq 0 ]
+}
+tap_check "every code block of README.md, docs/ and the man pages compiles (or is in the file it quotes), and waits take what they report" check_snippets
+
+# libsigwake_test calls every function of <libsigwake.h>.
+lib_test_calls_all() {
+	local fn missing=0
+	for fn in $(names "$lib" | awk '$1 == "function" { print $2 }'); do
+		grep -q "\b$fn(" "$TOP/selftests/libsigwake_test.c" ||
+			{ echo "selftests/libsigwake_test.c never calls $fn()"; missing=1; }
+	done
+	return $missing
+}
+tap_check "selftests/libsigwake_test.c calls every function of libsigwake.h" lib_test_calls_all
+
+# The examples use the library's wrappers, not hand-rolled sigwake ioctls.
+examples_use_wrappers() {
+	! grep -n 'ioctl([^,]*, *SIGWAKE_IOC_' "$TOP"/examples/*.c
+}
+tap_check "examples/ call libsigwake, not SIGWAKE_IOC_* ioctls" examples_use_wrappers
+
+# The runner's documented defaults are its real ones.
+qemu_defaults() {
+	local mk rs doc
+	mk=$(sed -n 's/^KERNELS ?= *//p' "$TOP/selftests/qemu/Makefile")
+	rs=$(sed -n 's/^KERNELS=\${KERNELS:-\(.*\)}$/\1/p' "$TOP/selftests/qemu/run.sh")
+	doc=$(sed -n 's/^| `KERNELS` | `\([^`]*\)` |.*/\1/p' "$TOP/selftests/qemu/README.md")
+	echo "Makefile: '$mk', run.sh: '$rs', README: '$doc'"
+	[ -n "$mk" ] && [ "$mk" = "$rs" ] && [ "$mk" = "$doc" ]
+}
+tap_check "selftests/qemu/README.md gives the default KERNELS that the Makefile and run.sh use" qemu_defaults
 tap_done

@@ -43,9 +43,11 @@ tap_check "libsigwake.so.0 has SONAME libsigwake.so.0" \
 	bash -c "readelf -d '$dest/usr/lib/libsigwake.so.0' | grep -q 'SONAME.*\[libsigwake\.so\.0\]'"
 tap_check "pkg-config file: /usr/lib/pkgconfig/libsigwake.pc" \
 	expect /usr/lib/pkgconfig/libsigwake.pc
-tap_check "man pages: sigwake(4), libsigwake(3), a page name per function" \
+tap_check "man pages: sigwake(4), libsigwake(3), sigwake_wait_take(3), a page name per function" \
 	expect /usr/share/man/man4/sigwake.4 /usr/share/man/man3/libsigwake.3 \
-	       /usr/share/man/man3/sigwake_post.3 /usr/share/man/man3/sigwake_enter_guest.3
+	       /usr/share/man/man3/sigwake_wait_take.3 \
+	       /usr/share/man/man3/sigwake_post.3 /usr/share/man/man3/sigwake_enter_guest.3 \
+	       /usr/share/man/man3/sigwake_revoke.3
 tap_check "udev rule: /lib/udev/rules.d/60-sigwake.rules, MODE 0666" \
 	grep -q 'KERNEL=="sigwake".*MODE="0666"' "$dest/lib/udev/rules.d/60-sigwake.rules"
 tap_check "modules-load.d example in /usr/share/doc/sigwake/examples" \
@@ -129,6 +131,31 @@ tap_check "outside program links statically (pkg-config --static)" \
 tap_check "static program runs without libsigwake.so" \
 	bash -c "! readelf -d '$tmp/outside-static' 2>/dev/null | grep -q libsigwake &&
 		 '$tmp/outside-static'"
+
+# Without installing: pkg-config finds libsigwake-uninstalled.pc in the
+# helper build directory and points into the tree.
+tap_check "make -C helper writes libsigwake-uninstalled.pc" \
+	make -C "$src/helper" OUT="$tmp/uninst" static "$tmp/uninst/libsigwake-uninstalled.pc"
+ucflags=$(PKG_CONFIG_PATH=$tmp/uninst PKG_CONFIG_LIBDIR= pkg-config --cflags libsigwake 2>&1)
+ulibs=$(PKG_CONFIG_PATH=$tmp/uninst PKG_CONFIG_LIBDIR= pkg-config --static --libs libsigwake 2>&1)
+# shellcheck disable=SC2086
+tap_check "an outside program links against the tree's libsigwake, nothing installed" \
+	bash -c "cc -Wall -Werror -static -o '$tmp/outside-uninst' '$tmp/outside.c' $ucflags $ulibs &&
+		 [[ '$ucflags' == *'-I$src/helper'* ]] && '$tmp/outside-uninst'"
+
+# No kernel headers: the module targets say which and how to name
+# another kernel; install-user needs none.
+no_headers() {
+	local out
+	out=$(make -C "$src" module KERNELRELEASE=0.0-none 2>&1) && return 1
+	echo "$out" | grep -v '^make'
+	grep -q 'no kernel headers for 0.0-none' <<<"$out" &&
+		grep -q 'KERNELRELEASE=' <<<"$out" && grep -q 'KERNELDIR=' <<<"$out" &&
+		grep -q 'make install-user' <<<"$out"
+}
+tap_check "make without kernel headers names them, KERNELRELEASE=, KERNELDIR= and install-user" no_headers
+tap_check "make install-user needs no kernel headers" \
+	make -C "$src" install-user DESTDIR="$tmp/dest-user" PREFIX=/usr KERNELRELEASE=0.0-none
 
 # And back out again.
 if [ -n "$krel" ]; then

@@ -1,17 +1,23 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# run.sh check|demo|shell|fetch|bench
+# run.sh check|demo|shell|fetch|bench|run
 #
 # Boot real kernels in QEMU (TCG) with sigwake.ko and run the selftests
 # (check), the examples (demo) or an interactive shell (shell); "fetch"
 # only fills the kernel cache; "bench" runs sigwake-bench (bench/) in the VM
-# of $KERNEL.  See README.md for the variables.
+# of $KERNEL; "run" runs the user's static program $PROG (or every
+# executable in the directory $PROG) in the VM of $KERNEL, writing
+# nothing into the tree.  See README.md for the variables.
 set -eu
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=${SIGWAKE_TOP:-$(cd "$here/../.." && pwd)}
 BUILD=${SIGWAKE_BUILD:-$TOP/build/qemu}
+# "run": the module build, the initramfs and the logs go to RUN_OUT.
+if [ "${1:-}" = run ]; then
+	BUILD=${RUN_OUT:-${SIGWAKE_CACHE:-$HOME/.cache/sigwake}/run}
+fi
 
 KERNELS=${KERNELS:-5.10 6.1 6.12 7.2 6.1-rt 7.2-rt debug kcsan}
 KERNEL=${KERNEL:-6.1}
@@ -41,8 +47,8 @@ msg() { echo "qemu-run: $*" >&2; }
 
 mode=${1:-}
 case $mode in
-check|demo|shell|fetch|bench) ;;
-*) die "usage: $0 check|demo|shell|fetch|bench" ;;
+check|demo|shell|fetch|bench|run) ;;
+*) die "usage: $0 check|demo|shell|fetch|bench|run" ;;
 esac
 
 # Kernel splats that fail a run when they show up on the console.  "BUG:"
@@ -482,7 +488,9 @@ run_kernel() {
 		echo "  console: $kb/console.log"
 		echo "  results: $kb/result.tap"
 	fi
-	if [ "$vmode" = demo ]; then
+	if [ "$mode" = run ]; then
+		echo "$LABEL: $np programs passed, $nf failed"
+	elif [ "$vmode" = demo ]; then
 		echo "$LABEL demos: $np passed, $nf failed"
 	else
 		echo "$LABEL: $np passed, $nf failed, $ns skipped"
@@ -577,6 +585,45 @@ run_bench() {
 	return $rc
 }
 
+# ---------------------------------------------------------------- run
+# "make run PROG=<file or dir> [ARGS=...] [KERNEL=6.1] [OUT=dir]": the
+# user's static programs as the only "demos" of a VM of $KERNEL (each
+# passes if it exits 0 in time and prints no "not ok" line).  Nothing of
+# the tree is built but the module, and that into RUN_OUT.
+stage_run() {
+	local prog=${PROG:-} dir=$BUILD/user/run f name n=0
+	[ -n "$prog" ] || die "run: give PROG=<static program or directory> (make run PROG=path [ARGS=...] [KERNEL=6.1] [OUT=dir])"
+	[ -e "$prog" ] || die "run: PROG=$prog: no such file or directory"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	if [ -d "$prog" ]; then
+		[ -z "${ARGS:-}" ] || die "run: ARGS= is for a single program, not a directory"
+		for f in "$prog"/*; do
+			[ -f "$f" ] && [ -x "$f" ] || continue
+			stage_one "$f" "$dir"
+			n=$((n + 1))
+		done
+		[ "$n" -gt 0 ] || die "run: PROG=$prog holds no executable file"
+	else
+		[ -x "$prog" ] || die "run: PROG=$prog is not executable"
+		stage_one "$prog" "$dir" "${ARGS:-}"
+	fi
+	DEMOS_OUT=$dir TESTS_OUT=''
+}
+
+# stage_one <program> <dir> [args]: copy it, add its line to <dir>/DEMOS.
+stage_one() {
+	local f=$1 dir=$2 name
+	name=$(basename "$f")
+	case $name in *[!A-Za-z0-9._+-]*) die "run: $f: use a file name of letters, digits and ._+-" ;; esac
+	if [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] &&
+	   readelf -lW "$f" 2>/dev/null | grep -q 'Requesting program interpreter'; then
+		die "run: $f is dynamically linked, and the VM has no libc: link it with -static (pkg-config --static --libs libsigwake)"
+	fi
+	cp "$f" "$dir/$name"
+	echo "$name${3:+ $3}" >>"$dir/DEMOS"
+}
+
 # ---------------------------------------------------------------- main
 deps
 if [ -n "$SIGWAKE_KO" ]; then
@@ -596,10 +643,21 @@ if [ "$mode" = bench ]; then
 	exit $?
 fi
 
-# User-space programs do not depend on the kernel: build them once.
+if [ "$mode" = run ]; then
+	stage_run
+	msg "run: $(wc -l <"$DEMOS_OUT/DEMOS") program(s) on $KERNEL; output in $BUILD/$KERNEL"
+	status=0
+	run_kernel "$KERNEL" demo || status=1
+	echo "  console: $BUILD/$KERNEL/console.log"
+	echo "  output:  $BUILD/$KERNEL/result.tap"
+	exit $status
+fi
+
+# User-space programs do not depend on the kernel: build them once (the
+# selftests only where they run: check and shell).
 TESTS_OUT=$TESTS_DIR
 DEMOS_OUT=$DEMOS_DIR
-if [ -z "$TESTS_OUT" ]; then
+if [ -z "$TESTS_OUT" ] && [ "$mode" != demo ]; then
 	TESTS_OUT=$BUILD/user/tests
 	rc=0; build_user selftests "$TESTS_OUT" || rc=$?
 	case $rc in

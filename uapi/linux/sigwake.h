@@ -55,7 +55,8 @@
  *  EBADF     WAIT: the owning process closed a domain fd while the call
  *            waited (after it read its struct)
  *  ETIMEDOUT KICK with SIGWAKE_KICK_WAIT: the target stayed in guest code
- *  EOPNOTSUPP PREEMPT: the kernel lacks preempt notifiers
+ *  EOPNOTSUPP PREEMPT: the kernel lacks preempt notifiers; FORWARD: the
+ *            kernel lacks the signal_generate tracepoint
  *  ========  =============================================================
  *
  * Handles (threads and wait queues) are small integers starting at 1; 0 is
@@ -137,9 +138,19 @@ enum sigwake_thread_state {
 	SIGWAKE_WOKEN = 4
 };
 
-/* struct sigwake_thread_block.flags, set by the kernel, cleared by the runtime */
-#define SIGWAKE_TF_KICKED	(1u << 0)
-#define SIGWAKE_TF_PREEMPTED	(1u << 1)
+/*
+ * struct sigwake_thread_block.flags, set by the kernel, cleared by the
+ * runtime.  TF_KICKED is set by every kick: a POST that found the thread in
+ * guest code or a syscall, a SIGWAKE_IOC_KICK, a PREEMPT budget running out.
+ * The other bits tell the sources apart when several land before the
+ * runtime takes the flags: TF_PREEMPTED for the budget, TF_KICK_REQUESTED
+ * for SIGWAKE_IOC_KICK (a POST's kick leaves its bit in @pending).  A KICK
+ * that ends a sleep in SIGWAKE_IOC_WAIT sets no flag: the WAIT returns
+ * SIGWAKE_REASON_KICK instead.
+ */
+#define SIGWAKE_TF_KICKED		(1u << 0)
+#define SIGWAKE_TF_PREEMPTED		(1u << 1)
+#define SIGWAKE_TF_KICK_REQUESTED	(1u << 2)
 
 /* struct sigwake_wait_args.reason */
 enum sigwake_wait_reason {
@@ -395,12 +406,14 @@ struct sigwake_post_args {
  * of its wait.
  *  - sleeping in WAIT: woken with SIGWAKE_REASON_KICK; outcome
  *    SIGWAKE_POST_WOKEN;
- *  - RUNNING_IN_GUEST or IN_SYSCALL: SIGWAKE_TF_KICKED, kick_addr byte,
- *    kick_signo; outcome SIGWAKE_POST_KICKED;
+ *  - RUNNING_IN_GUEST or IN_SYSCALL: SIGWAKE_TF_KICKED and
+ *    SIGWAKE_TF_KICK_REQUESTED, kick_addr byte, kick_signo; outcome
+ *    SIGWAKE_POST_KICKED;
  *  - otherwise, including a thread that a WAKE, POST or KICK woke already
- *    and that has not returned from its WAIT yet: SIGWAKE_TF_KICKED is set,
- *    so the thread's next WAIT returns SIGWAKE_REASON_KICK at once; outcome
- *    SIGWAKE_POST_RECORDED.  No kick is lost.
+ *    and that has not returned from its WAIT yet: SIGWAKE_TF_KICKED and
+ *    SIGWAKE_TF_KICK_REQUESTED are set, so the thread's next WAIT returns
+ *    SIGWAKE_REASON_KICK at once; outcome SIGWAKE_POST_RECORDED.  No kick
+ *    is lost.
  *
  * @flags: SIGWAKE_KICK_WAIT: return only once the target is no longer
  *	RUNNING_IN_GUEST (it stored another state, or sleeps in WAIT),
@@ -504,7 +517,8 @@ struct sigwake_wq_destroy_args {
  * @pad: must be 0.
  *
  * Errors: EINVAL, ENOENT (unknown @target, or nothing to remove), ESRCH
- * (@target exited).
+ * (@target exited), EOPNOTSUPP (kernel without the signal_generate
+ * tracepoint).
  */
 struct sigwake_forward_args {
 	__u32 size;
