@@ -33,6 +33,7 @@
 
 #include "core.h"
 #include "genl.h"
+#include "genl-gen.h"
 
 /*
  * Joining a group can require a capability since Linux 6.7 (and in the 6.1
@@ -260,8 +261,7 @@ static int sigwake_nl_fill_domain(struct sk_buff *skb,
 	return 0;
 }
 
-static int sigwake_nl_domain_get_doit(struct sk_buff *skb,
-				      struct genl_info *info)
+int sigwake_nl_domain_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sigwake_nl_view view;
 	struct sigwake_domain *dom;
@@ -302,8 +302,8 @@ out_put:
  * cb->args[0]: the next domain id to look at.  With SIGWAKE_NL_A_DOMAIN_ID
  * the dump holds that domain only.
  */
-static int sigwake_nl_domain_get_dumpit(struct sk_buff *skb,
-					struct netlink_callback *cb)
+int sigwake_nl_domain_get_dumpit(struct sk_buff *skb,
+				 struct netlink_callback *cb)
 {
 	struct nlattr **attrs = sigwake_genl_dump_attrs(cb);
 	unsigned long index = cb->args[0];
@@ -478,8 +478,8 @@ static int sigwake_nl_fill_exited(struct sk_buff *skb,
  * cb->args[0]: the next thread handle; cb->args[1]: set once the domain was
  * found, so that a domain closed in the middle of a dump just ends it.
  */
-static int sigwake_nl_thread_get_dumpit(struct sk_buff *skb,
-					struct netlink_callback *cb)
+int sigwake_nl_thread_get_dumpit(struct sk_buff *skb,
+				 struct netlink_callback *cb)
 {
 	struct nlattr **attrs = sigwake_genl_dump_attrs(cb);
 	struct sigwake_nl_view view;
@@ -530,32 +530,13 @@ static int sigwake_nl_thread_get_dumpit(struct sk_buff *skb,
 
 /* ---------------------------------------------------------------- family */
 
-static const struct nla_policy sigwake_nl_domain_id_policy[] = {
-	[SIGWAKE_NL_A_DOMAIN_ID] = NLA_POLICY_MIN(NLA_U32, 1),
-};
-
 /*
- * Classic genl_ops with a policy each (split ops do not exist on 6.1).
- * No GENL_ADMIN_PERM: nothing here changes state, and every answer is
- * filtered by sigwake_nl_visible().
- */
-static const struct genl_ops sigwake_nl_ops[] = {
-	{
-		.cmd = SIGWAKE_NL_CMD_DOMAIN_GET,
-		.doit = sigwake_nl_domain_get_doit,
-		.dumpit = sigwake_nl_domain_get_dumpit,
-		.policy = sigwake_nl_domain_id_policy,
-		.maxattr = ARRAY_SIZE(sigwake_nl_domain_id_policy) - 1,
-	},
-	{
-		.cmd = SIGWAKE_NL_CMD_THREAD_GET,
-		.dumpit = sigwake_nl_thread_get_dumpit,
-		.policy = sigwake_nl_domain_id_policy,
-		.maxattr = ARRAY_SIZE(sigwake_nl_domain_id_policy) - 1,
-	},
-};
-
-/*
+ * The policy and the op table are generated from the YNL spec
+ * Documentation/netlink/specs/sigwake.yaml (module/genl-gen.c): classic
+ * small ops (split ops do not exist before 6.2) sharing one family-wide
+ * policy, the domain id.  No GENL_ADMIN_PERM: nothing here changes state,
+ * and every answer is filtered by sigwake_nl_visible().
+ *
  * resv_start_op is left at 0: every command gets strict validation (unknown
  * attributes and header fields rejected).  Usable from every network
  * namespace; the pid namespace and the user decide what a caller sees.
@@ -566,8 +547,10 @@ static struct genl_family sigwake_nl_family __ro_after_init = {
 	.module = THIS_MODULE,
 	.netnsok = true,
 	.parallel_ops = true,
-	.ops = sigwake_nl_ops,
-	.n_ops = ARRAY_SIZE(sigwake_nl_ops),
+	.policy = sigwake_nl_policy,
+	.maxattr = ARRAY_SIZE(sigwake_nl_policy) - 1,
+	.small_ops = sigwake_nl_ops,
+	.n_small_ops = ARRAY_SIZE(sigwake_nl_ops),
 	.mcgrps = sigwake_nl_mcgrps,
 	.n_mcgrps = SIGWAKE_NL_HAVE_MONITOR ? ARRAY_SIZE(sigwake_nl_mcgrps) : 0,
 };

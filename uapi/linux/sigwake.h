@@ -612,136 +612,19 @@ enum {
  *
  * Every domain and registered thread can be listed, and their creation and
  * end watched, over generic netlink (resolve SIGWAKE_GENL_NAME with the
- * "nlctrl" family, as genl_ctrl_resolve() does; the module is loaded on
- * demand through its "net-pf-16-proto-16-family-sigwake" alias).  The
- * family only reads: nothing it offers changes a domain.
- *
- * Requests are validated strictly: an attribute the command does not list,
- * a wrong length or a non-zero reserved header byte gives EINVAL, an
- * out-of-range value ERANGE, each with an extended-ack message (set
- * NETLINK_EXT_ACK on the socket to receive it).  Every u64
- * attribute is 64-bit aligned with SIGWAKE_NL_A_PAD (or _A_CNT_PAD inside
- * SIGWAKE_NL_A_COUNTERS).
- *
- * Visibility.  A caller sees a domain only if its owning process is visible
- * in the caller's pid namespace, and either the caller may read that process
- * as ptrace(2)'s PTRACE_MODE_READ_REALCREDS check allows without
- * capabilities (its own process; or the caller's real uid and gid are all of
- * the owner's ids and the owner is dumpable: not a setuid program the caller
- * started), or the caller has CAP_SYS_ADMIN in the initial user namespace.
- * Any other domain answers ENOENT, exactly as one that does not exist.  Pids,
- * tids and uids are translated into the caller's namespaces.
- *
- * Family: SIGWAKE_GENL_NAME, version SIGWAKE_GENL_VERSION; no user header.
- *
- * SIGWAKE_NL_CMD_DOMAIN_GET
- * -------------------------
- * As a dump (NLM_F_DUMP): one message per visible domain, in domain id
- * order; SIGWAKE_NL_A_DOMAIN_ID, if given, restricts the dump to that
- * domain.  As a plain request: SIGWAKE_NL_A_DOMAIN_ID is required and the
- * reply is that one domain (ENOENT if it is not visible).  Request:
- *
- *    SIGWAKE_NL_A_DOMAIN_ID: u32, >= 1
- *
- * Reply (command SIGWAKE_NL_CMD_DOMAIN_GET):
- *
- *    SIGWAKE_NL_A_DOMAIN_ID: u32
- *    SIGWAKE_NL_A_PID: u32, the owning process (thread group id)
- *    SIGWAKE_NL_A_COMM: NUL-terminated string, the opener's name
- *    SIGWAKE_NL_A_UID: u32, the opener's real uid
- *    SIGWAKE_NL_A_NR_THREADS: u32, registered threads (exited included)
- *    SIGWAKE_NL_A_NR_QUEUES: u32, wait queues
- *    SIGWAKE_NL_A_PINNED_PAGES: u64, distinct user pages pinned
- *    SIGWAKE_NL_A_QUEUED: u64, process-directed guest signals that every
- *        thread blocked (SIGWAKE_POST_QUEUED), bit (signo - 1)
- *    SIGWAKE_NL_A_COUNTERS: nested, since the domain was opened:
- *        SIGWAKE_NL_A_CNT_POSTS: u64, SIGWAKE_IOC_POST calls and forwarded
- *            host signals
- *        SIGWAKE_NL_A_CNT_WAKES: u64, threads woken by SIGWAKE_IOC_WAKE
- *        SIGWAKE_NL_A_CNT_KICKS: u64, kicks sent to threads in guest code
- *        SIGWAKE_NL_A_CNT_WAITS: u64, SIGWAKE_IOC_WAIT calls
- *        SIGWAKE_NL_A_CNT_TIMEOUTS: u64, waits that timed out
- *        SIGWAKE_NL_A_CNT_INTERRUPTED: u64, waits a host signal ended
- *        SIGWAKE_NL_A_CNT_FORWARDS: u64, host signals forwarded
- *        SIGWAKE_NL_A_CNT_PREEMPTIONS: u64, budget preemptions
- *
- * SIGWAKE_NL_CMD_THREAD_GET
- * -------------------------
- * Dump only (NLM_F_DUMP): one message per registered thread of one domain,
- * in handle order.  An unknown or invisible domain ends the dump with ENOENT
- * (in the NLMSG_DONE message, with an extended-ack message).  Request:
- *
- *    SIGWAKE_NL_A_DOMAIN_ID: u32, >= 1, required
- *
- * Reply (command SIGWAKE_NL_CMD_THREAD_GET):
- *
- *    SIGWAKE_NL_A_DOMAIN_ID: u32
- *    SIGWAKE_NL_A_HANDLE: u32
- *    SIGWAKE_NL_A_TID: u32, absent once the thread exited
- *    SIGWAKE_NL_A_KICK_SIGNO: u32
- *    SIGWAKE_NL_A_EXITED: flag, the thread exited (or exec'd) without
- *	unregistering
- *    SIGWAKE_NL_A_WAITING: flag, the thread sleeps in SIGWAKE_IOC_WAIT (the
- *        kernel's own view, not read from the block)
- *    the thread block, read under the thread's lock, absent once the
- *    registration ended (exit):
- *    SIGWAKE_NL_A_STATE: u32, enum sigwake_thread_state (as the runtime
- *        wrote it: any value)
- *    SIGWAKE_NL_A_FLAGS: u32, SIGWAKE_TF_*
- *    SIGWAKE_NL_A_PENDING: u64
- *    SIGWAKE_NL_A_BLOCKED: u64
- *    SIGWAKE_NL_A_WAKE_SEQ: u64
- *    SIGWAKE_NL_A_COUNTERS: nested, as for a domain, for this thread (posts
- *        it received, wakes by SIGWAKE_IOC_WAKE, kicks, its waits, ...)
- *
- * The "monitor" multicast group
- * -----------------------------
- * Group SIGWAKE_NL_MCGRP_MONITOR announces, in the initial network
- * namespace, every domain and registration as it starts and ends.  Joining
- * it requires CAP_SYS_ADMIN (in the initial user namespace): the events are
- * not filtered per listener, so pids and tids are given in the initial pid
- * namespace and uids in the initial user namespace.  On a kernel whose
- * generic netlink cannot restrict who joins a group (Linux 6.1 releases
- * older than the multicast-capability fix), the group is not offered at all.
- *
- * SIGWAKE_NL_CMD_DOMAIN_NEW, SIGWAKE_NL_CMD_DOMAIN_DEL: a domain was opened,
- * or its last file reference went away.  Attributes as in a DOMAIN_GET
- * reply; DOMAIN_DEL carries the final counters.  The THREAD_DEL of every
- * registration still open comes before the DOMAIN_DEL.
- *
- * SIGWAKE_NL_CMD_THREAD_NEW: a thread registered.  SIGWAKE_NL_A_DOMAIN_ID,
- * _HANDLE, _TID, _KICK_SIGNO.
- *
- * SIGWAKE_NL_CMD_THREAD_DEL: a registration ended, once per registration.
- * SIGWAKE_NL_A_DOMAIN_ID, _HANDLE, _TID, SIGWAKE_NL_A_REASON (u32, enum
- * sigwake_nl_thread_del_reason), SIGWAKE_NL_A_COUNTERS.  For a thread that
- * exited the event comes when the kernel has released its pages; its handle
- * lives on (ESRCH, SIGWAKE_NL_A_EXITED in dumps) until it is unregistered or
- * the domain is closed, and that gives no second event.
- *
- * SIGWAKE_NL_CMD_FORWARD_CHANGE: a host-signal forward (SIGWAKE_IOC_FORWARD)
- * was set, replaced or removed.  SIGWAKE_NL_A_DOMAIN_ID, _HOST_SIGNO,
- * _GUEST_SIGNO and _TARGET (absent on removal), SIGWAKE_NL_A_FORWARD_REMOVED
- * (flag) on removal.
+ * "nlctrl" family, as genl_ctrl_resolve() does).  The protocol, with every
+ * command, attribute and the visibility rules, is the YNL spec
+ * Documentation/netlink/specs/sigwake.yaml; the kernel's ynl tool drives
+ * the family from it (ynl --spec sigwake.yaml --dump domain-get).  The
+ * section below is generated from that spec.
  */
-#define SIGWAKE_GENL_NAME		"sigwake"
-#define SIGWAKE_GENL_VERSION		1
-#define SIGWAKE_NL_MCGRP_MONITOR	"monitor"
+/* YNL-GEN section begin: scripts/ynl-gen.sh owns everything up to its end */
+/* Do not edit directly, auto-generated from: */
+/*	Documentation/netlink/specs/sigwake.yaml */
+/* YNL-GEN uapi header */
 
-enum sigwake_nl_cmd {
-	SIGWAKE_NL_CMD_UNSPEC,
-	SIGWAKE_NL_CMD_DOMAIN_GET,
-	SIGWAKE_NL_CMD_THREAD_GET,
-	SIGWAKE_NL_CMD_DOMAIN_NEW,
-	SIGWAKE_NL_CMD_DOMAIN_DEL,
-	SIGWAKE_NL_CMD_THREAD_NEW,
-	SIGWAKE_NL_CMD_THREAD_DEL,
-	SIGWAKE_NL_CMD_FORWARD_CHANGE,
-
-	__SIGWAKE_NL_CMD_MAX
-};
-
-#define SIGWAKE_NL_CMD_MAX	(__SIGWAKE_NL_CMD_MAX - 1)
+#define SIGWAKE_GENL_NAME	"sigwake"
+#define SIGWAKE_GENL_VERSION	1
 
 enum sigwake_nl_attr {
 	SIGWAKE_NL_A_UNSPEC,
@@ -773,10 +656,8 @@ enum sigwake_nl_attr {
 
 	__SIGWAKE_NL_A_MAX
 };
+#define SIGWAKE_NL_A_MAX (__SIGWAKE_NL_A_MAX - 1)
 
-#define SIGWAKE_NL_A_MAX	(__SIGWAKE_NL_A_MAX - 1)
-
-/* Inside SIGWAKE_NL_A_COUNTERS; every counter is a u64. */
 enum sigwake_nl_cnt_attr {
 	SIGWAKE_NL_A_CNT_UNSPEC,
 	SIGWAKE_NL_A_CNT_PAD,
@@ -791,14 +672,39 @@ enum sigwake_nl_cnt_attr {
 
 	__SIGWAKE_NL_A_CNT_MAX
 };
+#define SIGWAKE_NL_A_CNT_MAX (__SIGWAKE_NL_A_CNT_MAX - 1)
 
-#define SIGWAKE_NL_A_CNT_MAX	(__SIGWAKE_NL_A_CNT_MAX - 1)
+enum sigwake_nl_cmd {
+	SIGWAKE_NL_CMD_DOMAIN_GET = 1,
+	SIGWAKE_NL_CMD_THREAD_GET,
+	SIGWAKE_NL_CMD_DOMAIN_NEW,
+	SIGWAKE_NL_CMD_DOMAIN_DEL,
+	SIGWAKE_NL_CMD_THREAD_NEW,
+	SIGWAKE_NL_CMD_THREAD_DEL,
+	SIGWAKE_NL_CMD_FORWARD_CHANGE,
 
-/* SIGWAKE_NL_A_REASON of SIGWAKE_NL_CMD_THREAD_DEL */
+	__SIGWAKE_NL_CMD_MAX
+};
+#define SIGWAKE_NL_CMD_MAX (__SIGWAKE_NL_CMD_MAX - 1)
+/* YNL-GEN section end */
+
+/*
+ * The multicast group that announces domains and registrations as they
+ * start and end (joining it requires CAP_SYS_ADMIN; see the spec).
+ */
+#define SIGWAKE_NL_MCGRP_MONITOR	"monitor"
+
+/**
+ * enum sigwake_nl_thread_del_reason - The reason attribute of a thread-del
+ *   event.
+ * @SIGWAKE_NL_DEL_UNREGISTER: SIGWAKE_IOC_UNREGISTER
+ * @SIGWAKE_NL_DEL_EXIT: the thread exited (or exec'd)
+ * @SIGWAKE_NL_DEL_CLOSE: the domain was closed
+ */
 enum sigwake_nl_thread_del_reason {
-	SIGWAKE_NL_DEL_UNREGISTER = 1,	/* SIGWAKE_IOC_UNREGISTER */
-	SIGWAKE_NL_DEL_EXIT = 2,	/* the thread exited */
-	SIGWAKE_NL_DEL_CLOSE = 3	/* the domain was closed */
+	SIGWAKE_NL_DEL_UNREGISTER = 1,
+	SIGWAKE_NL_DEL_EXIT = 2,
+	SIGWAKE_NL_DEL_CLOSE = 3
 };
 
 #endif /* _UAPI_LINUX_SIGWAKE_H */
