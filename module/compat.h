@@ -41,4 +41,23 @@ static inline ktime_t sigwake_timens_monotonic_offset(void)
 #define sigwake_genl_dump_attrs(cb)	(genl_dumpit_info(cb)->info.attrs)
 #endif
 
+/* ---------------------------------------------------- generic netlink */
+
+#include <net/genetlink.h>
+
+/*
+ * SIGWAKE_HAVE_GENL_MCAST_CAP: joining a multicast group can require a
+ * capability (GENL_MCAST_CAP_SYS_ADMIN) since Linux 6.7, and in the 6.1
+ * stable series since the fix was backported, so the define itself is the
+ * test.  Without it the "monitor" group would be open to every user:
+ * module/genl.c leaves the group out instead.
+ */
+#ifdef GENL_MCAST_CAP_SYS_ADMIN
+#define SIGWAKE_HAVE_GENL_MCAST_CAP	1
+#define SIGWAKE_GENL_MCAST_CAP_SYS_ADMIN	GENL_MCAST_CAP_SYS_ADMIN
+#else
+#define SIGWAKE_HAVE_GENL_MCAST_CAP	0
+#define SIGWAKE_GENL_MCAST_CAP_SYS_ADMIN	0
+#endif
+
 #endif /* _SIGWAKE_COMPAT_H */

@@ -50,7 +50,7 @@ extern unsigned int sigwake_kick_retry_us;
 
 /* Every live domain, by id; readers walk it under RCU. */
 extern struct xarray sigwake_domains;
-extern struct workqueue_struct *sigwake_wq_reap;
+extern struct workqueue_struct *sigwake_reap_workqueue;
 extern bool sigwake_forward_available;
 
 /*

@@ -35,19 +35,6 @@
 #include "genl.h"
 #include "genl-gen.h"
 
-/*
- * Joining a group can require a capability since Linux 6.7 (and in the 6.1
- * stable series since the fix was backported).  Without that the monitor
- * group would be open to every user: leave it out instead.
- */
-#ifdef GENL_MCAST_CAP_SYS_ADMIN
-#define SIGWAKE_NL_HAVE_MONITOR		true
-#define SIGWAKE_NL_MONITOR_FLAGS	GENL_MCAST_CAP_SYS_ADMIN
-#else
-#define SIGWAKE_NL_HAVE_MONITOR		false
-#define SIGWAKE_NL_MONITOR_FLAGS	0
-#endif
-
 static struct genl_family sigwake_nl_family;
 
 /* Index in sigwake_nl_mcgrps[] (the family's group offset is added). */
@@ -55,10 +42,14 @@ enum {
 	SIGWAKE_NL_MCGRP_MONITOR_IDX,
 };
 
+/*
+ * Only for CAP_SYS_ADMIN; on a kernel that cannot ask that of a listener
+ * (SIGWAKE_HAVE_GENL_MCAST_CAP, compat.h) the family has no group at all.
+ */
 static const struct genl_multicast_group sigwake_nl_mcgrps[] = {
 	[SIGWAKE_NL_MCGRP_MONITOR_IDX] = {
 		.name = SIGWAKE_NL_MCGRP_MONITOR,
-		.flags = SIGWAKE_NL_MONITOR_FLAGS,
+		.flags = SIGWAKE_GENL_MCAST_CAP_SYS_ADMIN,
 	},
 };
 
@@ -552,12 +543,12 @@ static struct genl_family sigwake_nl_family __ro_after_init = {
 	.small_ops = sigwake_nl_ops,
 	.n_small_ops = ARRAY_SIZE(sigwake_nl_ops),
 	.mcgrps = sigwake_nl_mcgrps,
-	.n_mcgrps = SIGWAKE_NL_HAVE_MONITOR ? ARRAY_SIZE(sigwake_nl_mcgrps) : 0,
+	.n_mcgrps = SIGWAKE_HAVE_GENL_MCAST_CAP ? ARRAY_SIZE(sigwake_nl_mcgrps) : 0,
 };
 
 int __init sigwake_genl_init(void)
 {
-	if (!SIGWAKE_NL_HAVE_MONITOR)
+	if (!SIGWAKE_HAVE_GENL_MCAST_CAP)
 		pr_notice("this kernel cannot restrict multicast groups: no \"%s\" group\n",
 			  SIGWAKE_NL_MCGRP_MONITOR);
 	return genl_register_family(&sigwake_nl_family);
@@ -573,7 +564,7 @@ void sigwake_genl_exit(void)
 /* Events go to the initial network namespace only. */
 static bool sigwake_nl_monitored(void)
 {
-	return SIGWAKE_NL_HAVE_MONITOR &&
+	return SIGWAKE_HAVE_GENL_MCAST_CAP &&
 	       genl_has_listeners(&sigwake_nl_family, &init_net,
 				  SIGWAKE_NL_MCGRP_MONITOR_IDX) > 0;
 }
