@@ -24,9 +24,12 @@
  * semantics (see copy_struct_from_user()): a caller compiled against an older,
  * shorter struct keeps working; a caller with a longer struct works as long as
  * the bytes the kernel does not know are zero.  Commands are encoded with
- * _IOWR() for tooling, but the kernel dispatches on the type and number only:
- * the size field, not the size bits, versions the struct.  Output fields are
- * written back only on success and only within the caller's size.
+ * _IOWR(), and the kernel checks the whole command: its direction, and size
+ * bits at least those of the struct's first version (a header's struct of
+ * any later version, shorter or longer than the kernel's, is accepted: the
+ * size field, not the size bits, versions the struct).  Other bits make an
+ * unknown command.  Output fields are written back only on success and only
+ * within the caller's size.
  *
  * Errors (ioctl(2) returns -1 and sets errno):
  *
