@@ -184,7 +184,16 @@ $(BUILD)/ksrc/.stamp:
 		'*/tools/testing/selftests/kselftest.h'
 	touch $@
 
-style: $(BUILD)/ksrc/.stamp
+# kernel-doc, from the same tarball (its own stamp: a tree extracted before
+# kernel-doc was needed gets it too).
+$(BUILD)/ksrc/scripts/kernel-doc:
+	@test -r $(KSRC_TARBALL) || { echo "$(KSRC_TARBALL) missing: apt-get install linux-source-6.1" >&2; exit 1; }
+	mkdir -p $(BUILD)/ksrc
+	tar -xJf $(KSRC_TARBALL) -C $(BUILD)/ksrc --strip-components=1 \
+		--wildcards '*/scripts/kernel-doc'
+	touch $@
+
+style: $(BUILD)/ksrc/.stamp $(BUILD)/ksrc/scripts/kernel-doc
 	$(BUILD)/ksrc/scripts/checkpatch.pl --no-tree --strict --terse \
 		--show-types -f $(filter-out module/compat.h,$(wildcard module/*.[ch]))
 	awk '/^\/\* YNL-GEN section begin/ { gen = 1 } \
@@ -195,6 +204,10 @@ style: $(BUILD)/ksrc/.stamp
 		--show-types --ignore BIT_MACRO -f $(BUILD)/ksrc/sigwake.h
 	$(BUILD)/ksrc/scripts/checkpatch.pl --no-tree --strict --terse \
 		--show-types --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f module/compat.h
+	@# kernel-doc -none prints a warning per problem: none is allowed.
+	$(BUILD)/ksrc/scripts/kernel-doc -none uapi/linux/sigwake.h \
+		$(wildcard module/*.[ch]) 2>&1 | tee $(BUILD)/kernel-doc.log
+	@test ! -s $(BUILD)/kernel-doc.log
 
 sparse:
 	$(MAKE) -C $(KERNELDIR) M=$(TOP) C=2 CF="-D__CHECK_ENDIAN__" modules

@@ -162,11 +162,9 @@ enum sigwake_post_outcome {
 };
 
 /**
- * DOC: SIGWAKE_IOC_REGISTER
- *
- * Register the calling thread in the domain.  One registration per thread per
- * domain; a thread may be registered in several domains.
- *
+ * struct sigwake_register_args - ioctl(SIGWAKE_IOC_REGISTER)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
  * @flags: none defined, must be 0.
  * @block: user address of the thread's struct sigwake_thread_block: non-zero,
  *	64-byte aligned, in a private or shared writable mapping.  Its page is
@@ -183,6 +181,9 @@ enum sigwake_post_outcome {
  *	kick is never lost.  0 never signals; SIGKILL and SIGSTOP are
  *	refused.
  * @handle: out: the thread's handle.
+ *
+ * Register the calling thread in the domain.  One registration per thread per
+ * domain; a thread may be registered in several domains.
  *
  * Errors: EINVAL (flags, block zero or misaligned, kick_signo out of range),
  * EFAULT (unmapped, read-only or kernel address), EEXIST, ENOSPC
@@ -204,7 +205,10 @@ struct sigwake_register_args {
 #define SIGWAKE_REGISTER_ARGS_SIZE_VER0		32
 
 /**
- * DOC: SIGWAKE_IOC_UNREGISTER
+ * struct sigwake_unregister_args - ioctl(SIGWAKE_IOC_UNREGISTER)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @handle: the thread's handle.
  *
  * End the registration of any thread of the domain (not only the caller).
  * If that thread is sleeping in SIGWAKE_IOC_WAIT, the wait ends with EIDRM.
@@ -220,11 +224,9 @@ struct sigwake_unregister_args {
 #define SIGWAKE_UNREGISTER_ARGS_SIZE_VER0	8
 
 /**
- * DOC: SIGWAKE_IOC_WAIT
- *
- * The calling registered thread sleeps until an event, atomically with
- * respect to every POST, WAKE and KICK.
- *
+ * struct sigwake_wait_args - ioctl(SIGWAKE_IOC_WAIT)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
  * @flags: SIGWAKE_WAIT_ABSTIME: @timeout_ns is a CLOCK_MONOTONIC deadline,
  *	read in the caller's time namespace.  Otherwise it is relative.
  * @wq: a wait-queue handle, or SIGWAKE_NO_WQ to wait only for the thread's
@@ -251,6 +253,9 @@ struct sigwake_unregister_args {
  *	stays WAITING, on its queue, meanwhile.  A negative @fd is ignored
  *	(revents 0); a closed one gives POLLNVAL.
  * @pad2: must be 0.
+ *
+ * The calling registered thread sleeps until an event, atomically with
+ * respect to every POST, WAKE and KICK.
  *
  * In order, under the thread's lock (and the queue's, if any):
  *  1. Guest signals queued for the domain (SIGWAKE_POST_QUEUED) that the
@@ -322,14 +327,17 @@ struct sigwake_pollfd {
 #define SIGWAKE_WAIT_FLAGS_ALL	(SIGWAKE_WAIT_ABSTIME)
 
 /**
- * DOC: SIGWAKE_IOC_WAKE
+ * struct sigwake_wake_args - ioctl(SIGWAKE_IOC_WAKE)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @wq: the queue's handle.
+ * @nr: the most threads to wake.
+ * @woken: out: the number of threads woken.
  *
  * Wake up to @nr threads waiting on queue @wq, oldest first.  Under the
  * queue's lock each one's @state becomes WOKEN and its @wake_seq is bumped
  * before it can run.  Threads that a POST or KICK already woke are not
  * counted.  @nr == 0 wakes none.
- *
- * @woken: out: the number of threads woken.
  *
  * Errors: ENOENT.
  */
@@ -343,14 +351,21 @@ struct sigwake_wake_args {
 #define SIGWAKE_WAKE_ARGS_SIZE_VER0		16
 
 /**
- * DOC: SIGWAKE_IOC_POST
+ * struct sigwake_post_args - ioctl(SIGWAKE_IOC_POST)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @flags: none defined, must be 0.
+ * @target: a thread handle or SIGWAKE_TARGET_ANY.
+ * @signo: the guest signal, 1..SIGWAKE_NSIG.
+ * @handle: out: the thread that received the signal.
+ * @outcome: out: enum sigwake_post_outcome.
  *
  * Post guest signal @signo (1..64) to thread @target, or process-directed
  * with SIGWAKE_TARGET_ANY.  Callable from any thread of the owning process,
  * including from inside a host signal handler.
  *
- * The @pending bit is set (full barrier); then, if the target does not block
- * @signo:
+ * The @pending bit is set (full barrier); then, if the target does not
+ * block @signo:
  *  - it sleeps in SIGWAKE_IOC_WAIT: @state WOKEN, @wake_seq bumped, woken
  *    with SIGWAKE_REASON_SIGNAL; outcome SIGWAKE_POST_WOKEN.  A thread that
  *    a WAKE, POST or KICK woke already, and that has not returned yet, is
@@ -374,10 +389,6 @@ struct sigwake_wake_args {
  * Standard-signal semantics: posting a signal that is already pending or
  * queued coalesces with it.
  *
- * @flags: none defined, must be 0.
- * @handle: out: the thread that received the signal.
- * @outcome: out: enum sigwake_post_outcome.
- *
  * Errors: EINVAL (flags, signo), ENOENT, ESRCH.
  */
 struct sigwake_post_args {
@@ -392,7 +403,19 @@ struct sigwake_post_args {
 #define SIGWAKE_POST_ARGS_SIZE_VER0		24
 
 /**
- * DOC: SIGWAKE_IOC_KICK
+ * struct sigwake_kick_args - ioctl(SIGWAKE_IOC_KICK)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @flags: SIGWAKE_KICK_WAIT: return only once the target is no longer
+ *	RUNNING_IN_GUEST (it stored another state, or sleeps in WAIT),
+ *	re-kicking it every kick_retry_us microseconds (module parameter,
+ *	default 1000) while it stays there: a single signal can be lost (it
+ *	arrived just before the runtime entered guest code and checked the
+ *	kick byte too early), a kick retried until seen cannot.
+ * @target: a thread handle.
+ * @outcome: out: enum sigwake_post_outcome of the first kick.
+ * @timeout_ns: with SIGWAKE_KICK_WAIT, how long to wait (relative;
+ *	SIGWAKE_TIMEOUT_NONE waits forever, 0 checks once); otherwise 0.
  *
  * POST without a guest signal: force thread @target out of guest code or out
  * of its wait.
@@ -404,16 +427,6 @@ struct sigwake_post_args {
  *    and that has not returned from its WAIT yet: SIGWAKE_TF_KICKED is set,
  *    so the thread's next WAIT returns SIGWAKE_REASON_KICK at once; outcome
  *    SIGWAKE_POST_RECORDED.  No kick is lost.
- *
- * @flags: SIGWAKE_KICK_WAIT: return only once the target is no longer
- *	RUNNING_IN_GUEST (it stored another state, or sleeps in WAIT),
- *	re-kicking it every kick_retry_us microseconds (module parameter,
- *	default 1000) while it stays there: a single signal can be lost (it
- *	arrived just before the runtime entered guest code and checked the
- *	kick byte too early), a kick retried until seen cannot.
- * @timeout_ns: with SIGWAKE_KICK_WAIT, how long to wait (relative;
- *	SIGWAKE_TIMEOUT_NONE waits forever, 0 checks once); otherwise 0.
- * @outcome: out: enum sigwake_post_outcome of the first kick.
  *
  * Errors: EINVAL, ENOENT, ESRCH (a target that exits after the first kick
  * has left guest code: that is a success), ETIMEDOUT (still in guest at
@@ -433,16 +446,17 @@ struct sigwake_kick_args {
 #define SIGWAKE_KICK_FLAGS_ALL	(SIGWAKE_KICK_WAIT)
 
 /**
- * DOC: SIGWAKE_IOC_WQ_CREATE
- *
- * Create a wait queue.
- *
+ * struct sigwake_wq_create_args - ioctl(SIGWAKE_IOC_WQ_CREATE)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
  * @flags: none defined, must be 0.
  * @word: 0 for a plain queue, or the user address of a 4-byte aligned __u32
  *	that SIGWAKE_IOC_WAIT compares with its @expected value under the
  *	queue's lock.  Its page is pinned and charged like a thread block's.
  * @handle: out: the queue's handle.
  * @pad: must be 0.
+ *
+ * Create a wait queue.
  *
  * Errors: EINVAL (flags, pad, misaligned word), EFAULT, ENOSPC
  * (max_queues_per_domain, or max_queues_per_user over all the domains of
@@ -459,7 +473,10 @@ struct sigwake_wq_create_args {
 #define SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0	24
 
 /**
- * DOC: SIGWAKE_IOC_WQ_DESTROY
+ * struct sigwake_wq_destroy_args - ioctl(SIGWAKE_IOC_WQ_DESTROY)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @handle: the queue's handle.
  *
  * Destroy a wait queue.  Threads still waiting on it return EIDRM.
  *
@@ -473,7 +490,16 @@ struct sigwake_wq_destroy_args {
 #define SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0	8
 
 /**
- * DOC: SIGWAKE_IOC_FORWARD
+ * struct sigwake_forward_args - ioctl(SIGWAKE_IOC_FORWARD)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @flags: SIGWAKE_FORWARD_REMOVE.
+ * @host_signo: 1..64, not SIGKILL or SIGSTOP.  It may be a kick_signo:
+ *	the kick signals sigwake itself sends are never forwarded, the same
+ *	signal sent by anyone else (kill(2), the kernel) is.
+ * @guest_signo: 1..64 (ignored with SIGWAKE_FORWARD_REMOVE).
+ * @target: a thread handle or SIGWAKE_TARGET_ANY (ignored with REMOVE).
+ * @pad: must be 0.
  *
  * Route host signal @host_signo, whenever it is sent to the owning process
  * (kill(2) from anywhere, a terminal's Ctrl-C, tgkill(2) to any of its
@@ -498,14 +524,6 @@ struct sigwake_wq_destroy_args {
  * SIGWAKE_FORWARD_REMOVE drops it (ENOENT if there is none).  Forwards end
  * when the domain is closed.  At most one route per host signal.
  *
- * @flags: SIGWAKE_FORWARD_REMOVE.
- * @host_signo: 1..64, not SIGKILL or SIGSTOP.  It may be a kick_signo:
- *	the kick signals sigwake itself sends are never forwarded, the same
- *	signal sent by anyone else (kill(2), the kernel) is.
- * @guest_signo: 1..64 (ignored with SIGWAKE_FORWARD_REMOVE).
- * @target: a thread handle or SIGWAKE_TARGET_ANY (ignored with REMOVE).
- * @pad: must be 0.
- *
  * Errors: EINVAL, ENOENT (unknown @target, or nothing to remove), ESRCH
  * (@target exited).
  */
@@ -524,7 +542,14 @@ struct sigwake_forward_args {
 #define SIGWAKE_FORWARD_FLAGS_ALL	(SIGWAKE_FORWARD_REMOVE)
 
 /**
- * DOC: SIGWAKE_IOC_PREEMPT
+ * struct sigwake_preempt_args - ioctl(SIGWAKE_IOC_PREEMPT)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @flags: none defined, must be 0.
+ * @target: a thread handle or SIGWAKE_TARGET_ALL.
+ * @pad: must be 0.
+ * @budget_ns: 0 turns preemption off, else at least
+ *	SIGWAKE_PREEMPT_MIN_BUDGET_NS.
  *
  * Give thread @target (or every thread of the domain, present and future,
  * with SIGWAKE_TARGET_ALL) a native-CPU budget: when it has stayed
@@ -550,12 +575,6 @@ struct sigwake_forward_args {
  * a CPU.  Nothing interrupts the target's system calls or sleeps.  Once
  * UNREGISTER (or close) returns, nothing more is written into the block or
  * the kick byte (a kick signal already being sent may still arrive).
- *
- * @flags: none defined, must be 0.
- * @target: a thread handle or SIGWAKE_TARGET_ALL.
- * @pad: must be 0.
- * @budget_ns: 0 turns preemption off, else at least
- *	SIGWAKE_PREEMPT_MIN_BUDGET_NS.
  *
  * Errors: EINVAL, ENOENT, ESRCH, EOPNOTSUPP (kernel without preempt
  * notifiers).
