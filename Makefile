@@ -191,7 +191,10 @@ deb:
 	lintian --fail-on error --no-tag-display-limit $(DEB_DIR)/*.changes
 
 # Static checks.  checkpatch.pl comes from the linux-source tarball, extracted
-# at build time; it is never part of this repository.
+# at build time; it is never part of this repository.  The section of the
+# uapi header that ynl-gen writes (scripts/ynl-gen.sh) is checked by its
+# generator, not by checkpatch: its lines are blanked out, keeping the line
+# numbers of the rest.
 $(BUILD)/ksrc/.stamp:
 	@test -r $(KSRC_TARBALL) || { echo "$(KSRC_TARBALL) missing: apt-get install linux-source-6.1" >&2; exit 1; }
 	mkdir -p $(BUILD)/ksrc
@@ -202,13 +205,30 @@ $(BUILD)/ksrc/.stamp:
 		'*/tools/testing/selftests/kselftest.h'
 	touch $@
 
-style: $(BUILD)/ksrc/.stamp
+# kernel-doc, from the same tarball (its own stamp: a tree extracted before
+# kernel-doc was needed gets it too).
+$(BUILD)/ksrc/scripts/kernel-doc:
+	@test -r $(KSRC_TARBALL) || { echo "$(KSRC_TARBALL) missing: apt-get install linux-source-6.1" >&2; exit 1; }
+	mkdir -p $(BUILD)/ksrc
+	tar -xJf $(KSRC_TARBALL) -C $(BUILD)/ksrc --strip-components=1 \
+		--wildcards '*/scripts/kernel-doc'
+	touch $@
+
+style: $(BUILD)/ksrc/.stamp $(BUILD)/ksrc/scripts/kernel-doc
 	$(BUILD)/ksrc/scripts/checkpatch.pl --no-tree --strict --terse \
 		--show-types -f $(filter-out module/compat.h,$(wildcard module/*.[ch]))
+	awk '/^\/\* YNL-GEN section begin/ { gen = 1 } \
+	     { print gen ? "/* generated */" : $$0 } \
+	     /^\/\* YNL-GEN section end/ { gen = 0 }' \
+		uapi/linux/sigwake.h > $(BUILD)/ksrc/sigwake.h
 	$(BUILD)/ksrc/scripts/checkpatch.pl --no-tree --strict --terse \
-		--show-types --ignore BIT_MACRO -f uapi/linux/sigwake.h
+		--show-types --ignore BIT_MACRO -f $(BUILD)/ksrc/sigwake.h
 	$(BUILD)/ksrc/scripts/checkpatch.pl --no-tree --strict --terse \
 		--show-types --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f module/compat.h
+	@# kernel-doc -none prints a warning per problem: none is allowed.
+	$(BUILD)/ksrc/scripts/kernel-doc -none uapi/linux/sigwake.h \
+		$(wildcard module/*.[ch]) 2>&1 | tee $(BUILD)/kernel-doc.log
+	@test ! -s $(BUILD)/kernel-doc.log
 
 sparse:
 	$(KERNELDIR_OK)

@@ -40,6 +40,8 @@
 
 #include <linux/sigwake.h>
 
+#include "sigwake_nl.h"
+
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif
@@ -325,41 +327,11 @@ struct ctl {
 	int family;
 };
 
-/* The outcome of one request: errno and the kernel's extended ack. */
+/* The outcome of one request, and what to do with each answer. */
 struct reply {
-	int err;
-	char msg[256];
-	int miss_type;
-	bool done;
+	struct sigwake_nl_ack ack;
 	int (*parse)(struct nlattr **tb, void *arg);
 	void *arg;
-};
-
-static struct nla_policy attr_policy[SIGWAKE_NL_A_MAX + 1] = {
-	[SIGWAKE_NL_A_DOMAIN_ID] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_PID] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_COMM] = { .type = NLA_STRING },
-	[SIGWAKE_NL_A_UID] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_NR_THREADS] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_NR_QUEUES] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_PINNED_PAGES] = { .type = NLA_U64 },
-	[SIGWAKE_NL_A_QUEUED] = { .type = NLA_U64 },
-	[SIGWAKE_NL_A_COUNTERS] = { .type = NLA_NESTED },
-	[SIGWAKE_NL_A_HANDLE] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_TID] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_KICK_SIGNO] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_EXITED] = { .type = NLA_FLAG },
-	[SIGWAKE_NL_A_WAITING] = { .type = NLA_FLAG },
-	[SIGWAKE_NL_A_STATE] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_FLAGS] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_PENDING] = { .type = NLA_U64 },
-	[SIGWAKE_NL_A_BLOCKED] = { .type = NLA_U64 },
-	[SIGWAKE_NL_A_WAKE_SEQ] = { .type = NLA_U64 },
-	[SIGWAKE_NL_A_REASON] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_HOST_SIGNO] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_GUEST_SIGNO] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_TARGET] = { .type = NLA_U32 },
-	[SIGWAKE_NL_A_FORWARD_REMOVED] = { .type = NLA_FLAG },
 };
 
 static uint32_t get_u32(struct nlattr **tb, int type)
@@ -374,15 +346,7 @@ static uint64_t get_u64(struct nlattr **tb, int type)
 
 static void parse_counters(struct nlattr *nest, struct counters *c)
 {
-	struct nlattr *tb[SIGWAKE_NL_A_CNT_MAX + 1];
-	int i;
-
-	memset(c, 0, sizeof(*c));
-	if (!nest || nla_parse_nested(tb, SIGWAKE_NL_A_CNT_MAX, nest, NULL))
-		return;
-	for (i = SIGWAKE_NL_A_CNT_POSTS; i <= SIGWAKE_NL_A_CNT_MAX; i++)
-		if (tb[i] && nla_len(tb[i]) >= (int)sizeof(uint64_t))
-			c->v[i] = nla_get_u64(tb[i]);
+	sigwake_nl_counters(nest, c->v);
 }
 
 static void parse_domain(struct nlattr **tb, struct domain *d)
@@ -417,79 +381,17 @@ static void parse_thread(struct nlattr **tb, struct thread *t)
 	parse_counters(tb[SIGWAKE_NL_A_COUNTERS], &t->cnt);
 }
 
-/* The extended-ack attributes that follow an error code at @tlvs. */
-static void parse_extack(struct reply *r, void *tlvs, int len)
-{
-	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
-
-	if (len <= 0 || nla_parse(tb, NLMSGERR_ATTR_MAX, tlvs, len, NULL))
-		return;
-	if (tb[NLMSGERR_ATTR_MSG])
-		snprintf(r->msg, sizeof(r->msg), "%s",
-			 nla_get_string(tb[NLMSGERR_ATTR_MSG]));
-	if (tb[NLMSGERR_ATTR_MISS_TYPE])
-		r->miss_type = (int)nla_get_u32(tb[NLMSGERR_ATTR_MISS_TYPE]);
-}
-
-static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *err, void *arg)
-{
-	struct nlmsghdr *nlh = (struct nlmsghdr *)err - 1;
-	struct reply *r = arg;
-	int off;
-
-	(void)nla;
-	r->err = err->error < 0 ? -err->error : err->error;
-	r->done = true;
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-		/* The request is echoed unless the kernel capped the ack. */
-		off = NLMSG_HDRLEN + sizeof(*err);
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += err->msg.nlmsg_len - NLMSG_HDRLEN;
-		parse_extack(r, (char *)nlh + off, (int)nlh->nlmsg_len - off);
-	}
-	return NL_STOP;
-}
-
-/* NLMSG_DONE carries the error of a dump that failed, and its ack TLVs. */
-static int on_finish(struct nl_msg *msg, void *arg)
-{
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct reply *r = arg;
-	int code;
-
-	r->done = true;
-	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(int)))
-		return NL_STOP;
-	memcpy(&code, nlmsg_data(nlh), sizeof(code));
-	if (code < 0)
-		r->err = -code;
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
-		parse_extack(r, (char *)nlmsg_data(nlh) + NLMSG_ALIGN(sizeof(int)),
-			     (int)nlh->nlmsg_len - NLMSG_LENGTH(sizeof(int)));
-	return NL_STOP;
-}
-
-static int on_ack(struct nl_msg *msg, void *arg)
-{
-	struct reply *r = arg;
-
-	(void)msg;
-	r->done = true;
-	return NL_STOP;
-}
-
 static int on_valid(struct nl_msg *msg, void *arg)
 {
 	struct nlattr *tb[SIGWAKE_NL_A_MAX + 1];
 	struct reply *r = arg;
 
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, SIGWAKE_NL_A_MAX,
-			  attr_policy) < 0) {
+	if (sigwake_nl_parse(nlmsg_hdr(msg), tb) < 0) {
 		fprintf(stderr, PROG ": skipping a malformed message\n");
 		return NL_SKIP;
 	}
 	if (r->parse && r->parse(tb, r->arg) < 0) {
-		r->err = ENOMEM;
+		r->ack.err = -ENOMEM;
 		return NL_STOP;
 	}
 	return NL_OK;
@@ -503,18 +405,20 @@ static int errno_status(int err)
 
 static int report(const char *what, const struct reply *r)
 {
+	int err = -r->ack.err;
+
 	/* The kernel's own words first, when it sent some. */
-	if (r->msg[0])
-		fprintf(stderr, PROG ": %s: %s (%s)", what, r->msg,
-			strerror(r->err));
+	if (r->ack.msg[0])
+		fprintf(stderr, PROG ": %s: %s (%s)", what, r->ack.msg,
+			strerror(err));
 	else
-		fprintf(stderr, PROG ": %s: %s", what, strerror(r->err));
-	if (r->miss_type)
-		fprintf(stderr, " (missing attribute %d)", r->miss_type);
-	if (r->err == EPERM || r->err == EACCES)
+		fprintf(stderr, PROG ": %s: %s", what, strerror(err));
+	if (r->ack.miss_type)
+		fprintf(stderr, " (missing attribute %d)", r->ack.miss_type);
+	if (err == EPERM || err == EACCES)
 		fprintf(stderr, " (permission denied: this needs CAP_SYS_ADMIN)");
 	fputc('\n', stderr);
-	return errno_status(r->err);
+	return errno_status(err);
 }
 
 static void nl_socket_ext_ack(struct nl_sock *sk)
@@ -592,9 +496,7 @@ static int ctl_request(struct ctl *c, uint8_t cmd, bool dump,
 		goto out;
 	}
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_valid, r);
-	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, on_finish, r);
-	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, on_ack, r);
-	nl_cb_err(cb, NL_CB_CUSTOM, on_error, r);
+	sigwake_nl_ack_cb(cb, &r->ack);
 
 	ret = nl_send_auto(c->sk, msg);
 	if (ret < 0) {
@@ -602,16 +504,16 @@ static int ctl_request(struct ctl *c, uint8_t cmd, bool dump,
 		ret = EXIT_ERROR;
 		goto out;
 	}
-	while (!r->done && !r->err) {
+	while (!r->ack.done && !r->ack.err) {
 		ret = nl_recvmsgs(c->sk, cb);
-		if (ret < 0 && !r->err) {
+		if (ret < 0 && !r->ack.err) {
 			fprintf(stderr, PROG ": %s: %s\n", what,
 				nl_geterror(ret));
 			ret = ret == -NLE_PERM ? EXIT_PERM : EXIT_ERROR;
 			goto out;
 		}
 	}
-	ret = r->err ? report(what, r) : EXIT_OK;
+	ret = r->ack.err ? report(what, r) : EXIT_OK;
 out:
 	nl_cb_put(cb);
 	nlmsg_free(msg);
@@ -1133,7 +1035,7 @@ static int on_event(struct nl_msg *msg, void *arg)
 	struct genlmsghdr *gh = nlmsg_data(nlh);
 
 	(void)arg;
-	if (genlmsg_parse(nlh, 0, tb, SIGWAKE_NL_A_MAX, attr_policy) < 0)
+	if (sigwake_nl_parse(nlh, tb) < 0)
 		return NL_SKIP;
 	print_event(gh->cmd, tb);
 	if (events_max && events_seen >= events_max)

@@ -133,6 +133,49 @@ static inline int sigwake_genl_check_header(const struct nlmsghdr *nlh,
 	return 0;
 }
 
+/*
+ * Register @family.  Before 6.0 a dump's start checks the reserved byte
+ * (above), and as small ops have no .start, the family registers full ops
+ * made from its small ones in @ops (as many entries as small ops).
+ */
+#ifdef SIGWAKE_COMPAT_NO_GENL_RESERVED_CHECK
+static inline int sigwake_genl_dump_start(struct netlink_callback *cb)
+{
+	return sigwake_genl_check_header(cb->nlh, cb->extack);
+}
+
+static inline int sigwake_genl_register_family(struct genl_family *family,
+					       struct genl_ops *ops)
+{
+	unsigned int i;
+
+	for (i = 0; i < family->n_small_ops; i++) {
+		const struct genl_small_ops *s = &family->small_ops[i];
+
+		ops[i] = (struct genl_ops) {
+			.cmd = s->cmd,
+			.internal_flags = s->internal_flags,
+			.flags = s->flags,
+			.validate = s->validate,
+			.doit = s->doit,
+			.start = s->dumpit ? sigwake_genl_dump_start : NULL,
+			.dumpit = s->dumpit,
+		};
+	}
+	family->ops = ops;
+	family->n_ops = family->n_small_ops;
+	family->small_ops = NULL;
+	family->n_small_ops = 0;
+	return genl_register_family(family);
+}
+#else
+static inline int sigwake_genl_register_family(struct genl_family *family,
+					       struct genl_ops *ops)
+{
+	return genl_register_family(family);
+}
+#endif
+
 #ifdef SIGWAKE_COMPAT_NO_IN_HARDIRQ
 #define in_hardirq()	in_irq()
 #endif
@@ -184,6 +227,25 @@ static inline bool sigwake_dumpable_as_user(struct task_struct *task,
 #define SIGWAKE_EXIT_PROBE_ARGS	struct task_struct *task, bool group_dead
 #else
 #define SIGWAKE_EXIT_PROBE_ARGS	struct task_struct *task
+#endif
+
+/* ---------------------------------------------------- generic netlink */
+
+#include <net/genetlink.h>
+
+/*
+ * SIGWAKE_HAVE_GENL_MCAST_CAP: joining a multicast group can require a
+ * capability (GENL_MCAST_CAP_SYS_ADMIN) since Linux 6.7, and in the 6.1
+ * stable series since the fix was backported, so the define itself is the
+ * test.  Without it the "monitor" group would be open to every user:
+ * module/genl.c leaves the group out instead.
+ */
+#ifdef GENL_MCAST_CAP_SYS_ADMIN
+#define SIGWAKE_HAVE_GENL_MCAST_CAP	1
+#define SIGWAKE_GENL_MCAST_CAP_SYS_ADMIN	GENL_MCAST_CAP_SYS_ADMIN
+#else
+#define SIGWAKE_HAVE_GENL_MCAST_CAP	0
+#define SIGWAKE_GENL_MCAST_CAP_SYS_ADMIN	0
 #endif
 
 #endif /* _SIGWAKE_COMPAT_H */

@@ -54,7 +54,7 @@ extern unsigned int sigwake_kick_retry_us;
 
 /* Every live domain, by id; readers walk it under RCU. */
 extern struct xarray sigwake_domains;
-extern struct workqueue_struct *sigwake_wq_reap;
+extern struct workqueue_struct *sigwake_reap_workqueue;
 extern bool sigwake_forward_available;
 
 /*
@@ -100,8 +100,17 @@ DECLARE_PER_CPU(struct sigwake_kick_mark,
 
 /**
  * struct sigwake_counters - event counts, for statistics
+ * @posts: SIGWAKE_IOC_POST calls and forwarded host signals.
+ * @wakes: threads woken by SIGWAKE_IOC_WAKE.
+ * @kicks: kicks sent to threads in guest code.
+ * @waits: SIGWAKE_IOC_WAIT calls.
+ * @timeouts: waits that timed out.
+ * @interrupted: waits a host signal ended.
+ * @forwards: host signals forwarded.
+ * @preemptions: budget preemptions.
  *
- * Updated with atomic64 operations, read without locking.
+ * Updated with atomic64 operations, read without locking (genl.c reports
+ * them as the counters attribute).
  */
 struct sigwake_counters {
 	atomic64_t posts;
@@ -137,12 +146,15 @@ struct sigwake_ucount {
  *	RLIMIT_MEMLOCK charge.
  * @ucount: @user's totals over all its domains; @nr_wqs is counted there.
  * @charge_memlock: false if the opener had CAP_IPC_LOCK.
+ * @comm: the opener's name, when it opened the domain.
  * @lock: serializes registration, unregistration, queue creation and
  *	destruction, reaping, flushes and teardown; protects @nr_threads and
  *	@nr_wqs.  Lookups in @threads, @tids and @wqs take no lock (RCU).
  *	Never held across a user page fault (pins are taken before it).
  * @flushes: close(2)s of a descriptor of the domain by its owner; written
  *	under @lock, read by WAIT under the thread's lock.
+ * @nr_threads: registered threads, exited ones included; under @lock.
+ * @nr_wqs: wait queues; under @lock.
  * @threads: handle -> struct sigwake_thread, marked SIGWAKE_XA_LIVE; an
  *	exited thread that the reaper released leaves only a value entry
  *	(xa_mk_value(kick_signo)), which answers ESRCH until unregistered.
@@ -150,10 +162,13 @@ struct sigwake_ucount {
  * @wqs: handle -> struct sigwake_wq.
  * @pin_lock: protects @pins and @nr_pinned.
  * @pins: page frame number -> struct sigwake_pin.
+ * @nr_pinned: distinct pages in @pins.
  * @waiters_lock: protects @waiters and @queued; process context only.
  * @waiters: threads inside SIGWAKE_IOC_WAIT, oldest first.
  * @queued: process-directed guest signals that every thread blocked.
  * @exited: threads whose task exited, for @reap_work to release.
+ * @reap_work: releases the threads on @exited, on sigwake_reap_workqueue;
+ *	a queued one holds a domain reference.
  * @fwd_mask: host signals with a FORWARD route; written under @lock, read
  *	locklessly by the signal_generate probe.
  * @fwd_routes: per host signal, guest signo | target << 32; 0 for none.
@@ -165,6 +180,9 @@ struct sigwake_ucount {
  * @preempt_all: PREEMPT budget for every thread, present and future;
  *	written and read under @lock.
  * @free_work: frees the domain in process context after the last put.
+ * @stats: the domain's counters, since it was opened.
+ * @rcu: frees the domain after a grace period (RCU readers of
+ *	sigwake_domains).
  */
 struct sigwake_domain {
 	refcount_t ref;
@@ -221,18 +239,32 @@ struct sigwake_domain {
  *	checks against POST, KICK and WAKE.  Protects @dead, @exited,
  *	@waiting, @wake and every access to the memory behind @blk and
  *	@kick_byte, which is only touched while !@dead.
+ * @dead: the registration ended (unregistered, exited, or the domain is
+ *	closing): @blk, @kick_byte and @task may be released at any time
+ *	after; set under @lock, never cleared.
+ * @exited: the task exited or exec'd without unregistering; under @lock.
  * @waiting: inside WAIT's sleep window (kernel state, never the block's).
  * @fd_event: a descriptor of the current WAIT may be ready: a hint, set by
  *	its wait-queue callback and cleared by WAIT before it looks.
  * @wake: why the sleep ended: a SIGWAKE_REASON_* or a negative errno; 0
  *	while nothing ended it.
+ * @blk: kernel alias of the thread block (pinned), while !@dead.
+ * @kick_byte: kernel alias of the kick byte (pinned), or NULL.
  * @wq_node: on the wait queue's list, under that queue's lock.
  * @dom_node: on the domain's @waiters list, under its @waiters_lock.
+ * @exit_node: on the domain's @exited list once the task exited.
+ * @dom: the domain; the thread does not hold a reference to it.
+ * @task: the registered task, referenced until @released.
+ * @tid: its pid in the initial namespace, the key in the domain's @tids.
+ * @handle: key in the domain's @threads.
+ * @kick_signo: the host signal of a kick, 0 for none.
  * @released: pages and task reference dropped; under the domain's lock.
  * @preempt: the thread's preemption watch, attached by REGISTER on its
  *	task; set and cleared under @lock (preempt.c).
  * @preempt_budget: the budget PREEMPT asked for, which REGISTER gives the
  *	watch it attaches; under @lock.
+ * @stats: the thread's counters, since it registered.
+ * @rcu: frees the thread after a grace period (lockless lookups).
  */
 struct sigwake_thread {
 	refcount_t ref;
@@ -267,8 +299,13 @@ struct sigwake_thread {
  * struct sigwake_wq - a wait queue
  * @ref: the domain's @wqs entry holds one, each WAIT or WAKE in progress one.
  * @lock: protects @waiters and @dead.
+ * @dead: destroyed: its waiters were woken with EIDRM, no WAIT may sleep
+ *	on it any more.
  * @waiters: sleeping threads, oldest first.
  * @kword: kernel alias of the bound user word (pinned), or NULL.
+ * @handle: key in the domain's @wqs.
+ * @dom: the domain; the queue does not hold a reference to it.
+ * @rcu: frees the queue after a grace period (lockless lookups).
  */
 struct sigwake_wq {
 	refcount_t ref;
@@ -283,10 +320,13 @@ struct sigwake_wq {
 
 /**
  * struct sigwake_fdwait - the file descriptors of one SIGWAKE_IOC_WAIT
+ * @ufds: the caller's array, where the revents are written back
  * @pfds: kernel copy of the caller's array
  * @files: the file behind each descriptor, referenced while armed
+ * @nfds: entries in @ufds, @pfds and @files
  * @entries: our entries on the files' wait queues
  * @pt: the poll table that adds them
+ * @t: the waiting thread, that a ready descriptor wakes
  * @cur_events: events of the descriptor being armed
  * @error: an allocation failed while arming: the wait returns at once
  * @polled: each pfds[].revents holds the look that found one ready
@@ -306,6 +346,11 @@ struct sigwake_fdwait {
 
 /**
  * struct sigwake_live - objects alive now, for leak checks (debugfs)
+ * @domains: struct sigwake_domain not yet freed.
+ * @threads: struct sigwake_thread not yet freed.
+ * @queues: struct sigwake_wq not yet freed.
+ * @pinned_pages: user pages pinned, over all domains.
+ * @preempt_watches: preemption watches attached.
  */
 struct sigwake_live {
 	atomic_long_t domains;

@@ -157,7 +157,7 @@ static void sigwake_domain_free(struct work_struct *work)
 void sigwake_domain_put(struct sigwake_domain *dom)
 {
 	if (refcount_dec_and_test(&dom->ref))
-		queue_work(sigwake_wq_reap, &dom->free_work);
+		queue_work(sigwake_reap_workqueue, &dom->free_work);
 }
 
 /**

@@ -100,7 +100,7 @@ static void sigwake_forward_irq_work(struct irq_work *work)
 	struct sigwake_domain *dom = container_of(work, struct sigwake_domain,
 						  fwd_irq_work);
 
-	queue_work(sigwake_wq_reap, &dom->fwd_work);
+	queue_work(sigwake_reap_workqueue, &dom->fwd_work);
 }
 
 static void sigwake_forward_work(struct work_struct *work)

@@ -33,19 +33,7 @@
 
 #include "core.h"
 #include "genl.h"
-
-/*
- * Joining a group can require a capability since Linux 6.7 (and in the 6.1
- * stable series since the fix was backported).  Without that the monitor
- * group would be open to every user: leave it out instead.
- */
-#ifdef GENL_MCAST_CAP_SYS_ADMIN
-#define SIGWAKE_NL_HAVE_MONITOR		true
-#define SIGWAKE_NL_MONITOR_FLAGS	GENL_MCAST_CAP_SYS_ADMIN
-#else
-#define SIGWAKE_NL_HAVE_MONITOR		false
-#define SIGWAKE_NL_MONITOR_FLAGS	0
-#endif
+#include "genl-gen.h"
 
 static struct genl_family sigwake_nl_family;
 
@@ -54,10 +42,14 @@ enum {
 	SIGWAKE_NL_MCGRP_MONITOR_IDX,
 };
 
+/*
+ * Only for CAP_SYS_ADMIN; on a kernel that cannot ask that of a listener
+ * (SIGWAKE_HAVE_GENL_MCAST_CAP, compat.h) the family has no group at all.
+ */
 static const struct genl_multicast_group sigwake_nl_mcgrps[] = {
 	[SIGWAKE_NL_MCGRP_MONITOR_IDX] = {
 		.name = SIGWAKE_NL_MCGRP_MONITOR,
-		.flags = SIGWAKE_NL_MONITOR_FLAGS,
+		.flags = SIGWAKE_GENL_MCAST_CAP_SYS_ADMIN,
 	},
 };
 
@@ -261,8 +253,7 @@ static int sigwake_nl_fill_domain(struct sk_buff *skb,
 	return 0;
 }
 
-static int sigwake_nl_domain_get_doit(struct sk_buff *skb,
-				      struct genl_info *info)
+int sigwake_nl_domain_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sigwake_nl_view view;
 	struct sigwake_domain *dom;
@@ -306,8 +297,8 @@ out_put:
  * cb->args[0]: the next domain id to look at.  With SIGWAKE_NL_A_DOMAIN_ID
  * the dump holds that domain only.
  */
-static int sigwake_nl_domain_get_dumpit(struct sk_buff *skb,
-					struct netlink_callback *cb)
+int sigwake_nl_domain_get_dumpit(struct sk_buff *skb,
+				 struct netlink_callback *cb)
 {
 	struct nlattr **attrs = sigwake_genl_dump_attrs(cb);
 	unsigned long index = cb->args[0];
@@ -482,8 +473,8 @@ static int sigwake_nl_fill_exited(struct sk_buff *skb,
  * cb->args[0]: the next thread handle; cb->args[1]: set once the domain was
  * found, so that a domain closed in the middle of a dump just ends it.
  */
-static int sigwake_nl_thread_get_dumpit(struct sk_buff *skb,
-					struct netlink_callback *cb)
+int sigwake_nl_thread_get_dumpit(struct sk_buff *skb,
+				 struct netlink_callback *cb)
 {
 	struct nlattr **attrs = sigwake_genl_dump_attrs(cb);
 	struct sigwake_nl_view view;
@@ -534,39 +525,13 @@ static int sigwake_nl_thread_get_dumpit(struct sk_buff *skb,
 
 /* ---------------------------------------------------------------- family */
 
-static const struct nla_policy sigwake_nl_domain_id_policy[] = {
-	[SIGWAKE_NL_A_DOMAIN_ID] = NLA_POLICY_MIN(NLA_U32, 1),
-};
-
-static int sigwake_nl_dump_start(struct netlink_callback *cb)
-{
-	return sigwake_genl_check_header(cb->nlh, cb->extack);
-}
-
 /*
- * Classic genl_ops with a policy each (split ops do not exist on 6.1).
- * No GENL_ADMIN_PERM: nothing here changes state, and every answer is
- * filtered by sigwake_nl_visible().
- */
-static const struct genl_ops sigwake_nl_ops[] = {
-	{
-		.cmd = SIGWAKE_NL_CMD_DOMAIN_GET,
-		.doit = sigwake_nl_domain_get_doit,
-		.start = sigwake_nl_dump_start,
-		.dumpit = sigwake_nl_domain_get_dumpit,
-		.policy = sigwake_nl_domain_id_policy,
-		.maxattr = ARRAY_SIZE(sigwake_nl_domain_id_policy) - 1,
-	},
-	{
-		.cmd = SIGWAKE_NL_CMD_THREAD_GET,
-		.start = sigwake_nl_dump_start,
-		.dumpit = sigwake_nl_thread_get_dumpit,
-		.policy = sigwake_nl_domain_id_policy,
-		.maxattr = ARRAY_SIZE(sigwake_nl_domain_id_policy) - 1,
-	},
-};
-
-/*
+ * The policy and the op table are generated from the YNL spec
+ * Documentation/netlink/specs/sigwake.yaml (module/genl-gen.c): classic
+ * small ops (split ops do not exist before 6.2) sharing one family-wide
+ * policy, the domain id.  No GENL_ADMIN_PERM: nothing here changes state,
+ * and every answer is filtered by sigwake_nl_visible().
+ *
  * resv_start_op is left at 0: every command gets strict validation (unknown
  * attributes and header fields rejected).  Usable from every network
  * namespace; the pid namespace and the user decide what a caller sees.
@@ -577,18 +542,24 @@ static struct genl_family sigwake_nl_family __ro_after_init = {
 	.module = THIS_MODULE,
 	.netnsok = true,
 	.parallel_ops = true,
-	.ops = sigwake_nl_ops,
-	.n_ops = ARRAY_SIZE(sigwake_nl_ops),
+	.policy = sigwake_nl_policy,
+	.maxattr = ARRAY_SIZE(sigwake_nl_policy) - 1,
+	.small_ops = sigwake_nl_ops,
+	.n_small_ops = ARRAY_SIZE(sigwake_nl_ops),
 	.mcgrps = sigwake_nl_mcgrps,
-	.n_mcgrps = SIGWAKE_NL_HAVE_MONITOR ? ARRAY_SIZE(sigwake_nl_mcgrps) : 0,
+	.n_mcgrps = SIGWAKE_HAVE_GENL_MCAST_CAP ? ARRAY_SIZE(sigwake_nl_mcgrps) : 0,
 };
+
+/* Room for full ops made from the small ones, where needed (compat.h). */
+static struct genl_ops sigwake_nl_compat_ops[ARRAY_SIZE(sigwake_nl_ops)] __ro_after_init;
 
 int __init sigwake_genl_init(void)
 {
-	if (!SIGWAKE_NL_HAVE_MONITOR)
+	if (!SIGWAKE_HAVE_GENL_MCAST_CAP)
 		pr_notice("this kernel cannot restrict multicast groups: no \"%s\" group\n",
 			  SIGWAKE_NL_MCGRP_MONITOR);
-	return genl_register_family(&sigwake_nl_family);
+	return sigwake_genl_register_family(&sigwake_nl_family,
+					    sigwake_nl_compat_ops);
 }
 
 void sigwake_genl_exit(void)
@@ -601,7 +572,7 @@ void sigwake_genl_exit(void)
 /* Events go to the initial network namespace only. */
 static bool sigwake_nl_monitored(void)
 {
-	return SIGWAKE_NL_HAVE_MONITOR &&
+	return SIGWAKE_HAVE_GENL_MCAST_CAP &&
 	       genl_has_listeners(&sigwake_nl_family, &init_net,
 				  SIGWAKE_NL_MCGRP_MONITOR_IDX) > 0;
 }

@@ -3,8 +3,10 @@
  * ioctl entry: a table of commands, each with its argument struct copied by
  * copy_struct_from_user().  A struct shorter than its first published
  * version gives EINVAL, an unknown non-zero tail E2BIG, an unknown command
- * ENOTTY.  Only the type and number of the command are looked at: the
- * struct's own size field is what versions it.
+ * ENOTTY.  The whole command is compared with the table's: type, number
+ * and direction exactly, and the size bits must be at least the first
+ * published version's (a newer header's larger struct is accepted: the
+ * struct's own size field is what versions it, and its tail decides).
  */
 
 #include <linux/fs.h>
@@ -273,39 +275,57 @@ union sigwake_ioctl_buffer {
 struct sigwake_ioctl_op {
 	unsigned int size;
 	unsigned int min_size;
+	unsigned int ioctl_num;
 	int (*execute)(struct sigwake_domain *dom, struct sigwake_ucmd *ucmd);
 };
 
-/* Each struct is at least as long as its first published version. */
-#define SIGWAKE_OP(_nr, _fn, _struct, _ver0)				\
-	[_nr] = {							\
-		.size = sizeof(struct _struct),				\
-		.min_size = _ver0,					\
+/*
+ * SIGWAKE_IOC_<_name> runs @_fn with struct @_type.  @_last is the last
+ * member of the struct's first published version: its end is the shortest
+ * size accepted, SIGWAKE_<_name>_ARGS_SIZE_VER0 (checked at build time).
+ */
+#define SIGWAKE_OP(_name, _fn, _type, _last)				\
+	[SIGWAKE_CMD_##_name] = {					\
+		.size = sizeof(_type),					\
+		.min_size = SIGWAKE_##_name##_ARGS_SIZE_VER0 +		\
+			    BUILD_BUG_ON_ZERO(offsetofend(_type, _last) != \
+					      SIGWAKE_##_name##_ARGS_SIZE_VER0), \
+		.ioctl_num = SIGWAKE_IOC_##_name,			\
 		.execute = _fn,						\
 	}
 
 static const struct sigwake_ioctl_op sigwake_ioctl_ops[] = {
-	SIGWAKE_OP(SIGWAKE_CMD_REGISTER, sigwake_ioc_register,
-		   sigwake_register_args, SIGWAKE_REGISTER_ARGS_SIZE_VER0),
-	SIGWAKE_OP(SIGWAKE_CMD_UNREGISTER, sigwake_ioc_unregister,
-		   sigwake_unregister_args, SIGWAKE_UNREGISTER_ARGS_SIZE_VER0),
-	SIGWAKE_OP(SIGWAKE_CMD_WAIT, sigwake_ioc_wait,
-		   sigwake_wait_args, SIGWAKE_WAIT_ARGS_SIZE_VER0),
-	SIGWAKE_OP(SIGWAKE_CMD_WAKE, sigwake_ioc_wake,
-		   sigwake_wake_args, SIGWAKE_WAKE_ARGS_SIZE_VER0),
-	SIGWAKE_OP(SIGWAKE_CMD_POST, sigwake_ioc_post,
-		   sigwake_post_args, SIGWAKE_POST_ARGS_SIZE_VER0),
-	SIGWAKE_OP(SIGWAKE_CMD_KICK, sigwake_ioc_kick,
-		   sigwake_kick_args, SIGWAKE_KICK_ARGS_SIZE_VER0),
-	SIGWAKE_OP(SIGWAKE_CMD_WQ_CREATE, sigwake_ioc_wq_create,
-		   sigwake_wq_create_args, SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0),
-	SIGWAKE_OP(SIGWAKE_CMD_WQ_DESTROY, sigwake_ioc_wq_destroy,
-		   sigwake_wq_destroy_args, SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0),
-	SIGWAKE_OP(SIGWAKE_CMD_FORWARD, sigwake_ioc_forward,
-		   sigwake_forward_args, SIGWAKE_FORWARD_ARGS_SIZE_VER0),
-	SIGWAKE_OP(SIGWAKE_CMD_PREEMPT, sigwake_ioc_preempt,
-		   sigwake_preempt_args, SIGWAKE_PREEMPT_ARGS_SIZE_VER0),
+	SIGWAKE_OP(REGISTER, sigwake_ioc_register,
+		   struct sigwake_register_args, handle),
+	SIGWAKE_OP(UNREGISTER, sigwake_ioc_unregister,
+		   struct sigwake_unregister_args, handle),
+	SIGWAKE_OP(WAIT, sigwake_ioc_wait, struct sigwake_wait_args, pad),
+	SIGWAKE_OP(WAKE, sigwake_ioc_wake, struct sigwake_wake_args, woken),
+	SIGWAKE_OP(POST, sigwake_ioc_post, struct sigwake_post_args, outcome),
+	SIGWAKE_OP(KICK, sigwake_ioc_kick, struct sigwake_kick_args,
+		   timeout_ns),
+	SIGWAKE_OP(WQ_CREATE, sigwake_ioc_wq_create,
+		   struct sigwake_wq_create_args, pad),
+	SIGWAKE_OP(WQ_DESTROY, sigwake_ioc_wq_destroy,
+		   struct sigwake_wq_destroy_args, handle),
+	SIGWAKE_OP(FORWARD, sigwake_ioc_forward, struct sigwake_forward_args,
+		   pad),
+	SIGWAKE_OP(PREEMPT, sigwake_ioc_preempt, struct sigwake_preempt_args,
+		   budget_ns),
 };
+
+/*
+ * Type, number and direction as published; size bits of some header's
+ * struct, so at least the first version's.
+ */
+static bool sigwake_ioctl_num_ok(const struct sigwake_ioctl_op *op,
+				 unsigned int cmd)
+{
+	const unsigned int size_bits = _IOC_SIZEMASK << _IOC_SIZESHIFT;
+
+	return (cmd & ~size_bits) == (op->ioctl_num & ~size_bits) &&
+	       _IOC_SIZE(cmd) >= op->min_size;
+}
 
 long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
@@ -336,7 +356,7 @@ long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -ENOTTY;
 	op = &sigwake_ioctl_ops[array_index_nospec(nr,
 				ARRAY_SIZE(sigwake_ioctl_ops))];
-	if (!op->execute)
+	if (!op->execute || !sigwake_ioctl_num_ok(op, cmd))
 		return -ENOTTY;
 
 	ucmd.ubuf = (void __user *)arg;

@@ -39,7 +39,7 @@ module_param_named(kick_retry_us, sigwake_kick_retry_us, uint, 0644);
 MODULE_PARM_DESC(kick_retry_us,
 		 "KICK with SIGWAKE_KICK_WAIT: re-kick interval in microseconds");
 
-struct workqueue_struct *sigwake_wq_reap;
+struct workqueue_struct *sigwake_reap_workqueue;
 static struct tracepoint *sigwake_tp_exit;
 static struct tracepoint *sigwake_tp_exec;
 static struct tracepoint *sigwake_tp_signal;
@@ -115,8 +115,8 @@ static int __init sigwake_init(void)
 	 * Nothing in it depends on the CPU it runs on.  (From 7.2 on a
 	 * workqueue must say WQ_PERCPU or WQ_UNBOUND.)
 	 */
-	sigwake_wq_reap = alloc_workqueue("sigwake_reap", WQ_UNBOUND, 0);
-	if (!sigwake_wq_reap)
+	sigwake_reap_workqueue = alloc_workqueue("sigwake_reap", WQ_UNBOUND, 0);
+	if (!sigwake_reap_workqueue)
 		return -ENOMEM;
 
 	ret = sigwake_genl_init();
@@ -163,7 +163,7 @@ err_exit_probe:
 err_genl:
 	sigwake_genl_exit();
 err_destroy_wq:
-	destroy_workqueue(sigwake_wq_reap);
+	destroy_workqueue(sigwake_reap_workqueue);
 	return ret;
 }
 
@@ -186,7 +186,7 @@ static void __exit sigwake_exit(void)
 	tracepoint_probe_unregister(sigwake_tp_exit,
 				    sigwake_thread_exit_probe, NULL);
 	tracepoint_synchronize_unregister();
-	destroy_workqueue(sigwake_wq_reap);
+	destroy_workqueue(sigwake_reap_workqueue);
 	rcu_barrier();
 }
 

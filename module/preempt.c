@@ -423,7 +423,7 @@ static void sigwake_preempt_detach(bool idle_only)
 			sigwake_preempt_free(p);
 		} else {
 			INIT_WORK(&p->free_work, sigwake_preempt_free_work);
-			queue_work(sigwake_wq_reap, &p->free_work);
+			queue_work(sigwake_reap_workqueue, &p->free_work);
 		}
 	}
 }

@@ -400,7 +400,7 @@ static void sigwake_thread_gone(struct sigwake_domain *dom,
 	}
 	llist_add(&t->exit_node, &dom->exited);
 	/* A work already queued holds a domain reference of its own. */
-	if (!queue_work(sigwake_wq_reap, &dom->reap_work))
+	if (!queue_work(sigwake_reap_workqueue, &dom->reap_work))
 		refcount_dec(&dom->ref);
 }
 

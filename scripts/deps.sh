@@ -26,6 +26,7 @@ packages="
 	libnl-3-dev libnl-genl-3-dev pkg-config
 	sparse bc flex bison libelf-dev libssl-dev openssl kmod dwarves
 	spin
+	python3-yaml python3-jsonschema
 "
 packages="$packages ${SIGWAKE_EXTRA_DEPS:-}"
 

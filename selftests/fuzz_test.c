@@ -3,9 +3,10 @@
  * Seeded ioctl fuzzing of /dev/sigwake.
  *
  * Four threads issue random ioctls on one domain: random commands (the ten
- * real ones, unknown numbers of the sigwake type, other types, random size
- * and direction bits), random struct sizes (0, short, the first version,
- * exact, longer with a zero or non-zero tail, a page, a page + 1, huge),
+ * real ones, unknown numbers of the sigwake type, other types; mostly
+ * with the direction and size bits of a published encoding, sometimes
+ * random ones), random struct sizes (0, short, the first version, exact,
+ * longer with a zero or non-zero tail, a page, a page + 1, huge),
  * random flags, handles (live, stale, 0, SIGWAKE_TARGET_ANY/ALL, random)
  * and addresses: NULL, unmapped, kernel (0xffff888000000000), non-canonical,
  * misaligned, straddling into an unmapped page, read-only (a second,
@@ -447,7 +448,7 @@ static void fz_one(struct fz_thread *t)
 	struct fz_shared *s = t->s;
 	unsigned char tmp[FZ_MAX_ARG];
 	unsigned int nr, type = SIGWAKE_IOC_MAGIC, pick = fz_r(t, 100), kind;
-	unsigned long cmd;
+	unsigned long cmd, dir, sbits;
 	size_t size, len;
 	__u32 usize;
 	unsigned char *dst;
@@ -466,9 +467,21 @@ static void fz_one(struct fz_thread *t)
 		nr = fz_r(t, 256);
 	}
 	known = type == SIGWAKE_IOC_MAGIC && nr < FZ_NR_CMDS;
-	/* direction and size bits are ignored by the kernel: randomise them */
-	cmd = ((unsigned long)fz_r(t, 4) << _IOC_DIRSHIFT) | (type << _IOC_TYPESHIFT) |
-	      (nr << _IOC_NRSHIFT) | ((unsigned long)fz_r(t, 1 << 14) << _IOC_SIZESHIFT);
+	/*
+	 * The kernel compares the whole command: mostly a published encoding
+	 * (_IOWR, size bits of the first version or more), one call in eight
+	 * random direction and size bits; a real number with bits no header
+	 * gives is an unknown command.
+	 */
+	dir = _IOC_READ | _IOC_WRITE;
+	sbits = known ? fz_ver0[nr] + fz_r(t, 64) : fz_r(t, 1 << 14);
+	if (fz_r(t, 8) == 0) {
+		dir = fz_r(t, 4);
+		sbits = fz_r(t, 1 << 14);
+	}
+	cmd = (dir << _IOC_DIRSHIFT) | (type << _IOC_TYPESHIFT) |
+	      (nr << _IOC_NRSHIFT) | (sbits << _IOC_SIZESHIFT);
+	known = known && dir == (_IOC_READ | _IOC_WRITE) && sbits >= fz_ver0[nr];
 
 	/* 2. the struct */
 	memset(tmp, 0, sizeof(tmp));

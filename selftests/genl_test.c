@@ -27,6 +27,7 @@
 #include <poll.h>
 
 #include "sigwake_test.h"
+#include "sigwake_nl.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -41,15 +42,12 @@ struct nlitem {
 	bool has[SIGWAKE_NL_A_MAX + 1];
 	__u64 val[SIGWAKE_NL_A_MAX + 1];
 	char comm[32];
-	__u64 cnt[SIGWAKE_NL_A_CNT_MAX + 1];
+	uint64_t cnt[SIGWAKE_NL_A_CNT_MAX + 1];
 };
 
 /* The answer to one request, or the events collected on a socket. */
 struct nlres {
-	int err;		/* 0 or -errno */
-	char msg[256];		/* extended ack message */
-	int miss_type;		/* NLMSGERR_ATTR_MISS_TYPE, or 0 */
-	bool done;
+	struct sigwake_nl_ack ack;
 	int n;
 	struct nlitem item[NL_MAX_ITEMS];
 };
@@ -59,34 +57,32 @@ static void nl_reset(struct nlres *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* With helper/sigwake_nl.c, as sigwakectl parses it. */
 static void nl_parse_item(struct nlmsghdr *nlh, struct nlitem *it)
 {
 	struct genlmsghdr *gh = nlmsg_data(nlh);
-	struct nlattr *a, *c;
-	int rem, crem, type;
+	struct nlattr *tb[SIGWAKE_NL_A_MAX + 1];
+	int type;
 
 	memset(it, 0, sizeof(*it));
 	it->cmd = gh->cmd;
-	nla_for_each_attr(a, genlmsg_attrdata(gh, 0), genlmsg_attrlen(gh, 0),
-			  rem) {
-		type = nla_type(a);
-		if (type > SIGWAKE_NL_A_MAX)
+	if (sigwake_nl_parse(nlh, tb) < 0)
+		return;		/* a malformed message: nothing in it */
+	for (type = 1; type <= SIGWAKE_NL_A_MAX; type++) {
+		struct nlattr *a = tb[type];
+
+		if (!a)
 			continue;
 		it->has[type] = true;
-		if (type == SIGWAKE_NL_A_COMM) {
+		if (type == SIGWAKE_NL_A_COMM)
 			snprintf(it->comm, sizeof(it->comm), "%s",
 				 nla_get_string(a));
-		} else if (type == SIGWAKE_NL_A_COUNTERS) {
-			nla_for_each_nested(c, a, crem) {
-				if (nla_type(c) <= SIGWAKE_NL_A_CNT_MAX &&
-				    nla_len(c) == 8)
-					it->cnt[nla_type(c)] = nla_get_u64(c);
-			}
-		} else if (nla_len(a) == 4) {
+		else if (type == SIGWAKE_NL_A_COUNTERS)
+			sigwake_nl_counters(a, it->cnt);
+		else if (nla_len(a) == 4)
 			it->val[type] = nla_get_u32(a);
-		} else if (nla_len(a) == 8) {
+		else if (nla_len(a) == 8)
 			it->val[type] = nla_get_u64(a);
-		}
 	}
 }
 
@@ -97,58 +93,6 @@ static int nl_on_valid(struct nl_msg *msg, void *arg)
 	if (r->n < NL_MAX_ITEMS)
 		nl_parse_item(nlmsg_hdr(msg), &r->item[r->n++]);
 	return NL_OK;
-}
-
-static void nl_parse_extack(struct nlres *r, void *tlvs, int len)
-{
-	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
-
-	if (len <= 0 || nla_parse(tb, NLMSGERR_ATTR_MAX, tlvs, len, NULL))
-		return;
-	if (tb[NLMSGERR_ATTR_MSG])
-		snprintf(r->msg, sizeof(r->msg), "%s",
-			 nla_get_string(tb[NLMSGERR_ATTR_MSG]));
-	if (tb[NLMSGERR_ATTR_MISS_TYPE])
-		r->miss_type = (int)nla_get_u32(tb[NLMSGERR_ATTR_MISS_TYPE]);
-}
-
-static int nl_on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
-{
-	struct nlmsghdr *nlh = (struct nlmsghdr *)e - 1;
-	struct nlres *r = arg;
-	int off;
-
-	r->err = e->error;
-	r->done = true;
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-		off = NLMSG_HDRLEN + sizeof(*e);
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += e->msg.nlmsg_len - NLMSG_HDRLEN;
-		nl_parse_extack(r, (char *)nlh + off, (int)nlh->nlmsg_len - off);
-	}
-	return NL_STOP;
-}
-
-static int nl_on_finish(struct nl_msg *msg, void *arg)
-{
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct nlres *r = arg;
-	int code = 0;
-
-	r->done = true;
-	if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(int)))
-		memcpy(&code, nlmsg_data(nlh), sizeof(code));
-	r->err = code < 0 ? code : 0;
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
-		nl_parse_extack(r, (char *)nlmsg_data(nlh) + NLMSG_ALIGN(sizeof(int)),
-				(int)nlh->nlmsg_len - NLMSG_LENGTH(sizeof(int)));
-	return NL_STOP;
-}
-
-static int nl_on_ack(struct nl_msg *msg, void *arg)
-{
-	((struct nlres *)arg)->done = true;
-	return NL_STOP;
 }
 
 /* A generic netlink socket with extended acks; *family < 0: no family. */
@@ -182,7 +126,7 @@ struct nlput {
 /*
  * Send @cmd (a dump if @dump, else with NLM_F_ACK) with @n attributes and
  * the genl header's reserved byte set to @reserved; collect the answer.
- * Returns r->err.
+ * Returns r->ack.err.
  */
 static int nl_request(struct nl_sock *sk, int family, __u8 cmd, bool dump,
 		      const struct nlput *attrs, int n, __u8 reserved,
@@ -195,14 +139,14 @@ static int nl_request(struct nl_sock *sk, int family, __u8 cmd, bool dump,
 
 	nl_reset(r);
 	if (!msg || !cb) {
-		r->err = -ENOMEM;
+		r->ack.err = -ENOMEM;
 		goto out;
 	}
 	gh = genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0,
 			 dump ? NLM_F_DUMP : NLM_F_ACK, cmd,
 			 SIGWAKE_GENL_VERSION);
 	if (!gh) {
-		r->err = -ENOMEM;
+		r->ack.err = -ENOMEM;
 		goto out;
 	}
 	((struct genlmsghdr *)nlmsg_data(nlmsg_hdr(msg)))->reserved = reserved;
@@ -214,29 +158,27 @@ static int nl_request(struct nl_sock *sk, int family, __u8 cmd, bool dump,
 		else
 			ret = nla_put_flag(msg, attrs[i].type);
 		if (ret) {
-			r->err = -ENOMEM;
+			r->ack.err = -ENOMEM;
 			goto out;
 		}
 	}
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, nl_on_valid, r);
-	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, nl_on_finish, r);
-	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, nl_on_ack, r);
-	nl_cb_err(cb, NL_CB_CUSTOM, nl_on_error, r);
+	sigwake_nl_ack_cb(cb, &r->ack);
 	if (nl_send_auto(sk, msg) < 0) {
-		r->err = -EIO;
+		r->ack.err = -EIO;
 		goto out;
 	}
-	while (!r->done) {
+	while (!r->ack.done) {
 		ret = nl_recvmsgs(sk, cb);
-		if (ret < 0 && !r->done) {
-			r->err = -EIO;
+		if (ret < 0 && !r->ack.done) {
+			r->ack.err = -EIO;
 			break;
 		}
 	}
 out:
 	nl_cb_put(cb);
 	nlmsg_free(msg);
-	return r->err;
+	return r->ack.err;
 }
 
 static int nl_dump_domains(struct nl_sock *sk, int family, struct nlres *r)
@@ -443,8 +385,8 @@ TEST_F(genl, doit_unknown_domain_is_enoent)
 	EXPECT_EQ(-ENOENT, nl_request(self->sk, self->family,
 				      SIGWAKE_NL_CMD_DOMAIN_GET, false, &a, 1,
 				      0, self->r));
-	EXPECT_NE(NULL, strstr(self->r->msg, "no such domain"))
-		TH_LOG("extack: '%s'", self->r->msg);
+	EXPECT_NE(NULL, strstr(self->r->ack.msg, "no such domain"))
+		TH_LOG("extack: '%s'", self->r->ack.msg);
 }
 
 /* The running kernel is older than @major.@minor. */
@@ -465,10 +407,10 @@ TEST_F(genl, doit_needs_domain_id)
 				      0, 0, self->r));
 	/* Before 6.0 the ack cannot name it (no NLMSGERR_ATTR_MISS_TYPE). */
 	if (kernel_before(6, 0)) {
-		EXPECT_NE(NULL, strstr(self->r->msg, "missing required attribute"))
-			TH_LOG("extack: '%s'", self->r->msg);
+		EXPECT_NE(NULL, strstr(self->r->ack.msg, "missing required attribute"))
+			TH_LOG("extack: '%s'", self->r->ack.msg);
 	} else {
-		EXPECT_EQ(SIGWAKE_NL_A_DOMAIN_ID, self->r->miss_type);
+		EXPECT_EQ(SIGWAKE_NL_A_DOMAIN_ID, self->r->ack.miss_type);
 	}
 }
 
@@ -479,7 +421,7 @@ TEST_F(genl, zero_domain_id_is_out_of_range)
 	EXPECT_EQ(-ERANGE, nl_request(self->sk, self->family,
 				      SIGWAKE_NL_CMD_DOMAIN_GET, false, &a, 1,
 				      0, self->r));
-	EXPECT_NE(0, self->r->msg[0]) TH_LOG("no extack message");
+	EXPECT_NE(0, self->r->ack.msg[0]) TH_LOG("no extack message");
 }
 
 /* Strict validation: anything the command does not list is EINVAL. */
@@ -500,25 +442,25 @@ TEST_F(genl, unknown_attributes_are_rejected)
 	EXPECT_EQ(-EINVAL, nl_request(self->sk, self->family,
 				      SIGWAKE_NL_CMD_DOMAIN_GET, false,
 				      known_elsewhere, 2, 0, self->r));
-	EXPECT_NE(0, self->r->msg[0]) TH_LOG("no extack message");
-	TH_LOG("doit, SIGWAKE_NL_A_HANDLE: %s", self->r->msg);
+	EXPECT_NE(0, self->r->ack.msg[0]) TH_LOG("no extack message");
+	TH_LOG("doit, SIGWAKE_NL_A_HANDLE: %s", self->r->ack.msg);
 
 	EXPECT_EQ(-EINVAL, nl_request(self->sk, self->family,
 				      SIGWAKE_NL_CMD_DOMAIN_GET, false,
 				      beyond_max, 2, 0, self->r));
-	EXPECT_NE(0, self->r->msg[0]) TH_LOG("no extack message");
+	EXPECT_NE(0, self->r->ack.msg[0]) TH_LOG("no extack message");
 
 	/* Dumps too, before they start: an NLMSG_ERROR, not a DONE. */
 	EXPECT_EQ(-EINVAL, nl_request(self->sk, self->family,
 				      SIGWAKE_NL_CMD_DOMAIN_GET, true,
 				      known_elsewhere, 2, 0, self->r));
 	EXPECT_EQ(0, self->r->n);
-	EXPECT_NE(0, self->r->msg[0]) TH_LOG("no extack message");
+	EXPECT_NE(0, self->r->ack.msg[0]) TH_LOG("no extack message");
 
 	EXPECT_EQ(-EINVAL, nl_request(self->sk, self->family,
 				      SIGWAKE_NL_CMD_THREAD_GET, true,
 				      beyond_max, 2, 0, self->r));
-	EXPECT_NE(0, self->r->msg[0]) TH_LOG("no extack message");
+	EXPECT_NE(0, self->r->ack.msg[0]) TH_LOG("no extack message");
 
 	EXPECT_EQ(-EINVAL, nl_request(self->sk, self->family,
 				      SIGWAKE_NL_CMD_DOMAIN_GET, true,
@@ -656,16 +598,16 @@ TEST_F(genl, thread_dump_needs_domain_id)
 				      0, self->r));
 	EXPECT_EQ(0, self->r->n);
 	/* NLMSG_DONE carries the message, not the missing type. */
-	EXPECT_NE(NULL, strstr(self->r->msg, "domain id"))
-		TH_LOG("extack: '%s'", self->r->msg);
+	EXPECT_NE(NULL, strstr(self->r->ack.msg, "domain id"))
+		TH_LOG("extack: '%s'", self->r->ack.msg);
 }
 
 TEST_F(genl, thread_dump_unknown_domain_is_enoent)
 {
 	EXPECT_EQ(-ENOENT, nl_dump_threads(self->sk, self->family, 0x7ffffff0,
 					   self->r));
-	EXPECT_NE(NULL, strstr(self->r->msg, "no such domain"))
-		TH_LOG("extack: '%s'", self->r->msg);
+	EXPECT_NE(NULL, strstr(self->r->ack.msg, "no such domain"))
+		TH_LOG("extack: '%s'", self->r->ack.msg);
 }
 
 TEST_F(genl, counters_follow_waits)

@@ -598,26 +598,122 @@ TEST_F(domain, unknown_command_enotty)
 	}
 }
 
-/* The kernel dispatches on type and number; the size bits do not matter. */
-TEST_F(domain, dispatch_ignores_size_bits)
+/*
+ * The whole command is compared: type, number, direction (_IOWR) and size
+ * bits.  The size bits must be those of a struct some header published: at
+ * least the first version's, and any larger one (a newer header's struct;
+ * its size field versions it, as for a struct of the kernel's own size).
+ */
+static const struct {
+	const char *name;
+	unsigned long cmd;
+	__u32 ver0;
+} all_cmds[] = {
+	{ "REGISTER", SIGWAKE_IOC_REGISTER, SIGWAKE_REGISTER_ARGS_SIZE_VER0 },
+	{ "UNREGISTER", SIGWAKE_IOC_UNREGISTER, SIGWAKE_UNREGISTER_ARGS_SIZE_VER0 },
+	{ "WAIT", SIGWAKE_IOC_WAIT, SIGWAKE_WAIT_ARGS_SIZE_VER0 },
+	{ "WAKE", SIGWAKE_IOC_WAKE, SIGWAKE_WAKE_ARGS_SIZE_VER0 },
+	{ "POST", SIGWAKE_IOC_POST, SIGWAKE_POST_ARGS_SIZE_VER0 },
+	{ "KICK", SIGWAKE_IOC_KICK, SIGWAKE_KICK_ARGS_SIZE_VER0 },
+	{ "WQ_CREATE", SIGWAKE_IOC_WQ_CREATE, SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0 },
+	{ "WQ_DESTROY", SIGWAKE_IOC_WQ_DESTROY, SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0 },
+	{ "FORWARD", SIGWAKE_IOC_FORWARD, SIGWAKE_FORWARD_ARGS_SIZE_VER0 },
+	{ "PREEMPT", SIGWAKE_IOC_PREEMPT, SIGWAKE_PREEMPT_ARGS_SIZE_VER0 },
+};
+
+static unsigned long with_dir(unsigned long cmd, unsigned long dir)
+{
+	return _IOC(dir, _IOC_TYPE(cmd), _IOC_NR(cmd), _IOC_SIZE(cmd));
+}
+
+static unsigned long with_size(unsigned long cmd, unsigned long size)
+{
+	return _IOC(_IOC_DIR(cmd), _IOC_TYPE(cmd), _IOC_NR(cmd), size);
+}
+
+/*
+ * A real command with other direction bits is unknown.  The struct (size
+ * field only, the rest zero, flags set to an unknown bit) would fail every
+ * command's own checks anyway, so nothing changes whatever the answer.
+ */
+TEST_F(domain, wrong_direction_enotty)
+{
+	const unsigned long dirs[] = { _IOC_NONE, _IOC_READ, _IOC_WRITE };
+	unsigned char *buf = size_buf();
+	unsigned long cmd;
+	unsigned int i, j;
+
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < ARRAY_SIZE(all_cmds); i++) {
+		for (j = 0; j < ARRAY_SIZE(dirs); j++) {
+			memset(buf, 0, 64);
+			set_size(buf, all_cmds[i].ver0);
+			buf[4] = 0x80;	/* flags (or a handle): unknown */
+			cmd = with_dir(all_cmds[i].cmd, dirs[j]);
+			EXPECT_EQ(-ENOTTY, sw_ioctl(self->fd, cmd, buf)) {
+				TH_LOG("%s with direction %lu (%#lx)",
+				       all_cmds[i].name, dirs[j], cmd);
+			}
+		}
+	}
+}
+
+/* Size bits below the first published version: no header had them. */
+TEST_F(domain, short_size_bits_enotty)
+{
+	unsigned char *buf = size_buf();
+	unsigned long cmd, sizes[3];
+	unsigned int i, j;
+
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < ARRAY_SIZE(all_cmds); i++) {
+		sizes[0] = 0;
+		sizes[1] = 4;
+		sizes[2] = all_cmds[i].ver0 - 1;
+		for (j = 0; j < ARRAY_SIZE(sizes); j++) {
+			memset(buf, 0, 64);
+			set_size(buf, all_cmds[i].ver0);
+			buf[4] = 0x80;
+			cmd = with_size(all_cmds[i].cmd, sizes[j]);
+			EXPECT_EQ(-ENOTTY, sw_ioctl(self->fd, cmd, buf)) {
+				TH_LOG("%s with size bits %lu (%#lx)",
+				       all_cmds[i].name, sizes[j], cmd);
+			}
+		}
+	}
+}
+
+/*
+ * Size bits of the first version (WAIT was 32 bytes in the first header)
+ * and of a newer header's larger struct are accepted.
+ */
+TEST_F(domain, published_size_bits_accepted)
 {
 	struct sigwake_register_args reg = {
 		.size = sizeof(reg),
 		.block = (uintptr_t)self->blk,
 	};
+	struct sigwake_wait_args wait = {
+		.size = SIGWAKE_WAIT_ARGS_SIZE_VER0,
+		.wq = SIGWAKE_NO_WQ,
+		.timeout_ns = 0,
+	};
 	struct sigwake_post_args post = {
 		.size = sizeof(post),
 		.signo = SW_SIG,
 	};
-	unsigned long cmd_reg = _IOC(_IOC_READ | _IOC_WRITE, SIGWAKE_IOC_MAGIC,
-				     SIGWAKE_CMD_REGISTER, 200);
-	unsigned long cmd_post = _IOC(_IOC_NONE, SIGWAKE_IOC_MAGIC,
-				      SIGWAKE_CMD_POST, 0);
 
-	ASSERT_EQ(0, sw_ioctl(self->fd, cmd_reg, &reg));
+	ASSERT_EQ(0, sw_ioctl(self->fd, with_size(SIGWAKE_IOC_REGISTER, 200),
+			      &reg));
 	EXPECT_EQ(1, reg.handle);
+	EXPECT_EQ(0, sw_ioctl(self->fd,
+			      with_size(SIGWAKE_IOC_WAIT,
+					SIGWAKE_WAIT_ARGS_SIZE_VER0), &wait));
+	EXPECT_EQ(SIGWAKE_REASON_TIMEOUT, wait.reason);
 	post.target = reg.handle;
-	EXPECT_EQ(0, sw_ioctl(self->fd, cmd_post, &post));
+	EXPECT_EQ(0, sw_ioctl(self->fd,
+			      with_size(SIGWAKE_IOC_POST, sizeof(post) + 8),
+			      &post));
 	EXPECT_EQ(SIGWAKE_POST_RECORDED, post.outcome);
 	EXPECT_EQ(SW_BIT(SW_SIG), SW_LOAD(&self->blk->pending));
 }

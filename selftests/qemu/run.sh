@@ -290,6 +290,8 @@ make_initramfs() {
 	[ -n "$tests" ] && [ -d "$tests" ] && rsync -a "${ex[@]}" "$tests/" "$st/tests/"
 	[ -n "$demos" ] && [ -d "$demos" ] && rsync -a "${ex[@]}" "$demos/" "$st/demos/"
 	filter_list "$tests/TESTS" "$TESTS_FILTER" >"$st/tests/TESTS"
+	# The python of ynl_cli_test.sh (17 MB) only for that test.
+	grep -q '^ynl_cli_test' "$st/tests/TESTS" || rm -rf "$st/tests/ynl-python"
 	filter_list "$demos/DEMOS" "" >"$st/demos/DEMOS"
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
 		>"$st/etc/passwd"

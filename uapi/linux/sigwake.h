@@ -24,9 +24,12 @@
  * semantics (see copy_struct_from_user()): a caller compiled against an older,
  * shorter struct keeps working; a caller with a longer struct works as long as
  * the bytes the kernel does not know are zero.  Commands are encoded with
- * _IOWR() for tooling, but the kernel dispatches on the type and number only:
- * the size field, not the size bits, versions the struct.  Output fields are
- * written back only on success and only within the caller's size.
+ * _IOWR(), and the kernel checks the whole command: its direction, and size
+ * bits at least those of the struct's first version (a header's struct of
+ * any later version, shorter or longer than the kernel's, is accepted: the
+ * size field, not the size bits, versions the struct).  Other bits make an
+ * unknown command.  Output fields are written back only on success and only
+ * within the caller's size.
  *
  * Errors (ioctl(2) returns -1 and sets errno):
  *
@@ -170,11 +173,9 @@ enum sigwake_post_outcome {
 };
 
 /**
- * DOC: SIGWAKE_IOC_REGISTER
- *
- * Register the calling thread in the domain.  One registration per thread per
- * domain; a thread may be registered in several domains.
- *
+ * struct sigwake_register_args - ioctl(SIGWAKE_IOC_REGISTER)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
  * @flags: none defined, must be 0.
  * @block: user address of the thread's struct sigwake_thread_block: non-zero,
  *	64-byte aligned, in a private or shared writable mapping.  Its page is
@@ -191,6 +192,9 @@ enum sigwake_post_outcome {
  *	kick is never lost.  0 never signals; SIGKILL and SIGSTOP are
  *	refused.
  * @handle: out: the thread's handle.
+ *
+ * Register the calling thread in the domain.  One registration per thread per
+ * domain; a thread may be registered in several domains.
  *
  * Errors: EINVAL (flags, block zero or misaligned, kick_signo out of range),
  * EFAULT (unmapped, read-only or kernel address), EEXIST, ENOSPC
@@ -212,7 +216,10 @@ struct sigwake_register_args {
 #define SIGWAKE_REGISTER_ARGS_SIZE_VER0		32
 
 /**
- * DOC: SIGWAKE_IOC_UNREGISTER
+ * struct sigwake_unregister_args - ioctl(SIGWAKE_IOC_UNREGISTER)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @handle: the thread's handle.
  *
  * End the registration of any thread of the domain (not only the caller).
  * If that thread is sleeping in SIGWAKE_IOC_WAIT, the wait ends with EIDRM.
@@ -228,11 +235,9 @@ struct sigwake_unregister_args {
 #define SIGWAKE_UNREGISTER_ARGS_SIZE_VER0	8
 
 /**
- * DOC: SIGWAKE_IOC_WAIT
- *
- * The calling registered thread sleeps until an event, atomically with
- * respect to every POST, WAKE and KICK.
- *
+ * struct sigwake_wait_args - ioctl(SIGWAKE_IOC_WAIT)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
  * @flags: SIGWAKE_WAIT_ABSTIME: @timeout_ns is a CLOCK_MONOTONIC deadline,
  *	read in the caller's time namespace.  Otherwise it is relative.
  * @wq: a wait-queue handle, or SIGWAKE_NO_WQ to wait only for the thread's
@@ -259,6 +264,9 @@ struct sigwake_unregister_args {
  *	stays WAITING, on its queue, meanwhile.  A negative @fd is ignored
  *	(revents 0); a closed one gives POLLNVAL.
  * @pad2: must be 0.
+ *
+ * The calling registered thread sleeps until an event, atomically with
+ * respect to every POST, WAKE and KICK.
  *
  * In order, under the thread's lock (and the queue's, if any):
  *  1. Guest signals queued for the domain (SIGWAKE_POST_QUEUED) that the
@@ -330,14 +338,17 @@ struct sigwake_pollfd {
 #define SIGWAKE_WAIT_FLAGS_ALL	(SIGWAKE_WAIT_ABSTIME)
 
 /**
- * DOC: SIGWAKE_IOC_WAKE
+ * struct sigwake_wake_args - ioctl(SIGWAKE_IOC_WAKE)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @wq: the queue's handle.
+ * @nr: the most threads to wake.
+ * @woken: out: the number of threads woken.
  *
  * Wake up to @nr threads waiting on queue @wq, oldest first.  Under the
  * queue's lock each one's @state becomes WOKEN and its @wake_seq is bumped
  * before it can run.  Threads that a POST or KICK already woke are not
  * counted.  @nr == 0 wakes none.
- *
- * @woken: out: the number of threads woken.
  *
  * Errors: ENOENT.
  */
@@ -351,14 +362,21 @@ struct sigwake_wake_args {
 #define SIGWAKE_WAKE_ARGS_SIZE_VER0		16
 
 /**
- * DOC: SIGWAKE_IOC_POST
+ * struct sigwake_post_args - ioctl(SIGWAKE_IOC_POST)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @flags: none defined, must be 0.
+ * @target: a thread handle or SIGWAKE_TARGET_ANY.
+ * @signo: the guest signal, 1..SIGWAKE_NSIG.
+ * @handle: out: the thread that received the signal.
+ * @outcome: out: enum sigwake_post_outcome.
  *
  * Post guest signal @signo (1..64) to thread @target, or process-directed
  * with SIGWAKE_TARGET_ANY.  Callable from any thread of the owning process,
  * including from inside a host signal handler.
  *
- * The @pending bit is set (full barrier); then, if the target does not block
- * @signo:
+ * The @pending bit is set (full barrier); then, if the target does not
+ * block @signo:
  *  - it sleeps in SIGWAKE_IOC_WAIT: @state WOKEN, @wake_seq bumped, woken
  *    with SIGWAKE_REASON_SIGNAL; outcome SIGWAKE_POST_WOKEN.  A thread that
  *    a WAKE, POST or KICK woke already, and that has not returned yet, is
@@ -382,10 +400,6 @@ struct sigwake_wake_args {
  * Standard-signal semantics: posting a signal that is already pending or
  * queued coalesces with it.
  *
- * @flags: none defined, must be 0.
- * @handle: out: the thread that received the signal.
- * @outcome: out: enum sigwake_post_outcome.
- *
  * Errors: EINVAL (flags, signo), ENOENT, ESRCH.
  */
 struct sigwake_post_args {
@@ -400,7 +414,19 @@ struct sigwake_post_args {
 #define SIGWAKE_POST_ARGS_SIZE_VER0		24
 
 /**
- * DOC: SIGWAKE_IOC_KICK
+ * struct sigwake_kick_args - ioctl(SIGWAKE_IOC_KICK)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @flags: SIGWAKE_KICK_WAIT: return only once the target is no longer
+ *	RUNNING_IN_GUEST (it stored another state, or sleeps in WAIT),
+ *	re-kicking it every kick_retry_us microseconds (module parameter,
+ *	default 1000) while it stays there: a single signal can be lost (it
+ *	arrived just before the runtime entered guest code and checked the
+ *	kick byte too early), a kick retried until seen cannot.
+ * @target: a thread handle.
+ * @outcome: out: enum sigwake_post_outcome of the first kick.
+ * @timeout_ns: with SIGWAKE_KICK_WAIT, how long to wait (relative;
+ *	SIGWAKE_TIMEOUT_NONE waits forever, 0 checks once); otherwise 0.
  *
  * POST without a guest signal: force thread @target out of guest code or out
  * of its wait.
@@ -414,16 +440,6 @@ struct sigwake_post_args {
  *    SIGWAKE_TF_KICK_REQUESTED are set, so the thread's next WAIT returns
  *    SIGWAKE_REASON_KICK at once; outcome SIGWAKE_POST_RECORDED.  No kick
  *    is lost.
- *
- * @flags: SIGWAKE_KICK_WAIT: return only once the target is no longer
- *	RUNNING_IN_GUEST (it stored another state, or sleeps in WAIT),
- *	re-kicking it every kick_retry_us microseconds (module parameter,
- *	default 1000) while it stays there: a single signal can be lost (it
- *	arrived just before the runtime entered guest code and checked the
- *	kick byte too early), a kick retried until seen cannot.
- * @timeout_ns: with SIGWAKE_KICK_WAIT, how long to wait (relative;
- *	SIGWAKE_TIMEOUT_NONE waits forever, 0 checks once); otherwise 0.
- * @outcome: out: enum sigwake_post_outcome of the first kick.
  *
  * Errors: EINVAL, ENOENT, ESRCH (a target that exits after the first kick
  * has left guest code: that is a success), ETIMEDOUT (still in guest at
@@ -443,16 +459,17 @@ struct sigwake_kick_args {
 #define SIGWAKE_KICK_FLAGS_ALL	(SIGWAKE_KICK_WAIT)
 
 /**
- * DOC: SIGWAKE_IOC_WQ_CREATE
- *
- * Create a wait queue.
- *
+ * struct sigwake_wq_create_args - ioctl(SIGWAKE_IOC_WQ_CREATE)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
  * @flags: none defined, must be 0.
  * @word: 0 for a plain queue, or the user address of a 4-byte aligned __u32
  *	that SIGWAKE_IOC_WAIT compares with its @expected value under the
  *	queue's lock.  Its page is pinned and charged like a thread block's.
  * @handle: out: the queue's handle.
  * @pad: must be 0.
+ *
+ * Create a wait queue.
  *
  * Errors: EINVAL (flags, pad, misaligned word), EFAULT, ENOSPC
  * (max_queues_per_domain, or max_queues_per_user over all the domains of
@@ -469,7 +486,10 @@ struct sigwake_wq_create_args {
 #define SIGWAKE_WQ_CREATE_ARGS_SIZE_VER0	24
 
 /**
- * DOC: SIGWAKE_IOC_WQ_DESTROY
+ * struct sigwake_wq_destroy_args - ioctl(SIGWAKE_IOC_WQ_DESTROY)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @handle: the queue's handle.
  *
  * Destroy a wait queue.  Threads still waiting on it return EIDRM.
  *
@@ -483,7 +503,16 @@ struct sigwake_wq_destroy_args {
 #define SIGWAKE_WQ_DESTROY_ARGS_SIZE_VER0	8
 
 /**
- * DOC: SIGWAKE_IOC_FORWARD
+ * struct sigwake_forward_args - ioctl(SIGWAKE_IOC_FORWARD)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @flags: SIGWAKE_FORWARD_REMOVE.
+ * @host_signo: 1..64, not SIGKILL or SIGSTOP.  It may be a kick_signo:
+ *	the kick signals sigwake itself sends are never forwarded, the same
+ *	signal sent by anyone else (kill(2), the kernel) is.
+ * @guest_signo: 1..64 (ignored with SIGWAKE_FORWARD_REMOVE).
+ * @target: a thread handle or SIGWAKE_TARGET_ANY (ignored with REMOVE).
+ * @pad: must be 0.
  *
  * Route host signal @host_signo, whenever it is sent to the owning process
  * (kill(2) from anywhere, a terminal's Ctrl-C, tgkill(2) to any of its
@@ -508,14 +537,6 @@ struct sigwake_wq_destroy_args {
  * SIGWAKE_FORWARD_REMOVE drops it (ENOENT if there is none).  Forwards end
  * when the domain is closed.  At most one route per host signal.
  *
- * @flags: SIGWAKE_FORWARD_REMOVE.
- * @host_signo: 1..64, not SIGKILL or SIGSTOP.  It may be a kick_signo:
- *	the kick signals sigwake itself sends are never forwarded, the same
- *	signal sent by anyone else (kill(2), the kernel) is.
- * @guest_signo: 1..64 (ignored with SIGWAKE_FORWARD_REMOVE).
- * @target: a thread handle or SIGWAKE_TARGET_ANY (ignored with REMOVE).
- * @pad: must be 0.
- *
  * Errors: EINVAL, ENOENT (unknown @target, or nothing to remove), ESRCH
  * (@target exited), EOPNOTSUPP (kernel without the signal_generate
  * tracepoint).
@@ -535,7 +556,14 @@ struct sigwake_forward_args {
 #define SIGWAKE_FORWARD_FLAGS_ALL	(SIGWAKE_FORWARD_REMOVE)
 
 /**
- * DOC: SIGWAKE_IOC_PREEMPT
+ * struct sigwake_preempt_args - ioctl(SIGWAKE_IOC_PREEMPT)
+ * @size: the size of the struct as the caller knows it (see "ioctl
+ *	conventions" above).
+ * @flags: none defined, must be 0.
+ * @target: a thread handle or SIGWAKE_TARGET_ALL.
+ * @pad: must be 0.
+ * @budget_ns: 0 turns preemption off, else at least
+ *	SIGWAKE_PREEMPT_MIN_BUDGET_NS.
  *
  * Give thread @target (or every thread of the domain, present and future,
  * with SIGWAKE_TARGET_ALL) a native-CPU budget: when it has stayed
@@ -561,12 +589,6 @@ struct sigwake_forward_args {
  * a CPU.  Nothing interrupts the target's system calls or sleeps.  Once
  * UNREGISTER (or close) returns, nothing more is written into the block or
  * the kick byte (a kick signal already being sent may still arrive).
- *
- * @flags: none defined, must be 0.
- * @target: a thread handle or SIGWAKE_TARGET_ALL.
- * @pad: must be 0.
- * @budget_ns: 0 turns preemption off, else at least
- *	SIGWAKE_PREEMPT_MIN_BUDGET_NS.
  *
  * Errors: EINVAL, ENOENT, ESRCH, EOPNOTSUPP (kernel without preempt
  * notifiers).
@@ -626,136 +648,19 @@ enum {
  *
  * Every domain and registered thread can be listed, and their creation and
  * end watched, over generic netlink (resolve SIGWAKE_GENL_NAME with the
- * "nlctrl" family, as genl_ctrl_resolve() does; the module is loaded on
- * demand through its "net-pf-16-proto-16-family-sigwake" alias).  The
- * family only reads: nothing it offers changes a domain.
- *
- * Requests are validated strictly: an attribute the command does not list,
- * a wrong length or a non-zero reserved header byte gives EINVAL, an
- * out-of-range value ERANGE, each with an extended-ack message (set
- * NETLINK_EXT_ACK on the socket to receive it).  Every u64
- * attribute is 64-bit aligned with SIGWAKE_NL_A_PAD (or _A_CNT_PAD inside
- * SIGWAKE_NL_A_COUNTERS).
- *
- * Visibility.  A caller sees a domain only if its owning process is visible
- * in the caller's pid namespace, and either the caller may read that process
- * as ptrace(2)'s PTRACE_MODE_READ_REALCREDS check allows without
- * capabilities (its own process; or the caller's real uid and gid are all of
- * the owner's ids and the owner is dumpable: not a setuid program the caller
- * started), or the caller has CAP_SYS_ADMIN in the initial user namespace.
- * Any other domain answers ENOENT, exactly as one that does not exist.  Pids,
- * tids and uids are translated into the caller's namespaces.
- *
- * Family: SIGWAKE_GENL_NAME, version SIGWAKE_GENL_VERSION; no user header.
- *
- * SIGWAKE_NL_CMD_DOMAIN_GET
- * -------------------------
- * As a dump (NLM_F_DUMP): one message per visible domain, in domain id
- * order; SIGWAKE_NL_A_DOMAIN_ID, if given, restricts the dump to that
- * domain.  As a plain request: SIGWAKE_NL_A_DOMAIN_ID is required and the
- * reply is that one domain (ENOENT if it is not visible).  Request:
- *
- *    SIGWAKE_NL_A_DOMAIN_ID: u32, >= 1
- *
- * Reply (command SIGWAKE_NL_CMD_DOMAIN_GET):
- *
- *    SIGWAKE_NL_A_DOMAIN_ID: u32
- *    SIGWAKE_NL_A_PID: u32, the owning process (thread group id)
- *    SIGWAKE_NL_A_COMM: NUL-terminated string, the opener's name
- *    SIGWAKE_NL_A_UID: u32, the opener's real uid
- *    SIGWAKE_NL_A_NR_THREADS: u32, registered threads (exited included)
- *    SIGWAKE_NL_A_NR_QUEUES: u32, wait queues
- *    SIGWAKE_NL_A_PINNED_PAGES: u64, distinct user pages pinned
- *    SIGWAKE_NL_A_QUEUED: u64, process-directed guest signals that every
- *        thread blocked (SIGWAKE_POST_QUEUED), bit (signo - 1)
- *    SIGWAKE_NL_A_COUNTERS: nested, since the domain was opened:
- *        SIGWAKE_NL_A_CNT_POSTS: u64, SIGWAKE_IOC_POST calls and forwarded
- *            host signals
- *        SIGWAKE_NL_A_CNT_WAKES: u64, threads woken by SIGWAKE_IOC_WAKE
- *        SIGWAKE_NL_A_CNT_KICKS: u64, kicks sent to threads in guest code
- *        SIGWAKE_NL_A_CNT_WAITS: u64, SIGWAKE_IOC_WAIT calls
- *        SIGWAKE_NL_A_CNT_TIMEOUTS: u64, waits that timed out
- *        SIGWAKE_NL_A_CNT_INTERRUPTED: u64, waits a host signal ended
- *        SIGWAKE_NL_A_CNT_FORWARDS: u64, host signals forwarded
- *        SIGWAKE_NL_A_CNT_PREEMPTIONS: u64, budget preemptions
- *
- * SIGWAKE_NL_CMD_THREAD_GET
- * -------------------------
- * Dump only (NLM_F_DUMP): one message per registered thread of one domain,
- * in handle order.  An unknown or invisible domain ends the dump with ENOENT
- * (in the NLMSG_DONE message, with an extended-ack message).  Request:
- *
- *    SIGWAKE_NL_A_DOMAIN_ID: u32, >= 1, required
- *
- * Reply (command SIGWAKE_NL_CMD_THREAD_GET):
- *
- *    SIGWAKE_NL_A_DOMAIN_ID: u32
- *    SIGWAKE_NL_A_HANDLE: u32
- *    SIGWAKE_NL_A_TID: u32, absent once the thread exited
- *    SIGWAKE_NL_A_KICK_SIGNO: u32
- *    SIGWAKE_NL_A_EXITED: flag, the thread exited (or exec'd) without
- *	unregistering
- *    SIGWAKE_NL_A_WAITING: flag, the thread sleeps in SIGWAKE_IOC_WAIT (the
- *        kernel's own view, not read from the block)
- *    the thread block, read under the thread's lock, absent once the
- *    registration ended (exit):
- *    SIGWAKE_NL_A_STATE: u32, enum sigwake_thread_state (as the runtime
- *        wrote it: any value)
- *    SIGWAKE_NL_A_FLAGS: u32, SIGWAKE_TF_*
- *    SIGWAKE_NL_A_PENDING: u64
- *    SIGWAKE_NL_A_BLOCKED: u64
- *    SIGWAKE_NL_A_WAKE_SEQ: u64
- *    SIGWAKE_NL_A_COUNTERS: nested, as for a domain, for this thread (posts
- *        it received, wakes by SIGWAKE_IOC_WAKE, kicks, its waits, ...)
- *
- * The "monitor" multicast group
- * -----------------------------
- * Group SIGWAKE_NL_MCGRP_MONITOR announces, in the initial network
- * namespace, every domain and registration as it starts and ends.  Joining
- * it requires CAP_SYS_ADMIN (in the initial user namespace): the events are
- * not filtered per listener, so pids and tids are given in the initial pid
- * namespace and uids in the initial user namespace.  On a kernel whose
- * generic netlink cannot restrict who joins a group (Linux 6.1 releases
- * older than the multicast-capability fix), the group is not offered at all.
- *
- * SIGWAKE_NL_CMD_DOMAIN_NEW, SIGWAKE_NL_CMD_DOMAIN_DEL: a domain was opened,
- * or its last file reference went away.  Attributes as in a DOMAIN_GET
- * reply; DOMAIN_DEL carries the final counters.  The THREAD_DEL of every
- * registration still open comes before the DOMAIN_DEL.
- *
- * SIGWAKE_NL_CMD_THREAD_NEW: a thread registered.  SIGWAKE_NL_A_DOMAIN_ID,
- * _HANDLE, _TID, _KICK_SIGNO.
- *
- * SIGWAKE_NL_CMD_THREAD_DEL: a registration ended, once per registration.
- * SIGWAKE_NL_A_DOMAIN_ID, _HANDLE, _TID, SIGWAKE_NL_A_REASON (u32, enum
- * sigwake_nl_thread_del_reason), SIGWAKE_NL_A_COUNTERS.  For a thread that
- * exited the event comes when the kernel has released its pages; its handle
- * lives on (ESRCH, SIGWAKE_NL_A_EXITED in dumps) until it is unregistered or
- * the domain is closed, and that gives no second event.
- *
- * SIGWAKE_NL_CMD_FORWARD_CHANGE: a host-signal forward (SIGWAKE_IOC_FORWARD)
- * was set, replaced or removed.  SIGWAKE_NL_A_DOMAIN_ID, _HOST_SIGNO,
- * _GUEST_SIGNO and _TARGET (absent on removal), SIGWAKE_NL_A_FORWARD_REMOVED
- * (flag) on removal.
+ * "nlctrl" family, as genl_ctrl_resolve() does).  The protocol, with every
+ * command, attribute and the visibility rules, is the YNL spec
+ * Documentation/netlink/specs/sigwake.yaml; the kernel's ynl tool drives
+ * the family from it (ynl --spec sigwake.yaml --dump domain-get).  The
+ * section below is generated from that spec.
  */
-#define SIGWAKE_GENL_NAME		"sigwake"
-#define SIGWAKE_GENL_VERSION		1
-#define SIGWAKE_NL_MCGRP_MONITOR	"monitor"
+/* YNL-GEN section begin: scripts/ynl-gen.sh owns everything up to its end */
+/* Do not edit directly, auto-generated from: */
+/*	Documentation/netlink/specs/sigwake.yaml */
+/* YNL-GEN uapi header */
 
-enum sigwake_nl_cmd {
-	SIGWAKE_NL_CMD_UNSPEC,
-	SIGWAKE_NL_CMD_DOMAIN_GET,
-	SIGWAKE_NL_CMD_THREAD_GET,
-	SIGWAKE_NL_CMD_DOMAIN_NEW,
-	SIGWAKE_NL_CMD_DOMAIN_DEL,
-	SIGWAKE_NL_CMD_THREAD_NEW,
-	SIGWAKE_NL_CMD_THREAD_DEL,
-	SIGWAKE_NL_CMD_FORWARD_CHANGE,
-
-	__SIGWAKE_NL_CMD_MAX
-};
-
-#define SIGWAKE_NL_CMD_MAX	(__SIGWAKE_NL_CMD_MAX - 1)
+#define SIGWAKE_GENL_NAME	"sigwake"
+#define SIGWAKE_GENL_VERSION	1
 
 enum sigwake_nl_attr {
 	SIGWAKE_NL_A_UNSPEC,
@@ -787,10 +692,8 @@ enum sigwake_nl_attr {
 
 	__SIGWAKE_NL_A_MAX
 };
+#define SIGWAKE_NL_A_MAX (__SIGWAKE_NL_A_MAX - 1)
 
-#define SIGWAKE_NL_A_MAX	(__SIGWAKE_NL_A_MAX - 1)
-
-/* Inside SIGWAKE_NL_A_COUNTERS; every counter is a u64. */
 enum sigwake_nl_cnt_attr {
 	SIGWAKE_NL_A_CNT_UNSPEC,
 	SIGWAKE_NL_A_CNT_PAD,
@@ -805,14 +708,39 @@ enum sigwake_nl_cnt_attr {
 
 	__SIGWAKE_NL_A_CNT_MAX
 };
+#define SIGWAKE_NL_A_CNT_MAX (__SIGWAKE_NL_A_CNT_MAX - 1)
 
-#define SIGWAKE_NL_A_CNT_MAX	(__SIGWAKE_NL_A_CNT_MAX - 1)
+enum sigwake_nl_cmd {
+	SIGWAKE_NL_CMD_DOMAIN_GET = 1,
+	SIGWAKE_NL_CMD_THREAD_GET,
+	SIGWAKE_NL_CMD_DOMAIN_NEW,
+	SIGWAKE_NL_CMD_DOMAIN_DEL,
+	SIGWAKE_NL_CMD_THREAD_NEW,
+	SIGWAKE_NL_CMD_THREAD_DEL,
+	SIGWAKE_NL_CMD_FORWARD_CHANGE,
 
-/* SIGWAKE_NL_A_REASON of SIGWAKE_NL_CMD_THREAD_DEL */
+	__SIGWAKE_NL_CMD_MAX
+};
+#define SIGWAKE_NL_CMD_MAX (__SIGWAKE_NL_CMD_MAX - 1)
+/* YNL-GEN section end */
+
+/*
+ * The multicast group that announces domains and registrations as they
+ * start and end (joining it requires CAP_SYS_ADMIN; see the spec).
+ */
+#define SIGWAKE_NL_MCGRP_MONITOR	"monitor"
+
+/**
+ * enum sigwake_nl_thread_del_reason - The reason attribute of a thread-del
+ *   event.
+ * @SIGWAKE_NL_DEL_UNREGISTER: SIGWAKE_IOC_UNREGISTER
+ * @SIGWAKE_NL_DEL_EXIT: the thread exited (or exec'd)
+ * @SIGWAKE_NL_DEL_CLOSE: the domain was closed
+ */
 enum sigwake_nl_thread_del_reason {
-	SIGWAKE_NL_DEL_UNREGISTER = 1,	/* SIGWAKE_IOC_UNREGISTER */
-	SIGWAKE_NL_DEL_EXIT = 2,	/* the thread exited */
-	SIGWAKE_NL_DEL_CLOSE = 3	/* the domain was closed */
+	SIGWAKE_NL_DEL_UNREGISTER = 1,
+	SIGWAKE_NL_DEL_EXIT = 2,
+	SIGWAKE_NL_DEL_CLOSE = 3
 };
 
 #endif /* _UAPI_LINUX_SIGWAKE_H */
