@@ -26,6 +26,7 @@ packages="
 	libnl-3-dev libnl-genl-3-dev pkg-config
 	sparse bc flex bison libelf-dev libssl-dev kmod dwarves
 	spin
+	rustc cargo librust-libc-dev bindgen libclang-dev
 "
 packages="$packages ${SIGWAKE_EXTRA_DEPS:-}"
 
