@@ -18,11 +18,13 @@
 //! The guest is "jmp $" in real mode at 0x1000: it never exits by itself.
 //! The KVM FFI below is the minimum for that (no kvm-ioctls crate).
 //!
-//! Usage: rust-vcpu-kick [-n pauses] [-t seconds]   (10000, 120)
+//! Usage: rust-vcpu-kick [-n pauses] [-t seconds]   (10000, 300)
 //! Exit status: 0 no pause lost, 1 a pause lost or an error, 2 no sigwake,
 //! 4 no /dev/kvm (skipped: not a pass).
 
-use sigwake::{Domain, Outcome, Reason, RegisterOptions, Registration, ThreadHandle, Timeout, WaitQueue};
+use sigwake::{
+    BlockWatch, Domain, Outcome, Reason, RegisterOptions, Registration, ThreadHandle, ThreadState, Timeout, WaitQueue,
+};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
@@ -275,6 +277,8 @@ struct Pause {
 const PARK_SPINS: u32 = 200;
 const PATIENCE: Duration = Duration::from_secs(20);
 const KICK_TIMEOUT: Duration = Duration::from_secs(10);
+/// One pause in this many waits until the vCPU is in KVM_RUN.
+const IN_GUEST_ONE_IN: u64 = 32;
 
 /// The vCPU thread's loop: run guest code unless paused.
 fn vcpu_loop(reg: &mut Registration<'_>, vcpu: &Vcpu, p: &Pause, park: &WaitQueue<'_, '_>) -> io::Result<()> {
@@ -333,6 +337,46 @@ fn vcpu_loop(reg: &mut Registration<'_>, vcpu: &Vcpu, p: &Pause, park: &WaitQueu
     Ok(())
 }
 
+/// xorshift64*
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(2_685_821_657_736_338_717)
+    }
+}
+
+fn spin(d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
+
+/// Kick at a random point of the vCPU's loop: at once (it is usually still
+/// parked or leaving its park), after a short spin, after a yield (the
+/// races with its entry), or, one time in IN_GUEST_ONE_IN, once it is in
+/// guest code (KVM_RUN): under TCG an interrupted nested KVM_RUN costs tens
+/// of milliseconds, and the demo must stay short.
+fn random_moment(watch: &BlockWatch, rng: &mut Rng) {
+    match rng.next() % IN_GUEST_ONE_IN {
+        0 => {}
+        1..=8 => spin(Duration::from_micros(rng.next() % 30)),
+        9..=16 => std::thread::yield_now(),
+        17..=30 => {}
+        _ => {
+            let end = Instant::now() + Duration::from_millis(5);
+            while watch.state() != Some(ThreadState::RunningInGuest) && Instant::now() < end {
+                std::hint::spin_loop();
+            }
+            spin(Duration::from_micros(rng.next() % 10));
+        }
+    }
+}
+
 fn usage() -> ! {
     eprintln!("usage: rust-vcpu-kick [-n pauses] [-t seconds]");
     std::process::exit(2)
@@ -340,7 +384,7 @@ fn usage() -> ! {
 
 fn main() {
     let mut n: u32 = 10_000;
-    let mut limit = Duration::from_secs(120);
+    let mut limit = Duration::from_secs(300);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_else(|| usage());
@@ -387,9 +431,10 @@ fn main() {
     let (mut lost, mut errors, mut unacked, mut done) = (0u32, 0u32, 0u32, 0u32);
     let (mut in_guest, mut in_host, mut parked) = (0u32, 0u32, 0u32);
     let mut worst = Duration::ZERO;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let t0 = Instant::now();
     let vcpu_result = std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::channel::<io::Result<ThreadHandle>>();
+        let (tx, rx) = std::sync::mpsc::channel::<io::Result<(ThreadHandle, BlockWatch)>>();
         let (domain, p, park) = (&domain, &p, &park);
         let th = s.spawn(move || -> io::Result<()> {
             let vcpu = vcpu;
@@ -407,11 +452,11 @@ fn main() {
                     return Err(e);
                 }
             };
-            tx.send(Ok(reg.handle())).unwrap();
+            tx.send(Ok((reg.handle(), reg.watch()))).unwrap();
             vcpu_loop(&mut reg, &vcpu, p, park)
         });
-        let h = match rx.recv() {
-            Ok(Ok(h)) => h,
+        let (h, watch) = match rx.recv() {
+            Ok(Ok(x)) => x,
             _ => return th.join().unwrap(),
         };
         for seq in 1..=n {
@@ -419,6 +464,7 @@ fn main() {
                 break;
             }
             done += 1;
+            random_moment(&watch, &mut rng);
             // Pause: ask, kick, and wait until the vCPU is out of guest code.
             p.request.store(seq, Ordering::Release);
             let t = Instant::now();
