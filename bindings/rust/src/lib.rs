@@ -1049,10 +1049,19 @@ impl IntoRawFd for Domain {
     }
 }
 
-impl From<OwnedFd> for Domain {
-    /// Adopt a descriptor of `/dev/sigwake` this process opened.
-    fn from(fd: OwnedFd) -> Domain {
-        Domain { fd }
+impl FromRawFd for Domain {
+    /// Adopt a domain descriptor (e.g. one inherited from a runtime's C
+    /// side that opened it with `sigwake_open()`).
+    ///
+    /// # Safety
+    ///
+    /// `fd` must be an open descriptor of `/dev/sigwake` that nothing else
+    /// owns: the ioctls of this crate would otherwise reach another driver
+    /// with sigwake's argument structs, and the fd is closed on drop.
+    unsafe fn from_raw_fd(fd: RawFd) -> Domain {
+        Domain {
+            fd: OwnedFd::from_raw_fd(fd),
+        }
     }
 }
 
