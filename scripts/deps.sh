@@ -27,6 +27,7 @@ packages="
 	sparse bc flex bison libelf-dev libssl-dev openssl kmod dwarves
 	spin
 	python3-yaml python3-jsonschema
+	rustc cargo librust-libc-dev bindgen libclang-dev
 "
 packages="$packages ${SIGWAKE_EXTRA_DEPS:-}"
 
