@@ -298,6 +298,8 @@ struct sigwake_taken {
  * knows what the word means.  @taken is filled in then too (a signal can
  * arrive after the kernel's check).
  *
+ * A host signal handler that needs the thread's attention posts or kicks
+ * it (both async-signal-safe): the retried WAIT then returns that event.
  * Async-signal-safe, like sigwake_wait().
  *
  * Return: SIGWAKE_REASON_WAKE, _SIGNAL, _KICK, _TIMEOUT or _FD, or -errno
