@@ -58,8 +58,10 @@
  * 7.2 (or 7.1): dumpability moved from the mm's flags to the task's
  * exec_state, whose header is new.
  */
+#ifdef __has_include	/* not sparse's preprocessor */
 #if __has_include(<linux/sched/exec_state.h>)
 #define SIGWAKE_COMPAT_TASK_EXEC_STATE
+#endif
 #endif
 
 /* ------------------------------------------------------------ code */
