@@ -2,7 +2,7 @@
 /*
  * sigwakectl: look at the domains and threads of the sigwake module, and
  * watch them come and go, over its generic netlink family
- * (uapi/linux/sigwake.h, section "Generic netlink family").
+ * (Documentation/netlink/specs/sigwake.yaml).
  *
  *	sigwakectl [--json] list | show <pid|domain-id> | threads <domain-id>
  *			   | stats | monitor

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Generic netlink family "sigwake": read-only views of the domains and their
- * threads, and the "monitor" multicast group.  uapi/linux/sigwake.h has the
- * protocol; this file only reads, it never changes a domain.
+ * threads, and the "monitor" multicast group.  The YNL spec
+ * Documentation/netlink/specs/sigwake.yaml has the protocol; this file only
+ * reads, it never changes a domain.
  *
  * Walking the domains: sigwake_domains is read under RCU, and a domain is
  * used only after refcount_inc_not_zero() on it, because its pid and user

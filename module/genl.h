@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Generic netlink family "sigwake": DOMAIN_GET, THREAD_GET and the
- * "monitor" multicast group (uapi/linux/sigwake.h has the protocol).
+ * "monitor" multicast group (Documentation/netlink/specs/sigwake.yaml has
+ * the protocol).
  *
  * The notifiers allocate with GFP_KERNEL: call them from process context
  * only.  Each is cheap when nobody listens.
