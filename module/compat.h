@@ -2,8 +2,8 @@
 /*
  * Every kernel-version dependency of sigwake lives here, so that the .c files
  * read like upstream code.  Each difference has one named switch, defined
- * from the kernel version in this file only; the code below it (and only it)
- * tests the switch.
+ * here only: from the kernel version, or from the presence of the macro or
+ * header that marks it.  The code below (and only it) tests the switches.
  *
  * Supported: Linux 5.10 to 7.2 (tested: Debian 11's 5.10, Debian 12's 6.1,
  * 6.1-rt and 6.12, Debian unstable's 7.2 and 7.2-rt).  Older kernels stop
@@ -44,7 +44,7 @@
 #define SIGWAKE_COMPAT_DUMPIT_INFO_ATTRS
 #endif
 
-/* 6.13: hrtimer_setup() replaces hrtimer_init(), which 6.15 removed. */
+/* 6.13: hrtimer_setup() replaces hrtimer_init(), since removed. */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
 #define SIGWAKE_COMPAT_NO_HRTIMER_SETUP
 #endif

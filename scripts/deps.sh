@@ -22,7 +22,7 @@ set -eu
 packages="
 	build-essential gcc make libc6-dev
 	linux-headers-amd64 linux-headers-6.12-amd64 linux-source-6.1
-	qemu-system-x86 busybox-static cpio gzip xz-utils zstd rsync
+	qemu-system-x86 busybox-static cpio gzip xz-utils zstd rsync file
 	libnl-3-dev libnl-genl-3-dev pkg-config
 	sparse bc flex bison libelf-dev libssl-dev openssl kmod dwarves
 	spin
