@@ -7,7 +7,8 @@
  * alike.
  *
  *   roundtrip  two threads ping-pong: sigwake WAIT/WAKE on word-bound
- *              queues vs futex WAIT/WAKE vs eventfd vs a pipe
+ *              queues vs futex WAIT/WAKE vs eventfd vs a pipe, both threads
+ *              pinned to one CPU, then to two
  *   post       a guest signal to a thread blocked in a wait, until that
  *              thread runs: POST vs LiteBox's technique (tgkill a host
  *              signal; the handler sets a pending bit, CASes WAITING->WOKEN
@@ -22,9 +23,17 @@
  *              the kernel memory one registration costs
  *   lost       lost events under one race load: the naive protocol (check
  *              a flag, then futex-wait without a value check) vs sigwake
- *   floor      diagnostic: one call of each primitive when nobody sleeps or
- *              wakes (WAKE vs FUTEX_WAKE, WAIT vs FUTEX_WAIT on a changed
- *              word, POST vs tgkill), to take the others apart
+ *   floor      one call of each primitive when nobody sleeps or wakes
+ *              (WAKE vs FUTEX_WAKE, WAIT vs FUTEX_WAIT on a changed word,
+ *              POST vs tgkill, the ioctl path vs a bare syscall), with a
+ *              second thread alive as in the round trip, to take the others
+ *              apart
+ *
+ * roundtrip, post, entry, kick and floor are repeated --runs times (5 by
+ * default) in one process; every paired ratio is computed per run and
+ * reported as the geometric mean of the per-run ratios with a 95%
+ * confidence interval (Student's t over their logarithms, stats.h).
+ * scaling and lost run once.
  *
  * Prints a table and writes a JSON file.  Speed is reported as ratios, never
  * as pass or fail; the exit status says only whether the run completed
@@ -32,7 +41,9 @@
  * event (3), or failed (1).
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <math.h>
 #include <getopt.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -55,6 +66,7 @@
 #include <unistd.h>
 
 #include "libsigwake.h"
+#include "stats.h"
 
 #ifndef BENCH_VERSION
 #define BENCH_VERSION "unknown"
@@ -86,8 +98,11 @@ static const char *const bench_names[] = {
 	"roundtrip", "post", "entry", "kick", "scaling", "lost", "floor",
 };
 
+#define MAX_RUNS	64
+
 static struct {
 	int quick;
+	int runs;		/* 0: the default for the mode */
 	long iterations;	/* 0: each benchmark's default */
 	const char *json;
 	unsigned int only;	/* bitmask over bench_names; 0: all */
@@ -109,7 +124,17 @@ static int selected(const char *name)
 	return 0;
 }
 
-/* Samples per technique: --iterations, else the default for the mode. */
+/* The repetitions of the repeated benchmarks, and the current one. */
+static int nruns(void)
+{
+	if (opt.runs > 0)
+		return opt.runs;
+	return opt.quick ? 2 : 5;
+}
+
+static int cur_run;
+
+/* Samples per technique and run: --iterations, else the mode's default. */
 static size_t iters(size_t full, size_t quick)
 {
 	if (opt.iterations > 0)
@@ -310,54 +335,6 @@ static void wait_tid_sleeping(pid_t tid)
 	close(fd);
 }
 
-/* ------------------------------------------------------------ statistics */
-
-struct stats {
-	size_t n;
-	double median, p99, mean, min, max;
-};
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted @v. */
-static double pct(const double *v, size_t n, double p)
-{
-	size_t k;
-
-	if (!n)
-		return 0;
-	k = (size_t)(p / 100.0 * (double)n + 0.999999);
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return v[k - 1];
-}
-
-static struct stats summarize(double *v, size_t n)
-{
-	struct stats s = { .n = n };
-	double sum = 0;
-	size_t i;
-
-	if (!n)
-		return s;
-	qsort(v, n, sizeof(*v), cmp_double);
-	for (i = 0; i < n; i++)
-		sum += v[i];
-	s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	s.p99 = pct(v, n, 99);
-	s.mean = sum / (double)n;
-	s.min = v[0];
-	s.max = v[n - 1];
-	return s;
-}
-
 /* ------------------------------------------------------------ results */
 
 /*
@@ -369,7 +346,11 @@ struct row {
 	const char *group;
 	char key[32];
 	char label[64];
-	struct stats st;
+	struct stats st;	/* over the samples of every run */
+	double *all;		/* those samples, until finish_rows() */
+	size_t nall;
+	double run_med[MAX_RUNS];	/* the median of each run */
+	int nrun;
 	char note[96];
 	int skipped;
 };
@@ -393,16 +374,15 @@ static struct row *add_row(const char *bench, const char *group,
 	return r;
 }
 
-static const struct row *find_row(const char *bench, const char *group,
-				  const char *key)
+static struct row *lookup_row(const char *bench, const char *group,
+			       const char *key)
 {
 	size_t i;
 
 	for (i = 0; i < nrows; i++) {
-		const struct row *r = &rows[i];
+		struct row *r = &rows[i];
 
-		if (r->skipped || !r->st.n || strcmp(r->bench, bench) ||
-		    strcmp(r->key, key))
+		if (strcmp(r->bench, bench) || strcmp(r->key, key))
 			continue;
 		if (!group != !r->group || (group && strcmp(group, r->group)))
 			continue;
@@ -411,25 +391,83 @@ static const struct row *find_row(const char *bench, const char *group,
 	return NULL;
 }
 
-/* An aim: value = num / den of two rows' medians, compared with @limit. */
+/* A row with samples, for the ratios. */
+static const struct row *find_row(const char *bench, const char *group,
+				  const char *key)
+{
+	const struct row *r = lookup_row(bench, group, key);
+
+	return r && !r->skipped && r->nrun ? r : NULL;
+}
+
+/* The row of this technique: the one of an earlier run, or a new one. */
+static struct row *run_row(const char *bench, const char *group,
+			   const char *key, const char *label)
+{
+	struct row *r = lookup_row(bench, group, key);
+
+	return r ? r : add_row(bench, group, key, label);
+}
+
+/* Add one run's @n samples to @r; @v is sorted. */
+static void row_samples(struct row *r, double *v, size_t n)
+{
+	double *all;
+
+	if (r->nrun == MAX_RUNS)
+		die("too many runs");
+	r->run_med[r->nrun++] = summarize(v, n).median;
+	all = realloc(r->all, (r->nall + n + 1) * sizeof(double));
+	if (!all)
+		die("out of memory");
+	memcpy(all + r->nall, v, n * sizeof(double));
+	r->all = all;
+	r->nall += n;
+}
+
+/* The statistics over every run's samples. */
+static void finish_rows(void)
+{
+	size_t i;
+
+	for (i = 0; i < nrows; i++) {
+		struct row *r = &rows[i];
+
+		if (r->all)
+			r->st = summarize(r->all, r->nall);
+		free(r->all);
+		r->all = NULL;
+	}
+}
+
+/*
+ * A paired ratio: per run, the median of one row over the median of
+ * another (or the other way round, for an aim "at least"), summarised as
+ * the geometric mean of the runs' ratios with a 95% interval (stats.h);
+ * compared with @limit unless it is a control.
+ */
 struct aim {
 	char name[64];
 	char expr[96];
-	double value;
 	double limit;
 	int at_most;		/* value <= limit, else value >= limit */
 	int control;		/* a control's ratio: no aim, for reading */
 	int have;
+	struct ratio_ci ci;
+	double run_ratio[MAX_RUNS];
 	char note[160];
 };
 
-static struct aim aims[16];
+static struct aim aims[48];
 static size_t naims;
 
 static struct aim *add_aim(const char *name, double limit, int at_most)
 {
-	struct aim *a = &aims[naims++];
+	struct aim *a;
 
+	if (naims == ARRAY_SIZE(aims))
+		die("too many ratios");
+	a = &aims[naims++];
 	memset(a, 0, sizeof(*a));
 	snprintf(a->name, sizeof(a->name), "%s", name);
 	a->limit = limit;
@@ -439,7 +477,27 @@ static struct aim *add_aim(const char *name, double limit, int at_most)
 
 static int aim_met(const struct aim *a)
 {
-	return a->at_most ? a->value <= a->limit : a->value >= a->limit;
+	return a->at_most ? a->ci.value <= a->limit : a->ci.value >= a->limit;
+}
+
+/*
+ * Where the aim's limit lies against the interval: "met" (the whole
+ * interval meets the aim), "missed" (none of it does), "unclear" (the
+ * interval straddles the limit), or, with one run, the value's side.
+ */
+static const char *aim_verdict(const struct aim *a)
+{
+	double good, bad;
+
+	if (isnan(a->ci.lo))
+		return aim_met(a) ? "met (1 run)" : "missed (1 run)";
+	good = a->at_most ? a->ci.hi : a->ci.lo;
+	bad = a->at_most ? a->ci.lo : a->ci.hi;
+	if (a->at_most ? good <= a->limit : good >= a->limit)
+		return "met";
+	if (a->at_most ? bad > a->limit : bad < a->limit)
+		return "missed";
+	return "unclear";
 }
 
 /* Lost-event counts, per technique. */
@@ -483,7 +541,57 @@ static struct {
 	char post_cpus[64];
 	long max_threads_per_domain;
 	char date[32];
+	char host_load[32];	/* the host's load average before the VM */
+	char host_cpus[16];
+	char trace_sigwake[16];	/* sigwake's trace events: off, on, unknown */
+	char trace_enabled[512];	/* every enabled event, "instance:sys:event" */
 } env;
+
+/* Where the threads of each benchmark ran, for the JSON and the header. */
+static struct {
+	const char *bench;
+	char text[96];
+} placement[12];
+static size_t nplacement;
+
+static void set_placement(const char *bench, const char *fmt, ...)
+{
+	va_list ap;
+	size_t i;
+
+	for (i = 0; i < nplacement; i++)
+		if (!strcmp(placement[i].bench, bench))
+			break;
+	if (i == ARRAY_SIZE(placement))
+		return;
+	if (i == nplacement)
+		placement[nplacement++].bench = bench;
+	va_start(ap, fmt);
+	vsnprintf(placement[i].text, sizeof(placement[i].text), fmt, ap);
+	va_end(ap);
+}
+
+/* Wall time of each phase, summed over the runs. */
+static struct {
+	const char *name;
+	double seconds;
+} phase[8];
+static size_t nphase;
+
+static void add_phase(const char *name, uint64_t t0)
+{
+	double sec = (double)(now_ns() - t0) / 1e9;
+	size_t i;
+
+	for (i = 0; i < nphase; i++)
+		if (!strcmp(phase[i].name, name))
+			break;
+	if (i == ARRAY_SIZE(phase))
+		return;
+	if (i == nphase)
+		phase[nphase++].name = name;
+	phase[i].seconds += sec;
+}
 
 static void read_line(const char *path, char *buf, size_t len)
 {
@@ -495,6 +603,78 @@ static void read_line(const char *path, char *buf, size_t len)
 	if (fgets(buf, (int)len, f))
 		buf[strcspn(buf, "\n")] = 0;
 	fclose(f);
+}
+
+/*
+ * Append the enabled events of one tracefs instance (its set_event file)
+ * to env.trace_enabled, and note whether one of them is sigwake's.
+ */
+static void trace_instance(const char *dir, const char *name, int *sigwake)
+{
+	char path[512], line[256];
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/set_event", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!line[0])
+			continue;
+		if (!strncmp(line, "sigwake:", 8))
+			*sigwake = 1;
+		len = strlen(env.trace_enabled);
+		snprintf(env.trace_enabled + len,
+			 sizeof(env.trace_enabled) - len, "%s%s:%s",
+			 len ? " " : "", name, line);
+	}
+	fclose(f);
+}
+
+/*
+ * Whether sigwake's trace events are on: a live tracepoint in WAIT, WAKE
+ * and POST costs a call per event that futex does not pay.  tracefs shows
+ * the events that trace instances enable (not perf's or BPF's).
+ */
+static void detect_trace(void)
+{
+	static const char *const roots[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	const char *root = NULL;
+	char path[512];
+	struct dirent *d;
+	int sigwake = 0;
+	size_t i;
+	DIR *dir;
+
+	for (i = 0; i < ARRAY_SIZE(roots) && !root; i++) {
+		snprintf(path, sizeof(path), "%s/set_event", roots[i]);
+		if (!access(path, R_OK))
+			root = roots[i];
+	}
+	if (!root) {
+		snprintf(env.trace_sigwake, sizeof(env.trace_sigwake),
+			 "unknown");
+		return;
+	}
+	trace_instance(root, "top", &sigwake);
+	snprintf(path, sizeof(path), "%s/instances", root);
+	dir = opendir(path);
+	while (dir && (d = readdir(dir))) {
+		char sub[512];
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/instances/%s", root, d->d_name);
+		trace_instance(sub, d->d_name, &sigwake);
+	}
+	if (dir)
+		closedir(dir);
+	snprintf(env.trace_sigwake, sizeof(env.trace_sigwake), "%s",
+		 sigwake ? "on" : "off");
 }
 
 static void detect_env(void)
@@ -534,6 +714,10 @@ static void detect_env(void)
 	snprintf(env.runner, sizeof(env.runner), "%s", s ? s : "");
 	s = getenv("SIGWAKE_KERNEL");
 	snprintf(env.runner_kernel, sizeof(env.runner_kernel), "%s", s ? s : "");
+	s = getenv("SIGWAKE_HOST_LOAD");
+	snprintf(env.host_load, sizeof(env.host_load), "%s", s ? s : "");
+	s = getenv("SIGWAKE_HOST_CPUS");
+	snprintf(env.host_cpus, sizeof(env.host_cpus), "%s", s ? s : "");
 	read_line("/sys/module/sigwake/parameters/max_threads_per_domain",
 		  line, sizeof(line));
 	env.max_threads_per_domain = line[0] ? atol(line) : -1;
@@ -637,18 +821,20 @@ static void series_alloc(struct series *s, size_t ns, size_t cap)
 	}
 }
 
-static void series_rows(const char *bench, struct series *s, size_t ns)
+/* One run's samples of each technique into the rows of @bench[.@group]. */
+static void series_rows(const char *bench, const char *group,
+			struct series *s, size_t ns)
 {
 	size_t i;
 
 	for (i = 0; i < ns; i++) {
-		struct row *r = add_row(bench, NULL, s[i].key, s[i].label);
+		struct row *r = run_row(bench, group, s[i].key, s[i].label);
 
 		if (s[i].sigwake && !sw_ok()) {
 			r->skipped = 1;
 			snprintf(r->note, sizeof(r->note), "sigwake unavailable");
 		} else {
-			r->st = summarize(s[i].v, s[i].n);
+			row_samples(r, s[i].v, s[i].n);
 		}
 		free(s[i].v);
 		s[i].v = NULL;
@@ -710,6 +896,7 @@ struct pingpong {
 	int act[RT_N];
 	size_t nact;
 	size_t total;		/* round trips, all mechanisms together */
+	int echo_cpu;
 };
 
 #define PP_WORD(pp, k, s)	(&(pp)->word[k][s][0])
@@ -775,15 +962,26 @@ static void pp_wait(struct pingpong *pp, int k, int s, uint32_t old,
 	}
 }
 
+/*
+ * The techniques take turns block by block, not round trip by round trip:
+ * at the first round trip of a block the echo thread is still on its way
+ * out of the previous technique's signal call, and whichever technique
+ * comes next may find it not yet asleep.  That round trip is not recorded;
+ * the others measure each technique's own steady ping-pong.
+ */
+#define RT_BLOCK	50
+
 static void *pp_echo(void *arg)
 {
 	struct pingpong *pp = arg;
-	struct sigwake_self *self = sw_ok() ? sw_register(sig_kick) : NULL;
+	struct sigwake_self *self;
 	uint32_t cnt[RT_N] = { 0 };
 	size_t i;
 
+	pin_self(pp->echo_cpu);
+	self = sw_ok() ? sw_register(sig_kick) : NULL;
 	for (i = 0; i < pp->total; i++) {
-		int k = pp->act[i % pp->nact];
+		int k = pp->act[i / RT_BLOCK % pp->nact];
 
 		cnt[k]++;
 		pp_wait(pp, k, 1, cnt[k] - 1, self);
@@ -794,7 +992,12 @@ static void *pp_echo(void *arg)
 	return NULL;
 }
 
-static void bench_roundtrip(void)
+/*
+ * One run of the ping-pong with both threads pinned: @cross, the caller on
+ * one CPU and the echo thread on another, else both on one CPU (every wake
+ * then switches to the woken thread when the waker sleeps).
+ */
+static void roundtrip_pinned(int cross)
 {
 	struct series s[RT_N] = {
 		[RT_SIGWAKE] = { "sigwake", "sigwake WAIT/WAKE (word-bound queue)",
@@ -803,18 +1006,44 @@ static void bench_roundtrip(void)
 		[RT_EVENTFD] = { "eventfd", "eventfd read/write", 0 },
 		[RT_PIPE] = { "pipe", "pipe read/write", 0 },
 	};
-	size_t n = iters(20000, 300), w = warmup(n), i;
+	const char *group = cross ? "cross_cpu" : "same_cpu";
+	size_t n = iters(2000, 150), w = warmup(n), i, per;
 	uint32_t cnt[RT_N] = { 0 };
+	size_t skip[RT_N];
 	struct pingpong *pp;
+	int side, cpu_a, cpu_b;
+	cpu_set_t saved;
 	pthread_t th;
-	int side;
 
+	two_cpus(&cpu_a, &cpu_b);
+	if (cross && cpu_a == cpu_b) {
+		for (i = 0; i < RT_N; i++) {
+			struct row *r = run_row("wake_roundtrip", group,
+						s[i].key, s[i].label);
+
+			r->skipped = 1;
+			snprintf(r->note, sizeof(r->note), "only one CPU");
+		}
+		return;
+	}
+	if (!cross)
+		cpu_b = cpu_a;
+	set_placement(cross ? "wake_roundtrip.cross_cpu" :
+			      "wake_roundtrip.same_cpu",
+		      "caller on CPU %d, echo thread on CPU %d", cpu_a, cpu_b);
 	pp = aligned_alloc(64, sizeof(*pp));
 	if (!pp)
 		die("out of memory");
 	memset(pp, 0, sizeof(*pp));
+	pp->echo_cpu = cpu_b;
+	sched_getaffinity(0, sizeof(saved), &saved);
+	pin_self(cpu_a);
 	pp->nact = series_active(s, RT_N, pp->act);
-	pp->total = (w + n) * pp->nact;
+	for (i = 0; i < RT_N; i++)
+		skip[i] = w;
+	/* Per technique: whole blocks, n + w of their round trips recorded. */
+	per = (w + n + RT_BLOCK - 2) / (RT_BLOCK - 1) * RT_BLOCK;
+	pp->total = per * pp->nact;
 	series_alloc(s, RT_N, n);
 	for (side = 0; side < 2; side++) {
 		if (sw_ok()) {
@@ -831,14 +1060,20 @@ static void bench_roundtrip(void)
 
 	th = spawn(pp_echo, pp, 0);
 	for (i = 0; i < pp->total; i++) {
-		int k = pp->act[i % pp->nact];
+		int k = pp->act[i / RT_BLOCK % pp->nact];
 		uint64_t t0 = now_ns(), t1;
 
 		cnt[k]++;
 		pp_signal(pp, k, 1, cnt[k]);
 		pp_wait(pp, k, 0, cnt[k] - 1, main_self);
 		t1 = now_ns();
-		if (cnt[k] > w)
+		if (i % RT_BLOCK == 0)
+			continue;
+		if (skip[k]) {
+			skip[k]--;
+			continue;
+		}
+		if (s[k].n < n)
 			s[k].v[s[k].n++] = (double)(t1 - t0);
 	}
 	pthread_join(th, NULL);
@@ -851,7 +1086,15 @@ static void bench_roundtrip(void)
 		close(pp->pfd[side][1]);
 	}
 	free(pp);
-	series_rows("wake_roundtrip", s, RT_N);
+	sched_setaffinity(0, sizeof(saved), &saved);
+	series_rows("wake_roundtrip", group, s, RT_N);
+}
+
+static void bench_roundtrip(void)
+{
+	/* Alternating which goes first, run by run. */
+	roundtrip_pinned(cur_run & 1);
+	roundtrip_pinned(!(cur_run & 1));
 }
 
 /* ------------------------------------------------------------ 2. post */
@@ -998,7 +1241,7 @@ static void bench_post(void)
 		[PW_SIGWAIT] = { "tgkill_sigtimedwait", "tgkill + sigtimedwait",
 				 0 },
 	};
-	size_t n = iters(2000, 100), w = warmup(n), nact, i;
+	size_t n = iters(400, 50), w = warmup(n), nact, i;
 	struct postwait pw[PW_N];
 	pid_t pid = getpid();
 	int act[PW_N], cpu_sender, cpu_target;
@@ -1010,6 +1253,7 @@ static void bench_post(void)
 	two_cpus(&cpu_sender, &cpu_target);
 	snprintf(env.post_cpus, sizeof(env.post_cpus),
 		 "sender on CPU %d, targets on CPU %d", cpu_sender, cpu_target);
+	set_placement("post_to_waiter", "%s", env.post_cpus);
 	sched_getaffinity(0, sizeof(saved), &saved);
 	pin_self(cpu_sender);
 	for (i = 0; i < nact; i++) {
@@ -1046,7 +1290,7 @@ static void bench_post(void)
 		close(p->statfd);
 	}
 	sched_setaffinity(0, sizeof(saved), &saved);
-	series_rows("post_to_waiter", s, PW_N);
+	series_rows("post_to_waiter", NULL, s, PW_N);
 }
 
 /* ------------------------------------------------------------ 3. entry */
@@ -1199,15 +1443,17 @@ static void bench_entry(void)
 				"Shadow: setitimer(VIRTUAL) + sigprocmask, x2",
 				0 },
 	};
-	struct entry_run er = { .s = s, .n = iters(200, 20) };
+	struct entry_run er = { .s = s, .n = iters(40, 10) };
+	struct row *r;
 
 	er.w = warmup(er.n);
 	series_alloc(s, EN_N, er.n);
+	set_placement("entry_exit", "one thread, unpinned");
 	pthread_join(spawn(entry_thread, &er, 0), NULL);
-	series_rows("entry_exit", s, EN_N);
-	if (sw_ok())
-		snprintf(rows[nrows - EN_N + EN_SIGWAKE].note,
-			 sizeof(rows[0].note), "%s",
+	series_rows("entry_exit", NULL, s, EN_N);
+	r = lookup_row("entry_exit", NULL, s[EN_SIGWAKE].key);
+	if (sw_ok() && r)
+		snprintf(r->note, sizeof(r->note), "%s",
 			 preempt_armed ? "PREEMPT armed" : "PREEMPT not armed");
 }
 
@@ -1270,13 +1516,14 @@ static void bench_kick(void)
 		[KK_PTHREAD_KILL] = { "pthread_kill_tls",
 				      "pthread_kill + TLS flag", 0 },
 	};
-	size_t n = iters(2000, 100), w = warmup(n), nact, i;
+	size_t n = iters(400, 50), w = warmup(n), nact, i;
 	struct kick kk = { 0 };
 	int act[KK_N], r;
 	pthread_t th;
 
 	nact = series_active(s, KK_N, act);
 	series_alloc(s, KK_N, n);
+	set_placement("kick", "kicker and target unpinned");
 	th = spawn(kick_target, &kk, 0);
 	for (i = 1; i <= (w + n) * nact; i++) {
 		int k = act[(i - 1) % nact];
@@ -1306,7 +1553,7 @@ static void bench_kick(void)
 	}
 	STORE(&kk.stop, 1);
 	pthread_join(th, NULL);
-	series_rows("kick", s, KK_N);
+	series_rows("kick", NULL, s, KK_N);
 }
 
 /* ------------------------------------------------------------ 5. scaling */
@@ -1765,6 +2012,8 @@ static void bench_scaling(void)
 				die("out of memory");
 		}
 	two_cpus(&cpu_caller, &cpu_workers);
+	set_placement("scaling", "caller on CPU %d, workers on CPU %d",
+		      cpu_caller, cpu_workers);
 	sched_getaffinity(0, sizeof(saved), &saved);
 	pin_self(cpu_caller);
 	for (i = 0; i < 2 * nc - 1; i++) {
@@ -1785,7 +2034,7 @@ static void bench_scaling(void)
 			snprintf(text, sizeof(text), "%s, N=%d",
 				 sc_lines[line].label, sc_counts[ci]);
 			r = add_row("scaling", sc_lines[line].group, key, text);
-			r->st = summarize(acc->v, acc->n);
+			row_samples(r, acc->v, acc->n);
 			if (acc->bad)
 				snprintf(r->note, sizeof(r->note),
 					 "%lu unexpected outcomes", acc->bad);
@@ -1958,8 +2207,10 @@ static double floor_batch(int k, uint32_t *word, int wq, int pipefd)
 {
 	pid_t pid = getpid(), tid = gettid_();
 	struct sigwake_wake_args wa;
-	uint64_t t0 = now_ns();
+	uint64_t t0;
 	int i, avail;
+
+	t0 = now_ns();
 
 	for (i = 0; i < FLOOR_BATCH; i++) {
 		switch (k) {
@@ -2013,6 +2264,72 @@ static double floor_batch(int k, uint32_t *word, int wq, int pipefd)
 	return (double)(now_ns() - t0) / FLOOR_BATCH;
 }
 
+/* The process has one thread: every other one has gone through exit_files(). */
+static void wait_single_threaded(void)
+{
+	char line[64];
+	FILE *f;
+	int n;
+
+	for (;;) {
+		n = 0;
+		f = fopen("/proc/self/status", "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "Threads:", 8))
+				n = atoi(line + 8);
+		if (f)
+			fclose(f);
+		if (n <= 1)
+			return;
+		usleep(1000);
+	}
+}
+
+/* The idle second thread of the floor: sleeps until told to go. */
+static void *floor_sleeper(void *arg)
+{
+	uint32_t *go = arg;
+
+	await_change(go, 0);
+	return NULL;
+}
+
+struct floor_ctx {
+	uint32_t word;
+	int wq, pfd[2];
+	sigset_t set;
+};
+
+/* One run of the techniques @kind[0..ns) taking turns, batch by batch. */
+static void floor_turns(struct floor_ctx *fc, struct series *s,
+			const int *kind, size_t ns, size_t n)
+{
+	size_t w = warmup(n), nact, i;
+	struct timespec zero = { 0 };
+	int act[FL_N];
+	siginfo_t si;
+
+	nact = series_active(s, ns, act);
+	series_alloc(s, ns, n);
+	for (i = 0; i < (w + n) * nact; i++) {
+		int j = act[i % nact], k = kind[j];
+		double v = floor_batch(k, &fc->word, fc->wq, fc->pfd[0]);
+
+		if (i >= w * nact)
+			s[j].v[s[j].n++] = v;
+		/* Real-time signals queue: drain them. */
+		if (k == FL_TGKILL)
+			while (sigtimedwait(&fc->set, &si, &zero) > 0)
+				;
+	}
+}
+
+/*
+ * Every primitive with a second thread alive, as in the round trip and the
+ * post benchmarks: with one thread, fdget() skips the file's reference
+ * count and a sigwake ioctl looks cheaper than it is in a runtime.  A few
+ * lines are measured single-threaded too, beforehand, to show that part.
+ */
 static void bench_floor(void)
 {
 	struct series s[FL_N] = {
@@ -2036,64 +2353,112 @@ static void bench_floor(void)
 		[FL_SW_ENOENT] = { "sigwake_wake_enoent",
 				   "sigwake WAKE, unknown queue (ENOENT)", 1 },
 	};
-	size_t n = iters(500, 30), w = warmup(n), nact, i;
-	uint32_t word = 7;
-	int act[FL_N], wq = -1, pfd[2];
-	sigset_t set, old;
-	siginfo_t si;
-	struct timespec zero = { 0 };
+	struct series s1[] = {
+		{ .key = "getppid", .label = "getppid (bare syscall), 1 thread" },
+		{ .key = "pipe_fionread",
+		  .label = "ioctl FIONREAD on a pipe, 1 thread" },
+		{ .key = "sigwake_enotty",
+		  .label = "sigwake ioctl, ENOTTY, 1 thread", .sigwake = 1 },
+	};
+	static const int kind1[] = { FL_GETPPID, FL_PIPE_IOCTL, FL_SW_ENOTTY };
+	int kind[FL_N], cpu_a, cpu_b;
+	size_t n = iters(100, 15), i;
+	struct floor_ctx fc = { .word = 7, .wq = -1 };
+	uint32_t go = 0;
+	cpu_set_t saved;
+	sigset_t old;
+	pthread_t th;
 
-	nact = series_active(s, FL_N, act);
-	series_alloc(s, FL_N, n);
+	for (i = 0; i < FL_N; i++)
+		kind[i] = (int)i;
 	if (sw_ok()) {
-		wq = sigwake_wq_create(sw_fd, &word);
-		if (wq < 0)
-			die("sigwake_wq_create: %s", strerror(-wq));
+		fc.wq = sigwake_wq_create(sw_fd, &fc.word);
+		if (fc.wq < 0)
+			die("sigwake_wq_create: %s", strerror(-fc.wq));
 	}
-	if (pipe2(pfd, O_CLOEXEC))
+	if (pipe2(fc.pfd, O_CLOEXEC))
 		die("pipe: %s", strerror(errno));
-	sigemptyset(&set);
-	sigaddset(&set, sig_sigwait);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
-	for (i = 0; i < (w + n) * nact; i++) {
-		int k = act[i % nact];
-		double v = floor_batch(k, &word, wq, pfd[0]);
+	sigemptyset(&fc.set);
+	sigaddset(&fc.set, sig_sigwait);
+	pthread_sigmask(SIG_BLOCK, &fc.set, &old);
+	two_cpus(&cpu_a, &cpu_b);
+	set_placement("syscall_floor",
+		      "caller on CPU %d; a second thread sleeps in FUTEX_WAIT on CPU %d",
+		      cpu_a, cpu_b);
+	set_placement("syscall_floor_1thread",
+		      "caller on CPU %d, the only thread of the process", cpu_a);
+	sched_getaffinity(0, sizeof(saved), &saved);
+	pin_self(cpu_a);
 
-		if (i >= w * nact)
-			s[k].v[s[k].n++] = v;
-		/* Real-time signals queue: drain them. */
-		if (k == FL_TGKILL)
-			while (sigtimedwait(&set, &si, &zero) > 0)
-				;
+	/* The table shows the two-thread lines first. */
+	for (i = 0; i < FL_N; i++)
+		run_row("syscall_floor", NULL, s[i].key, s[i].label);
+	wait_single_threaded();
+	floor_turns(&fc, s1, kind1, ARRAY_SIZE(s1), n);
+	series_rows("syscall_floor_1thread", NULL, s1, ARRAY_SIZE(s1));
+
+	th = spawn(floor_sleeper, &go, 0);
+	{
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(cpu_b, &one);
+		pthread_setaffinity_np(th, sizeof(one), &one);
 	}
+	floor_turns(&fc, s, kind, FL_N, n);
+	publish(&go, 1);
+	pthread_join(th, NULL);
+	series_rows("syscall_floor", NULL, s, FL_N);
+
+	sched_setaffinity(0, sizeof(saved), &saved);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	close(pfd[0]);
-	close(pfd[1]);
+	close(fc.pfd[0]);
+	close(fc.pfd[1]);
 	if (sw_ok()) {
 		sigwake_take_pending(main_self->block);
-		sigwake_wq_destroy(sw_fd, (__u32)wq);
+		sigwake_wq_destroy(sw_fd, (__u32)fc.wq);
 	}
-	series_rows("syscall_floor", s, FL_N);
 }
 
 /* ------------------------------------------------------------ aims */
 
-static void ratio_aim(const char *name, const char *bench, const char *group,
-		      const char *num, const char *den, double limit,
-		      int at_most, const char *expr)
+static struct aim *ratio_aim(const char *name, const char *bench,
+			     const char *group, const char *num,
+			     const char *den, double limit, int at_most,
+			     const char *expr)
 {
 	const struct row *a = find_row(bench, group, num);
 	const struct row *b = find_row(bench, group, den);
 	struct aim *x = add_aim(name, limit, at_most);
+	int i, n;
 
 	snprintf(x->expr, sizeof(x->expr), "%s", expr);
-	if (!a || !b || b->st.median <= 0 || a->st.median <= 0) {
+	if (!a || !b) {
 		snprintf(x->note, sizeof(x->note), "not measured");
-		return;
+		return x;
 	}
-	x->value = at_most ? a->st.median / b->st.median :
-			     b->st.median / a->st.median;
+	/* The runs pair up: both rows took turns in each of them. */
+	n = a->nrun < b->nrun ? a->nrun : b->nrun;
+	for (i = 0; i < n; i++) {
+		double num_v = a->run_med[i], den_v = b->run_med[i];
+
+		x->run_ratio[i] = at_most ? num_v / den_v : den_v / num_v;
+	}
+	x->ci = ratio_ci(x->run_ratio, n);
+	if (isnan(x->ci.value)) {
+		snprintf(x->note, sizeof(x->note), "a median was 0");
+		return x;
+	}
 	x->have = 1;
+	return x;
+}
+
+/* A ratio to read the others by, with no aim. */
+static void control_ratio(const char *name, const char *bench,
+			  const char *group, const char *num, const char *den,
+			  const char *expr)
+{
+	ratio_aim(name, bench, group, num, den, 0, 1, expr)->control = 1;
 }
 
 static void compute_aims(void)
@@ -2113,19 +2478,42 @@ static void compute_aims(void)
 		"POST, random waiting thread", "WAKE, oldest of N waiters",
 		"control: tgkill, random thread", "control: FUTEX_WAKE, random",
 	};
+	static const char *const pins[][2] = {
+		{ "same_cpu", "same CPU" }, { "cross_cpu", "cross CPU" },
+	};
+	char name[64];
 	struct aim *a;
 	size_t g;
 
-	if (selected("roundtrip"))
-		ratio_aim("wake round trip", "wake_roundtrip", NULL, "sigwake",
-			  "futex", 1.2, 1, "sigwake / futex");
+	if (selected("roundtrip")) {
+		for (g = 0; g < ARRAY_SIZE(pins); g++) {
+			snprintf(name, sizeof(name), "round trip, %s",
+				 pins[g][1]);
+			ratio_aim(name, "wake_roundtrip", pins[g][0],
+				  "sigwake", "futex", 1.0, 1,
+				  "sigwake WAIT/WAKE / futex WAIT/WAKE");
+			snprintf(name, sizeof(name),
+				 "control: eventfd round trip, %s", pins[g][1]);
+			control_ratio(name, "wake_roundtrip", pins[g][0],
+				      "eventfd", "futex", "eventfd / futex");
+			snprintf(name, sizeof(name),
+				 "control: pipe round trip, %s", pins[g][1]);
+			control_ratio(name, "wake_roundtrip", pins[g][0],
+				      "pipe", "futex", "pipe / futex");
+		}
+		a = add_aim("hand-off round trip", 0.7, 1);
+		snprintf(a->expr, sizeof(a->expr),
+			 "sigwake hand-off / futex WAIT/WAKE");
+		snprintf(a->note, sizeof(a->note),
+			 "not measured: no hand-off call in <linux/sigwake.h> yet");
+	}
 	if (selected("post"))
 		ratio_aim("post to a waiting thread", "post_to_waiter", NULL,
 			  "sigwake_post", "litebox", 0.5, 1,
 			  "sigwake POST / LiteBox technique");
 	if (selected("entry"))
 		ratio_aim("guest entry + exit", "entry_exit", NULL,
-			  "sigwake_state_word", "shadow_itimer", 20, 0,
+			  "sigwake_state_word", "shadow_itimer", 100, 0,
 			  "Shadow itimer / sigwake state word");
 	if (selected("kick")) {
 		ratio_aim("kick latency (KICK)", "kick", NULL, "sigwake_kick",
@@ -2134,6 +2522,29 @@ static void compute_aims(void)
 		ratio_aim("kick latency (POST)", "kick", NULL, "sigwake_post",
 			  "pthread_kill_tls", 1.0, 1,
 			  "sigwake POST / pthread_kill + TLS");
+	}
+	if (selected("floor")) {
+		ratio_aim("WAIT, word changed (EAGAIN)", "syscall_floor", NULL,
+			  "sigwake_wait_eagain", "futex_wait_eagain", 1.5, 1,
+			  "sigwake WAIT EAGAIN / FUTEX_WAIT EAGAIN");
+		ratio_aim("WAKE, no waiter", "syscall_floor", NULL,
+			  "sigwake_wake", "futex_wake", 1.5, 1,
+			  "sigwake WAKE / FUTEX_WAKE, nobody waiting");
+		control_ratio("floor: ioctl ENOTTY vs syscall", "syscall_floor",
+			      NULL, "sigwake_enotty", "getppid",
+			      "sigwake ENOTTY / getppid, 2 threads");
+		control_ratio("floor: VFS ioctl vs syscall", "syscall_floor",
+			      NULL, "pipe_fionread", "getppid",
+			      "FIONREAD on a pipe / getppid, 2 threads");
+		control_ratio("floor: WAKE ENOENT vs ENOTTY", "syscall_floor",
+			      NULL, "sigwake_wake_enoent", "sigwake_enotty",
+			      "WAKE unknown queue / ENOTTY, 2 threads");
+		control_ratio("floor: POST in host vs tgkill", "syscall_floor",
+			      NULL, "sigwake_post_host", "tgkill_blocked",
+			      "POST recorded / tgkill queued");
+		control_ratio("floor, 1 thread: ENOTTY vs syscall",
+			      "syscall_floor_1thread", NULL, "sigwake_enotty",
+			      "getppid", "sigwake ENOTTY / getppid, 1 thread");
 	}
 	if (selected("scaling")) {
 		for (g = 0; g < ARRAY_SIZE(groups); g++) {
@@ -2148,9 +2559,8 @@ static void compute_aims(void)
 				    atoi(rows[i].key) > hi)
 					hi = atoi(rows[i].key);
 			snprintf(n_hi, sizeof(n_hi), "%d", hi);
-			ratio_aim("", "scaling", groups[g], n_hi, "1", 1.1, 1,
-				  "");
-			a = &aims[naims - 1];
+			a = ratio_aim("", "scaling", groups[g], n_hi, "1", 1.1,
+				      1, "");
 			snprintf(a->name, sizeof(a->name),
 				 hi > 1 ? "scaling: %s, N=%d vs 1" : "scaling: %s",
 				 names[g], hi);
@@ -2169,7 +2579,9 @@ static void compute_aims(void)
 		snprintf(a->expr, sizeof(a->expr),
 			 "sigwake lost events (naive protocol: %zu of %zu rounds)",
 			 lost_res[LT_NAIVE].lost, lost_res[LT_NAIVE].rounds);
-		a->value = (double)lost_res[LT_SIGWAKE].lost;
+		a->ci.value = (double)lost_res[LT_SIGWAKE].lost;
+		a->ci.lo = a->ci.hi = NAN;
+		a->ci.n = 1;
 		a->have = 1;
 	}
 }
@@ -2189,12 +2601,13 @@ static void fmt_ns(double ns, char *buf, size_t len)
 static const char *bench_title(const char *bench)
 {
 	static const char *const map[][2] = {
-		{ "wake_roundtrip", "1. wake round trip (two threads ping-pong)" },
+		{ "wake_roundtrip", "1. wake round trip (two threads ping-pong, pinned)" },
 		{ "post_to_waiter", "2. guest signal to a thread waiting on another CPU, until it runs" },
 		{ "entry_exit", "3. guest entry + exit, preemption armed (per pair)" },
 		{ "kick", "4. kick a thread in guest code, until its handler runs" },
-		{ "scaling", "5. scaling with registered threads (cost of the ioctl)" },
-		{ "syscall_floor", "7. diagnostic: one call, nobody sleeps or wakes (per call)" },
+		{ "scaling", "5. scaling with registered threads (cost of the ioctl; one run)" },
+		{ "syscall_floor", "7. floor: one call, nobody sleeps or wakes, a second thread alive (per call)" },
+		{ "syscall_floor_1thread", "7b. floor, single-threaded process (fdget's fast path; per call)" },
 	};
 	size_t i;
 
@@ -2206,22 +2619,93 @@ static const char *bench_title(const char *bench)
 
 static void print_header(FILE *f)
 {
+	size_t i;
+
 	fprintf(f, "sigwake-bench %s: kernel %s (%s), %s, %s, %ld CPUs%s\n",
 		BENCH_VERSION, env.uts.release, env.uts.machine, env.virt,
 		env.cpu_model[0] ? env.cpu_model : "unknown CPU", env.cpus,
 		opt.quick ? ", --quick" : "");
 	if (env.runner[0])
-		fprintf(f, "  runner: %s, kernel %s\n", env.runner,
-			env.runner_kernel);
+		fprintf(f, "  runner: %s, kernel %s; host: %s CPUs, load %s before the run\n",
+			env.runner, env.runner_kernel,
+			env.host_cpus[0] ? env.host_cpus : "?",
+			env.host_load[0] ? env.host_load : "unknown");
 	fprintf(f, "  clocksource %s, clock_gettime %.0f ns; sigwake: %s; preemption: %s\n",
 		env.clocksource[0] ? env.clocksource : "?", env.clock_ns,
 		env.sigwake, env.preempt[0] ? env.preempt : "not measured");
+	fprintf(f, "  sigwake trace events: %s; enabled trace events: %s\n",
+		env.trace_sigwake,
+		env.trace_enabled[0] ? env.trace_enabled : "none");
+	fprintf(f, "  runs: %d in this process (roundtrip post entry kick floor; scaling and lost once)\n",
+		nruns());
+	for (i = 0; i < nplacement; i++)
+		fprintf(f, "  pinning, %s: %s\n", placement[i].bench,
+			placement[i].text);
+}
+
+/* "a-b", the range of a row's run medians. */
+static void fmt_runs(const struct row *r, char *buf, size_t len)
+{
+	double lo = r->run_med[0], hi = r->run_med[0];
+	char a[32], b[32];
+	int i;
+
+	if (r->nrun < 2) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	for (i = 1; i < r->nrun; i++) {
+		if (r->run_med[i] < lo)
+			lo = r->run_med[i];
+		if (r->run_med[i] > hi)
+			hi = r->run_med[i];
+	}
+	fmt_ns(lo, a, sizeof(a));
+	fmt_ns(hi, b, sizeof(b));
+	snprintf(buf, len, "%s..%s", a, b);
+}
+
+static void print_aims(void)
+{
+	size_t i;
+
+	printf("\nratios: geometric mean of the per-run ratios of medians, [95%% CI]\n"
+	       "(Student's t over the log ratios; informative, never pass/fail;\n"
+	       " met/missed: the whole interval is on that side of the aim)\n");
+	for (i = 0; i < naims; i++) {
+		const struct aim *a = &aims[i];
+		char ci[40];
+
+		if (!a->have) {
+			printf("  %-48s %-8s %s\n", a->name, "n/a", a->note);
+			continue;
+		}
+		if (!strcmp(a->name, "lost events (sigwake)")) {
+			printf("  %-48s %-8.0f aim 0: %-6s  %s\n", a->name,
+			       a->ci.value, aim_met(a) ? "met" : "MISSED",
+			       a->expr);
+			continue;
+		}
+		if (isnan(a->ci.lo))
+			snprintf(ci, sizeof(ci), "(%d run)", a->ci.n);
+		else
+			snprintf(ci, sizeof(ci), "[%.2f, %.2f]", a->ci.lo,
+				 a->ci.hi);
+		if (a->control)
+			printf("  %-48s %6.2fx %-16s (control, no aim)  %s\n",
+			       a->name, a->ci.value, ci, a->expr);
+		else
+			printf("  %-48s %6.2fx %-16s aim %s %gx: %-14s %s\n",
+			       a->name, a->ci.value, ci,
+			       a->at_most ? "<=" : ">=", a->limit,
+			       aim_verdict(a), a->expr);
+	}
 }
 
 static void print_table(void)
 {
-	const char *cur = "";
-	char med[32], p99[32];
+	const char *cur = "", *grp = NULL;
+	char med[32], p99[32], runs[80];
 	size_t i;
 
 	printf("\n");
@@ -2231,19 +2715,26 @@ static void print_table(void)
 
 		if (strcmp(cur, r->bench)) {
 			cur = r->bench;
+			grp = NULL;
 			printf("\n%s\n", bench_title(cur));
-			printf("  %-50s %12s %12s %8s\n", "technique", "median",
-			       "p99", "n");
+			printf("  %-46s %11s %11s %7s %21s\n", "technique",
+			       "median", "p99", "n", "run medians");
+		}
+		if (r->group && strcmp(cur, "scaling") &&
+		    (!grp || strcmp(grp, r->group))) {
+			grp = r->group;
+			printf("  [%s]\n", grp);
 		}
 		if (r->skipped) {
-			printf("  %-50s %12s %12s %8s  (%s)\n", r->label, "-",
-			       "-", "-", r->note);
+			printf("  %-46s %11s %11s %7s %21s  (%s)\n", r->label,
+			       "-", "-", "-", "-", r->note);
 			continue;
 		}
 		fmt_ns(r->st.median, med, sizeof(med));
 		fmt_ns(r->st.p99, p99, sizeof(p99));
-		printf("  %-50s %12s %12s %8zu%s%s\n", r->label, med, p99,
-		       r->st.n, r->note[0] ? "  " : "", r->note);
+		fmt_runs(r, runs, sizeof(runs));
+		printf("  %-46s %11s %11s %7zu %21s%s%s\n", r->label, med, p99,
+		       r->st.n, runs, r->note[0] ? "  " : "", r->note);
 	}
 	if (nmem) {
 		printf("\n5b. kernel memory per registered thread\n");
@@ -2280,29 +2771,14 @@ static void print_table(void)
 			       l->rounds, l->lost, l->woken, l->early, l->late);
 		}
 	}
-	if (naims) {
-		printf("\naims (ratios from this run; informative, never pass/fail)\n");
-		for (i = 0; i < naims; i++) {
-			const struct aim *a = &aims[i];
-
-			if (!a->have) {
-				printf("  %-46s %-8s %s\n", a->name, "n/a",
-				       a->note);
-				continue;
-			}
-			if (a->control)
-				printf("  %-46s %6.2fx  (control, no aim)  %s\n",
-				       a->name, a->value, a->expr);
-			else if (!strcmp(a->name, "lost events (sigwake)"))
-				printf("  %-46s %-8.0f aim 0: %-6s  %s\n",
-				       a->name, a->value,
-				       aim_met(a) ? "met" : "MISSED", a->expr);
-			else
-				printf("  %-46s %6.2fx  aim %s %gx: %-6s  %s\n",
-				       a->name, a->value,
-				       a->at_most ? "<=" : ">=", a->limit,
-				       aim_met(a) ? "met" : "missed", a->expr);
-		}
+	if (naims)
+		print_aims();
+	if (nphase) {
+		printf("\nwall time per benchmark (all runs):");
+		for (i = 0; i < nphase; i++)
+			printf(" %s %.0f s%s", phase[i].name, phase[i].seconds,
+			       i + 1 < nphase ? "," : "");
+		printf("\n");
 	}
 	printf("\n");
 }
@@ -2321,6 +2797,29 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* A number, or null for NaN and infinities (JSON has neither). */
+static void json_num(FILE *f, const char *fmt, double v)
+{
+	if (isnan(v) || isinf(v))
+		fprintf(f, "null");
+	else
+		fprintf(f, fmt, v);
+}
+
+static void json_doubles(FILE *f, const char *key, const double *v, int n,
+			 const char *fmt)
+{
+	int i;
+
+	fprintf(f, ", \"%s\": [", key);
+	for (i = 0; i < n; i++) {
+		if (i)
+			fprintf(f, ", ");
+		json_num(f, fmt, v[i]);
+	}
+	fprintf(f, "]");
+}
+
 static void json_stats(FILE *f, const struct row *r)
 {
 	fprintf(f, "{\"label\": ");
@@ -2335,6 +2834,7 @@ static void json_stats(FILE *f, const struct row *r)
 		"\"mean_ns\": %.1f, \"min_ns\": %.1f, \"max_ns\": %.1f",
 		r->st.n, r->st.median, r->st.p99, r->st.mean, r->st.min,
 		r->st.max);
+	json_doubles(f, "run_medians_ns", r->run_med, r->nrun, "%.1f");
 	if (r->note[0]) {
 		fprintf(f, ", \"note\": ");
 		json_str(f, r->note);
@@ -2385,11 +2885,53 @@ static void write_json(const char *path, int complete)
 		(unsigned long long)PREEMPT_BUDGET_NS, entry_refused,
 		preempt_fired);
 	fprintf(f, ", \"max_threads_per_domain\": %ld, \"quick\": %s, "
-		"\"iterations\": %ld, \"date\": ",
+		"\"iterations\": %ld, \"runs\": %d, \"date\": ",
 		env.max_threads_per_domain, opt.quick ? "true" : "false",
-		opt.iterations);
+		opt.iterations, nruns());
 	json_str(f, env.date);
-	fprintf(f, "},\n  \"benchmarks\": {");
+	fprintf(f, ",\n          \"host_load_before\": ");
+	if (env.host_load[0])
+		json_str(f, env.host_load);
+	else
+		fprintf(f, "null");
+	fprintf(f, ", \"host_cpus\": ");
+	if (env.host_cpus[0])
+		json_str(f, env.host_cpus);
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\n          \"trace_events\": {\"sigwake\": ");
+	json_str(f, env.trace_sigwake);
+	fprintf(f, ", \"enabled\": [");
+	{
+		char buf[sizeof(env.trace_enabled)], *tok, *save = NULL;
+		int first = 1;
+
+		snprintf(buf, sizeof(buf), "%s", env.trace_enabled);
+		for (tok = strtok_r(buf, " ", &save); tok;
+		     tok = strtok_r(NULL, " ", &save)) {
+			fprintf(f, "%s", first ? "" : ", ");
+			json_str(f, tok);
+			first = 0;
+		}
+	}
+	fprintf(f, "]},\n          \"pinning\": {");
+	for (i = 0; i < nplacement; i++) {
+		fprintf(f, "%s", i ? ", " : "");
+		json_str(f, placement[i].bench);
+		fprintf(f, ": ");
+		json_str(f, placement[i].text);
+	}
+	fprintf(f, "},\n          \"wall_seconds\": {");
+	for (i = 0; i < nphase; i++) {
+		fprintf(f, "%s", i ? ", " : "");
+		json_str(f, phase[i].name);
+		fprintf(f, ": %.1f", phase[i].seconds);
+	}
+	fprintf(f, "}},\n  \"ratio_method\": ");
+	json_str(f, "per run: median(a) / median(b); value: geometric mean "
+		    "over runs; ci95: exp(mean(ln r) +- t(0.975, runs-1) * "
+		    "sd(ln r) / sqrt(runs))");
+	fprintf(f, ",\n  \"benchmarks\": {");
 
 	for (i = 0; i < nrows; i++) {
 		const struct row *r = &rows[i];
@@ -2475,14 +3017,30 @@ static void write_json(const char *path, int complete)
 		else
 			fprintf(f, ", \"aim\": \"%s %g\"",
 				a->at_most ? "<=" : ">=", a->limit);
-		if (a->have && a->control)
-			fprintf(f, ", \"value\": %.4f}", a->value);
-		else if (a->have)
-			fprintf(f, ", \"value\": %.4f, \"within_aim\": %s}",
-				a->value, aim_met(a) ? "true" : "false");
-		else
-			fprintf(f, ", \"value\": null, \"note\": \"%s\"}",
-				a->note);
+		if (!a->have) {
+			fprintf(f, ", \"value\": null, \"note\": ");
+			json_str(f, a->note);
+			fprintf(f, "}");
+			continue;
+		}
+		fprintf(f, ", \"value\": ");
+		json_num(f, "%.4f", a->ci.value);
+		fprintf(f, ", \"ci95\": ");
+		if (isnan(a->ci.lo)) {
+			fprintf(f, "null");
+		} else {
+			fprintf(f, "[%.4f, %.4f]", a->ci.lo, a->ci.hi);
+		}
+		fprintf(f, ", \"runs\": %d", a->ci.n);
+		if (strcmp(a->name, "lost events (sigwake)"))
+			json_doubles(f, "run_ratios", a->run_ratio, a->ci.n,
+				     "%.4f");
+		if (!a->control) {
+			fprintf(f, ", \"within_aim\": %s, \"verdict\": ",
+				aim_met(a) ? "true" : "false");
+			json_str(f, aim_verdict(a));
+		}
+		fprintf(f, "}");
 	}
 	fprintf(f, "\n  ]\n}\n");
 	if (fclose(f))
@@ -2494,18 +3052,20 @@ static void write_json(const char *path, int complete)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sigwake-bench [--quick | --full] [--iterations N] [--only NAME[,NAME]]\n"
-		"                     [--max-threads N] [--json PATH | PATH]\n"
+		"usage: sigwake-bench [--quick | --full] [--runs N] [--iterations N]\n"
+		"                     [--only NAME[,NAME]] [--max-threads N] [--json PATH | PATH]\n"
 		"\n"
-		"  --quick          a short smoke run: few iterations, scaling up to 64\n"
-		"  --full           every iteration (the default)\n"
-		"  --iterations N   samples per technique (rounds for 'lost')\n"
+		"  --quick          a short smoke run: 2 runs, few iterations, scaling up to 64\n"
+		"  --full           5 runs, every iteration (the default)\n"
+		"  --runs N         repetitions of roundtrip post entry kick floor (at most %d)\n"
+		"  --iterations N   samples per technique and run (rounds for 'lost')\n"
 		"  --only NAMES     run only these: roundtrip post entry kick scaling lost floor\n"
 		"  --max-threads N  largest thread count of 'scaling' (default 8192)\n"
 		"  --json PATH      where to write the JSON results (default ./bench.json)\n"
 		"\n"
 		"Exit status: 0 complete; 3 sigwake lost an event; 4 /dev/sigwake\n"
-		"unavailable (the baselines ran); 1 error.  Speed never fails a run.\n");
+		"unavailable (the baselines ran); 1 error.  Speed never fails a run.\n",
+		MAX_RUNS);
 }
 
 static void parse_only(char *arg)
@@ -2532,15 +3092,26 @@ int main(int argc, char **argv)
 		{ "quick", no_argument, NULL, 'q' },
 		{ "full", no_argument, NULL, 'f' },
 		{ "iterations", required_argument, NULL, 'i' },
+		{ "runs", required_argument, NULL, 'r' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "max-threads", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} repeated[] = {
+		{ "roundtrip", bench_roundtrip }, { "post", bench_post },
+		{ "entry", bench_entry }, { "kick", bench_kick },
+		{ "floor", bench_floor },
+	};
 	int c, status = 0;
+	uint64_t t0;
+	size_t i;
 
-	while ((c = getopt_long(argc, argv, "qfi:j:o:m:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qfi:r:j:o:m:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			opt.quick = 1;
@@ -2552,6 +3123,11 @@ int main(int argc, char **argv)
 			opt.iterations = atol(optarg);
 			if (opt.iterations < 1)
 				die("--iterations must be at least 1");
+			break;
+		case 'r':
+			opt.runs = atoi(optarg);
+			if (opt.runs < 1 || opt.runs > MAX_RUNS)
+				die("--runs must be 1 to %d", MAX_RUNS);
 			break;
 		case 'j':
 			opt.json = optarg;
@@ -2591,6 +3167,7 @@ int main(int argc, char **argv)
 	install(SIG_PREEMPT, preempt_handler);
 
 	detect_env();
+	detect_trace();
 	sw_fd = sigwake_open();
 	if (sw_fd < 0) {
 		snprintf(env.sigwake, sizeof(env.sigwake),
@@ -2604,35 +3181,31 @@ int main(int argc, char **argv)
 	}
 	print_header(stderr);
 
-	if (selected("roundtrip")) {
-		note("wake round trip");
-		bench_roundtrip();
-	}
-	if (selected("post")) {
-		note("post to a waiting thread");
-		bench_post();
-	}
-	if (selected("entry")) {
-		note("guest entry + exit");
-		bench_entry();
-	}
-	if (selected("kick")) {
-		note("kick latency");
-		bench_kick();
-	}
+	/* The repeated benchmarks, run after run, in the same order. */
+	for (cur_run = 0; cur_run < nruns(); cur_run++)
+		for (i = 0; i < ARRAY_SIZE(repeated); i++) {
+			if (!selected(repeated[i].name))
+				continue;
+			note("run %d of %d: %s", cur_run + 1, nruns(),
+			     repeated[i].name);
+			t0 = now_ns();
+			repeated[i].fn();
+			add_phase(repeated[i].name, t0);
+		}
 	if (selected("scaling")) {
 		note("scaling");
+		t0 = now_ns();
 		bench_scaling();
+		add_phase("scaling", t0);
 	}
 	if (selected("lost")) {
 		note("lost events");
+		t0 = now_ns();
 		bench_lost();
-	}
-	if (selected("floor")) {
-		note("syscall floor");
-		bench_floor();
+		add_phase("lost", t0);
 	}
 
+	finish_rows();
 	compute_aims();
 	print_table();
 	write_json(opt.json, 1);
