@@ -223,7 +223,7 @@ end_guest:			/* guest code, until the kick (byte/signal) */
 			blkstate = HOST;
 			take_block()
 
-		:: /* SIGWAKE_IOC_WAIT (sigwake_ioc_wait, sigwake_thread_wait) */
+		:: /* SIGWAKE_IOC_WAIT (sigwake_wait, sigwake_thread_wait) */
 			atomic {
 				t_in_wait = 1;
 				snap = flushes;

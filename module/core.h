@@ -83,7 +83,7 @@ static inline enum sigwake_ctx_level sigwake_ctx_level(void)
 }
 
 /**
- * struct sigwake_kick_mark - a kick signal is being sent (thread.c)
+ * struct sigwake_kick_mark - a kick signal is being sent (post.c)
  * @lock: one kick at a time per CPU and level, up to softirq: preemption
  *	off, or on PREEMPT_RT (where sending sleeps) a per-CPU lock that
  *	keeps the sender on its CPU
@@ -343,16 +343,7 @@ struct sigwake_thread *sigwake_thread_get(struct sigwake_domain *dom,
 int sigwake_thread_register(struct sigwake_domain *dom,
 			    struct sigwake_register_args *args);
 int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle);
-int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
-			u32 expected, const ktime_t *deadline,
-			struct sigwake_fdwait *fw, unsigned int flushes);
-void sigwake_thread_fd_event(struct sigwake_thread *t);
-int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
-			u32 *handle);
-int sigwake_thread_kick(struct sigwake_domain *dom, u32 target);
-void sigwake_send_kick(struct task_struct *task, int signo);
-int sigwake_thread_kick_wait(struct sigwake_domain *dom, u32 target,
-			     s64 timeout_ns, int *outcome);
+bool __sigwake_wake(struct sigwake_thread *t, int reason);
 int sigwake_thread_wake_one(struct sigwake_thread *t, int reason);
 void sigwake_thread_release(struct sigwake_domain *dom,
 			    struct sigwake_thread *t, int why);
@@ -362,6 +353,18 @@ void sigwake_thread_exec_probe(void *data, struct task_struct *task,
 			       pid_t old_pid, struct linux_binprm *bprm);
 void sigwake_thread_undo_register(struct sigwake_domain *dom, u32 handle);
 void sigwake_domain_reap(struct work_struct *work);
+
+/* wait.c */
+int sigwake_wait(struct sigwake_domain *dom, struct sigwake_wait_args *args,
+		 struct sigwake_wait_args __user *uargs);
+void sigwake_thread_fd_event(struct sigwake_thread *t);
+
+/* post.c */
+int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
+			u32 *handle);
+int sigwake_post(struct sigwake_domain *dom, struct sigwake_post_args *args);
+int sigwake_kick(struct sigwake_domain *dom, struct sigwake_kick_args *args);
+void sigwake_send_kick(struct task_struct *task, int signo);
 
 /* wq.c */
 struct sigwake_wq *sigwake_wq_create(struct sigwake_domain *dom,

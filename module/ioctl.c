@@ -9,7 +9,6 @@
 
 #include <linux/fs.h>
 #include <linux/nospec.h>
-#include <linux/overflow.h>
 #include <linux/uaccess.h>
 
 #include "core.h"
@@ -53,98 +52,13 @@ static int sigwake_ioc_unregister(struct sigwake_domain *dom,
 	return sigwake_thread_unregister(dom, args->handle);
 }
 
-/*
- * @a + @b clamped to 0..KTIME_MAX: a time namespace's offset may be
- * negative, and a deadline may be as far as the caller likes.
- */
-static ktime_t sigwake_ktime_add_clamp(ktime_t a, ktime_t b)
-{
-	ktime_t sum;
-
-	if (check_add_overflow(a, b, &sum))
-		return b < 0 ? 0 : KTIME_MAX;
-	return sum < 0 ? 0 : sum;
-}
-
-/*
- * A host signal interrupted the wait.  Rewrite a relative timeout as the
- * absolute deadline in the caller's time namespace, so that neither the
- * automatic restart nor a retry with the same struct extends it.
- */
-static int sigwake_wait_restart(struct sigwake_ucmd *ucmd, ktime_t deadline)
-{
-	struct sigwake_wait_args __user *uargs = ucmd->ubuf;
-	struct sigwake_wait_args *args = ucmd->cmd;
-	ktime_t offset = sigwake_timens_monotonic_offset();
-	s64 abs_ns;
-
-	abs_ns = ktime_to_ns(sigwake_ktime_add_clamp(deadline, offset));
-	/*
-	 * A struct the kernel cannot rewrite (read-only memory) cannot be
-	 * restarted without waiting the whole timeout again: the caller gets
-	 * EINTR instead and decides.  The flag goes first: should only it
-	 * be written (a struct across a page boundary), a retry ends early,
-	 * never late.
-	 */
-	if (put_user(args->flags | SIGWAKE_WAIT_ABSTIME, &uargs->flags) ||
-	    put_user(abs_ns, &uargs->timeout_ns))
-		return -EINTR;
-	return -ERESTARTSYS;
-}
-
 static int sigwake_ioc_wait(struct sigwake_domain *dom,
 			    struct sigwake_ucmd *ucmd)
 {
 	struct sigwake_wait_args *args = ucmd->cmd;
-	/* A close(2) from now on ends this WAIT (sigwake_domain_flush()). */
-	unsigned int flushes = READ_ONCE(dom->flushes);
-	struct sigwake_fdwait fdwait = {}, *fw = NULL;
-	struct sigwake_wq *wq = NULL;
-	ktime_t deadline, *dl = NULL;
-	int ret, err;
+	int ret;
 
-	if (args->flags & ~SIGWAKE_WAIT_FLAGS_ALL || args->pad || args->pad2)
-		return -EINVAL;
-	if (args->timeout_ns < 0 && args->timeout_ns != SIGWAKE_TIMEOUT_NONE)
-		return -EINVAL;
-
-	if (args->timeout_ns != SIGWAKE_TIMEOUT_NONE) {
-		if (args->flags & SIGWAKE_WAIT_ABSTIME) {
-			ktime_t offset = sigwake_timens_monotonic_offset();
-
-			deadline = sigwake_ktime_add_clamp(args->timeout_ns,
-							   -offset);
-		} else {
-			deadline = ktime_add_safe(ktime_get(),
-						  ns_to_ktime(args->timeout_ns));
-		}
-		dl = &deadline;
-	}
-
-	if (args->nfds) {
-		ret = sigwake_fdwait_prepare(&fdwait, args->fds, args->nfds);
-		if (ret)
-			return ret;
-		fw = &fdwait;
-	}
-
-	if (args->wq != SIGWAKE_NO_WQ) {
-		wq = sigwake_wq_get(dom, args->wq);
-		if (!wq) {
-			sigwake_fdwait_finish(&fdwait, false);
-			return -ENOENT;
-		}
-	}
-
-	ret = sigwake_thread_wait(dom, wq, args->expected, dl, fw, flushes);
-	if (wq)
-		sigwake_wq_put(wq);
-	err = sigwake_fdwait_finish(&fdwait, ret > 0);
-	if (ret > 0 && err)
-		ret = err;
-
-	if (ret == -ERESTARTSYS && dl && !(args->flags & SIGWAKE_WAIT_ABSTIME))
-		ret = sigwake_wait_restart(ucmd, deadline);
+	ret = sigwake_wait(dom, args, ucmd->ubuf);
 	if (ret < 0)
 		return ret;
 	args->reason = ret;
@@ -171,13 +85,9 @@ static int sigwake_ioc_post(struct sigwake_domain *dom,
 	struct sigwake_post_args *args = ucmd->cmd;
 	int ret;
 
-	if (args->flags)
-		return -EINVAL;
-	ret = sigwake_thread_post(dom, args->target, args->signo,
-				  &args->handle);
-	if (ret < 0)
+	ret = sigwake_post(dom, args);
+	if (ret)
 		return ret;
-	args->outcome = ret;
 	return sigwake_respond(ucmd, sizeof(*args));
 }
 
@@ -185,27 +95,11 @@ static int sigwake_ioc_kick(struct sigwake_domain *dom,
 			    struct sigwake_ucmd *ucmd)
 {
 	struct sigwake_kick_args *args = ucmd->cmd;
-	int ret, outcome;
+	int ret;
 
-	if (args->flags & ~SIGWAKE_KICK_FLAGS_ALL)
-		return -EINVAL;
-	if (args->flags & SIGWAKE_KICK_WAIT) {
-		if (args->timeout_ns < 0 &&
-		    args->timeout_ns != SIGWAKE_TIMEOUT_NONE)
-			return -EINVAL;
-		ret = sigwake_thread_kick_wait(dom, args->target,
-					       args->timeout_ns, &outcome);
-		if (ret)
-			return ret;
-		ret = outcome;
-	} else {
-		if (args->timeout_ns)
-			return -EINVAL;
-		ret = sigwake_thread_kick(dom, args->target);
-		if (ret < 0)
-			return ret;
-	}
-	args->outcome = ret;
+	ret = sigwake_kick(dom, args);
+	if (ret)
+		return ret;
 	return sigwake_respond(ucmd, sizeof(*args));
 }
 
