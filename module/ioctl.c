@@ -5,6 +5,13 @@
  * version gives EINVAL, an unknown non-zero tail E2BIG, an unknown command
  * ENOTTY.  Only the type and number of the command are looked at: the
  * struct's own size field is what versions it.
+ *
+ * The hot commands (WAIT, WAKE, POST, KICK) first try the size a caller
+ * built against this header passes: one copy of a constant size, which
+ * hardened usercopy checks at build time, and no size read of its own.
+ * Anything else (another size, or a copy that faults because a shorter
+ * struct ends at an unmapped page) takes the general path, which gives
+ * every size its errno exactly as before.
  */
 
 #include <linux/fs.h>
@@ -19,13 +26,15 @@ struct sigwake_ucmd {
 	void *cmd;
 };
 
-static int sigwake_respond(struct sigwake_ucmd *ucmd, size_t size)
+/* Inline: @size is a constant, so is the copy of a full-size struct. */
+static __always_inline int sigwake_respond(struct sigwake_ucmd *ucmd,
+					   size_t size)
 {
-	size_t len = min_t(size_t, size, ucmd->user_size);
+	size_t len = ucmd->user_size;
 
-	if (copy_to_user(ucmd->ubuf, ucmd->cmd, len))
-		return -EFAULT;
-	return 0;
+	if (len >= size)
+		return copy_to_user(ucmd->ubuf, ucmd->cmd, size) ? -EFAULT : 0;
+	return copy_to_user(ucmd->ubuf, ucmd->cmd, len) ? -EFAULT : 0;
 }
 
 static int sigwake_ioc_register(struct sigwake_domain *dom,
@@ -201,11 +210,41 @@ static const struct sigwake_ioctl_op sigwake_ioctl_ops[] = {
 		   sigwake_preempt_args, SIGWAKE_PREEMPT_ARGS_SIZE_VER0),
 };
 
+/*
+ * Copy a struct of the kernel's size, @size (a constant), if that is the
+ * size the caller gives.  Nothing is decided on a failure: the general
+ * path reads the struct again and gives the errno its size calls for.
+ */
+static __always_inline bool sigwake_copy_fast(void *buf,
+					      const void __user *ubuf,
+					      size_t size)
+{
+	return !copy_from_user(buf, ubuf, size) && *(u32 *)buf == size;
+}
+
+/* The hot commands at the size of this header: see the top of the file. */
+static bool sigwake_copy_hot(unsigned int nr, union sigwake_ioctl_buffer *buf,
+			     const void __user *ubuf)
+{
+	switch (nr) {
+	case SIGWAKE_CMD_WAIT:
+		return sigwake_copy_fast(buf, ubuf, sizeof(buf->wait));
+	case SIGWAKE_CMD_WAKE:
+		return sigwake_copy_fast(buf, ubuf, sizeof(buf->wake));
+	case SIGWAKE_CMD_POST:
+		return sigwake_copy_fast(buf, ubuf, sizeof(buf->post));
+	case SIGWAKE_CMD_KICK:
+		return sigwake_copy_fast(buf, ubuf, sizeof(buf->kick));
+	}
+	return false;
+}
+
 long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct sigwake_domain *dom = file->private_data;
 	const struct sigwake_ioctl_op *op;
-	union sigwake_ioctl_buffer buf;
+	/* Written in full, or up to the size and zeroed after, before use. */
+	union sigwake_ioctl_buffer buf __uninitialized;
 	struct sigwake_ucmd ucmd = {};
 	unsigned int nr;
 	int ret;
@@ -234,6 +273,12 @@ long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -ENOTTY;
 
 	ucmd.ubuf = (void __user *)arg;
+	ucmd.cmd = &buf;
+	if (sigwake_copy_hot(nr, &buf, ucmd.ubuf)) {
+		ucmd.user_size = op->size;
+		return op->execute(dom, &ucmd);
+	}
+
 	ret = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuf);
 	if (ret)
 		return ret;
@@ -246,6 +291,5 @@ long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	if (ret)
 		return ret;
 
-	ucmd.cmd = &buf;
 	return op->execute(dom, &ucmd);
 }
