@@ -22,6 +22,9 @@
  *                     wake it (somebody had), recording nothing
  *   REVERT_CLOSE      issue 11 #7: no flush counter; the flush woke only
  *                     threads that were waiting already
+ *   REVERT_EARLY_LIST WAIT lists itself on its queue only after reading
+ *                     the word, while WAKE returns without the lock when
+ *                     nobody is listed: the wake-up is lost
  *
  * Properties:
  *   - invariant (any state): no WAIT sleeps, with nothing to end its sleep,
@@ -198,7 +201,7 @@ inline fd_look(r)
 active proctype T()
 {
 	byte i, ret, slept, snap;
-	bit ok, r;
+	bit ok, r, t_lwq;
 
 	do
 	:: i < ROUNDS -> i++;
@@ -223,7 +226,7 @@ end_guest:			/* guest code, until the kick (byte/signal) */
 			blkstate = HOST;
 			take_block()
 
-		:: /* SIGWAKE_IOC_WAIT (sigwake_ioc_wait, sigwake_thread_wait) */
+		:: /* SIGWAKE_IOC_WAIT (sigwake_wait, sigwake_thread_wait) */
 			atomic {
 				t_in_wait = 1;
 				snap = flushes;
@@ -269,6 +272,10 @@ again:
 				:: else
 				fi;
 				LOCK(tlock);
+#ifndef REVERT_EARLY_LIST
+				/* listed before the word is read (WAKE's early exit) */
+				on_wq = t_has_wq;
+#endif
 				/* sigwake_wait_check(), in the uapi header's order */
 				if
 #ifndef REVERT_CLOSE
@@ -306,6 +313,7 @@ again:
 					on_wq = t_has_wq;
 					blkstate = WAITING
 				:: else ->
+					on_wq = 0;
 					if
 					:: !dead -> blkstate = HOST
 					:: else
@@ -345,9 +353,10 @@ end_sleep:
 				:: fd_event && wake == R_NONE -> fd_look(r)
 				:: else
 				fi;
+				/* the queue's lock only while still listed */
 				if
-				:: t_has_wq -> LOCK(wqlock)
-				:: else
+				:: t_has_wq && on_wq -> LOCK(wqlock); t_lwq = 1
+				:: else -> t_lwq = 0
 				fi;
 				LOCK(tlock);
 				if
@@ -372,7 +381,7 @@ end_sleep:
 				fi;
 				UNLOCK(tlock);
 				if
-				:: t_has_wq -> UNLOCK(wqlock)
+				:: t_lwq -> UNLOCK(wqlock)
 				:: else
 				fi
 			od;
@@ -418,7 +427,11 @@ active proctype Waker()
 	bit ok;
 
 	word = 1;
-	/* sigwake_wq_wake() */
+	/* sigwake_wq_wake(): nobody listed, no lock (the smp_mb() pair) */
+	if
+	:: !on_wq -> goto waker_done
+	:: else
+	fi;
 	LOCK(wqlock);
 	if
 	:: on_wq ->
@@ -435,7 +448,9 @@ active proctype Waker()
 		UNLOCK(tlock)
 	:: else
 	fi;
-	UNLOCK(wqlock)
+	UNLOCK(wqlock);
+waker_done:
+	skip
 }
 #endif
 

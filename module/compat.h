@@ -89,6 +89,18 @@ static inline ktime_t sigwake_timens_monotonic_offset(void)
 }
 
 /*
+ * __uninitialized (6.13): a stack variable that CONFIG_INIT_STACK_ALL_ZERO
+ * must not zero, because it is written in full before it is read.
+ */
+#ifndef __uninitialized
+#if __has_attribute(__uninitialized__)
+#define __uninitialized		__attribute__((__uninitialized__))
+#else
+#define __uninitialized
+#endif
+#endif
+
+/*
  * The parsed attributes of a generic netlink dump request: struct
  * genl_dumpit_info holds them itself up to 6.1, in its struct genl_info
  * (split ops) from 6.2 on.

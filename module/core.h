@@ -38,6 +38,7 @@
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
@@ -83,7 +84,7 @@ static inline enum sigwake_ctx_level sigwake_ctx_level(void)
 }
 
 /**
- * struct sigwake_kick_mark - a kick signal is being sent (thread.c)
+ * struct sigwake_kick_mark - a kick signal is being sent (post.c)
  * @lock: one kick at a time per CPU and level, up to softirq: preemption
  *	off, or on PREEMPT_RT (where sending sleeps) a per-CPU lock that
  *	keeps the sender on its CPU
@@ -250,7 +251,9 @@ struct sigwake_domain {
  *	while nothing ended it.
  * @blk: kernel alias of the thread block (pinned), while !@dead.
  * @kick_byte: kernel alias of the kick byte (pinned), or NULL.
- * @wq_node: on the wait queue's list, under that queue's lock.
+ * @wq_node: on the wait queue's list, under that queue's lock; whether
+ *	it is on a list is also read without it, by its own WAIT after the
+ *	sleep (only that WAIT lists it again).
  * @dom_node: on the domain's @waiters list, under its @waiters_lock.
  * @exit_node: on the domain's @exited list once the task exited.
  * @dom: the domain; the thread does not hold a reference to it.
@@ -296,12 +299,58 @@ struct sigwake_thread {
 };
 
 /**
+ * struct sigwake_wake_q - tasks to wake once the locks are dropped
+ * @n: how many @task holds
+ * @task: the tasks, each with a reference
+ *
+ * What the scheduler's wake_q (not exported to modules) does for futex:
+ * the decision (t->wake) is taken under the locks, the wake-up comes after
+ * them, so the woken task does not run straight into the waker's locks.
+ * Lossless: the sleeper sets its task state before it reads t->wake
+ * (sigwake_sleep()), and wake_up_process() orders the waker's earlier
+ * store before its read of that state.  A wake-up that arrives late, in a
+ * later sleep of the task, is spurious there, which every kernel sleep
+ * loop tolerates.  Past SIGWAKE_WAKE_Q_SIZE tasks, one is woken at once.
+ */
+#define SIGWAKE_WAKE_Q_SIZE	8
+
+struct sigwake_wake_q {
+	unsigned int n;
+	struct task_struct *task[SIGWAKE_WAKE_Q_SIZE];
+};
+
+/* Under the sleeper's lock, which keeps @task alive: it sleeps in WAIT. */
+static inline void sigwake_wake_q_add(struct sigwake_wake_q *q,
+				      struct task_struct *task)
+{
+	if (!q || q->n == SIGWAKE_WAKE_Q_SIZE) {
+		wake_up_process(task);
+		return;
+	}
+	get_task_struct(task);
+	q->task[q->n++] = task;
+}
+
+/* With no sigwake lock held. */
+static inline void sigwake_wake_up_q(struct sigwake_wake_q *q)
+{
+	unsigned int i;
+
+	for (i = 0; i < q->n; i++) {
+		wake_up_process(q->task[i]);
+		put_task_struct(q->task[i]);
+	}
+	q->n = 0;
+}
+
+/**
  * struct sigwake_wq - a wait queue
  * @ref: the domain's @wqs entry holds one, each WAIT or WAKE in progress one.
  * @lock: protects @waiters and @dead.
  * @dead: destroyed: its waiters were woken with EIDRM, no WAIT may sleep
  *	on it any more.
- * @waiters: sleeping threads, oldest first.
+ * @waiters: sleeping threads, oldest first; WAKE looks whether it is
+ *	empty without the lock (sigwake_wq_wake()).
  * @kword: kernel alias of the bound user word (pinned), or NULL.
  * @handle: key in the domain's @wqs.
  * @dom: the domain; the queue does not hold a reference to it.
@@ -392,17 +441,11 @@ struct sigwake_thread *sigwake_thread_get(struct sigwake_domain *dom,
 int sigwake_thread_register(struct sigwake_domain *dom,
 			    struct sigwake_register_args *args);
 int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle);
-int sigwake_thread_wait(struct sigwake_domain *dom, struct sigwake_wq *wq,
-			u32 expected, const ktime_t *deadline,
-			struct sigwake_fdwait *fw, unsigned int flushes);
-void sigwake_thread_fd_event(struct sigwake_thread *t);
-int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
-			u32 *handle);
-int sigwake_thread_kick(struct sigwake_domain *dom, u32 target);
-void sigwake_send_kick(struct task_struct *task, int signo);
-int sigwake_thread_kick_wait(struct sigwake_domain *dom, u32 target,
-			     s64 timeout_ns, int *outcome);
+bool __sigwake_wake(struct sigwake_thread *t, int reason,
+		    struct sigwake_wake_q *q);
 int sigwake_thread_wake_one(struct sigwake_thread *t, int reason);
+int sigwake_thread_wake_q(struct sigwake_thread *t, int reason,
+			  struct sigwake_wake_q *q);
 void sigwake_thread_release(struct sigwake_domain *dom,
 			    struct sigwake_thread *t, int why);
 void sigwake_thread_put(struct sigwake_thread *t);
@@ -411,6 +454,18 @@ void sigwake_thread_exec_probe(void *data, struct task_struct *task,
 			       pid_t old_pid, struct linux_binprm *bprm);
 void sigwake_thread_undo_register(struct sigwake_domain *dom, u32 handle);
 void sigwake_domain_reap(struct work_struct *work);
+
+/* wait.c */
+int sigwake_wait(struct sigwake_domain *dom, struct sigwake_wait_args *args,
+		 struct sigwake_wait_args __user *uargs);
+void sigwake_thread_fd_event(struct sigwake_thread *t);
+
+/* post.c */
+int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
+			u32 *handle);
+int sigwake_post(struct sigwake_domain *dom, struct sigwake_post_args *args);
+int sigwake_kick(struct sigwake_domain *dom, struct sigwake_kick_args *args);
+void sigwake_send_kick(struct task_struct *task, int signo);
 
 /* wq.c */
 struct sigwake_wq *sigwake_wq_create(struct sigwake_domain *dom,

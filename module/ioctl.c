@@ -7,11 +7,17 @@
  * and direction exactly, and the size bits must be at least the first
  * published version's (a newer header's larger struct is accepted: the
  * struct's own size field is what versions it, and its tail decides).
+ *
+ * The hot commands (WAIT, WAKE, POST, KICK) first try the size a caller
+ * built against this header passes: one copy of a constant size, which
+ * hardened usercopy checks at build time, and no size read of its own.
+ * Anything else (another size, or a copy that faults because a shorter
+ * struct ends at an unmapped page) takes the general path, which gives
+ * every size its errno exactly as before.
  */
 
 #include <linux/fs.h>
 #include <linux/nospec.h>
-#include <linux/overflow.h>
 #include <linux/uaccess.h>
 
 #include "core.h"
@@ -22,13 +28,15 @@ struct sigwake_ucmd {
 	void *cmd;
 };
 
-static int sigwake_respond(struct sigwake_ucmd *ucmd, size_t size)
+/* Inline: @size is a constant, so is the copy of a full-size struct. */
+static __always_inline int sigwake_respond(struct sigwake_ucmd *ucmd,
+					   size_t size)
 {
-	size_t len = min_t(size_t, size, ucmd->user_size);
+	size_t len = ucmd->user_size;
 
-	if (copy_to_user(ucmd->ubuf, ucmd->cmd, len))
-		return -EFAULT;
-	return 0;
+	if (len >= size)
+		return copy_to_user(ucmd->ubuf, ucmd->cmd, size) ? -EFAULT : 0;
+	return copy_to_user(ucmd->ubuf, ucmd->cmd, len) ? -EFAULT : 0;
 }
 
 static int sigwake_ioc_register(struct sigwake_domain *dom,
@@ -55,98 +63,13 @@ static int sigwake_ioc_unregister(struct sigwake_domain *dom,
 	return sigwake_thread_unregister(dom, args->handle);
 }
 
-/*
- * @a + @b clamped to 0..KTIME_MAX: a time namespace's offset may be
- * negative, and a deadline may be as far as the caller likes.
- */
-static ktime_t sigwake_ktime_add_clamp(ktime_t a, ktime_t b)
-{
-	ktime_t sum;
-
-	if (check_add_overflow(a, b, &sum))
-		return b < 0 ? 0 : KTIME_MAX;
-	return sum < 0 ? 0 : sum;
-}
-
-/*
- * A host signal interrupted the wait.  Rewrite a relative timeout as the
- * absolute deadline in the caller's time namespace, so that neither the
- * automatic restart nor a retry with the same struct extends it.
- */
-static int sigwake_wait_restart(struct sigwake_ucmd *ucmd, ktime_t deadline)
-{
-	struct sigwake_wait_args __user *uargs = ucmd->ubuf;
-	struct sigwake_wait_args *args = ucmd->cmd;
-	ktime_t offset = sigwake_timens_monotonic_offset();
-	s64 abs_ns;
-
-	abs_ns = ktime_to_ns(sigwake_ktime_add_clamp(deadline, offset));
-	/*
-	 * A struct the kernel cannot rewrite (read-only memory) cannot be
-	 * restarted without waiting the whole timeout again: the caller gets
-	 * EINTR instead and decides.  The flag goes first: should only it
-	 * be written (a struct across a page boundary), a retry ends early,
-	 * never late.
-	 */
-	if (put_user(args->flags | SIGWAKE_WAIT_ABSTIME, &uargs->flags) ||
-	    put_user(abs_ns, &uargs->timeout_ns))
-		return -EINTR;
-	return -ERESTARTSYS;
-}
-
 static int sigwake_ioc_wait(struct sigwake_domain *dom,
 			    struct sigwake_ucmd *ucmd)
 {
 	struct sigwake_wait_args *args = ucmd->cmd;
-	/* A close(2) from now on ends this WAIT (sigwake_domain_flush()). */
-	unsigned int flushes = READ_ONCE(dom->flushes);
-	struct sigwake_fdwait fdwait = {}, *fw = NULL;
-	struct sigwake_wq *wq = NULL;
-	ktime_t deadline, *dl = NULL;
-	int ret, err;
+	int ret;
 
-	if (args->flags & ~SIGWAKE_WAIT_FLAGS_ALL || args->pad || args->pad2)
-		return -EINVAL;
-	if (args->timeout_ns < 0 && args->timeout_ns != SIGWAKE_TIMEOUT_NONE)
-		return -EINVAL;
-
-	if (args->timeout_ns != SIGWAKE_TIMEOUT_NONE) {
-		if (args->flags & SIGWAKE_WAIT_ABSTIME) {
-			ktime_t offset = sigwake_timens_monotonic_offset();
-
-			deadline = sigwake_ktime_add_clamp(args->timeout_ns,
-							   -offset);
-		} else {
-			deadline = ktime_add_safe(ktime_get(),
-						  ns_to_ktime(args->timeout_ns));
-		}
-		dl = &deadline;
-	}
-
-	if (args->nfds) {
-		ret = sigwake_fdwait_prepare(&fdwait, args->fds, args->nfds);
-		if (ret)
-			return ret;
-		fw = &fdwait;
-	}
-
-	if (args->wq != SIGWAKE_NO_WQ) {
-		wq = sigwake_wq_get(dom, args->wq);
-		if (!wq) {
-			sigwake_fdwait_finish(&fdwait, false);
-			return -ENOENT;
-		}
-	}
-
-	ret = sigwake_thread_wait(dom, wq, args->expected, dl, fw, flushes);
-	if (wq)
-		sigwake_wq_put(wq);
-	err = sigwake_fdwait_finish(&fdwait, ret > 0);
-	if (ret > 0 && err)
-		ret = err;
-
-	if (ret == -ERESTARTSYS && dl && !(args->flags & SIGWAKE_WAIT_ABSTIME))
-		ret = sigwake_wait_restart(ucmd, deadline);
+	ret = sigwake_wait(dom, args, ucmd->ubuf);
 	if (ret < 0)
 		return ret;
 	args->reason = ret;
@@ -173,13 +96,9 @@ static int sigwake_ioc_post(struct sigwake_domain *dom,
 	struct sigwake_post_args *args = ucmd->cmd;
 	int ret;
 
-	if (args->flags)
-		return -EINVAL;
-	ret = sigwake_thread_post(dom, args->target, args->signo,
-				  &args->handle);
-	if (ret < 0)
+	ret = sigwake_post(dom, args);
+	if (ret)
 		return ret;
-	args->outcome = ret;
 	return sigwake_respond(ucmd, sizeof(*args));
 }
 
@@ -187,27 +106,11 @@ static int sigwake_ioc_kick(struct sigwake_domain *dom,
 			    struct sigwake_ucmd *ucmd)
 {
 	struct sigwake_kick_args *args = ucmd->cmd;
-	int ret, outcome;
+	int ret;
 
-	if (args->flags & ~SIGWAKE_KICK_FLAGS_ALL)
-		return -EINVAL;
-	if (args->flags & SIGWAKE_KICK_WAIT) {
-		if (args->timeout_ns < 0 &&
-		    args->timeout_ns != SIGWAKE_TIMEOUT_NONE)
-			return -EINVAL;
-		ret = sigwake_thread_kick_wait(dom, args->target,
-					       args->timeout_ns, &outcome);
-		if (ret)
-			return ret;
-		ret = outcome;
-	} else {
-		if (args->timeout_ns)
-			return -EINVAL;
-		ret = sigwake_thread_kick(dom, args->target);
-		if (ret < 0)
-			return ret;
-	}
-	args->outcome = ret;
+	ret = sigwake_kick(dom, args);
+	if (ret)
+		return ret;
 	return sigwake_respond(ucmd, sizeof(*args));
 }
 
@@ -327,11 +230,41 @@ static bool sigwake_ioctl_num_ok(const struct sigwake_ioctl_op *op,
 	       _IOC_SIZE(cmd) >= op->min_size;
 }
 
+/*
+ * Copy a struct of the kernel's size, @size (a constant), if that is the
+ * size the caller gives.  Nothing is decided on a failure: the general
+ * path reads the struct again and gives the errno its size calls for.
+ */
+static __always_inline bool sigwake_copy_fast(void *buf,
+					      const void __user *ubuf,
+					      size_t size)
+{
+	return !copy_from_user(buf, ubuf, size) && *(u32 *)buf == size;
+}
+
+/* The hot commands at the size of this header: see the top of the file. */
+static bool sigwake_copy_hot(unsigned int nr, union sigwake_ioctl_buffer *buf,
+			     const void __user *ubuf)
+{
+	switch (nr) {
+	case SIGWAKE_CMD_WAIT:
+		return sigwake_copy_fast(buf, ubuf, sizeof(buf->wait));
+	case SIGWAKE_CMD_WAKE:
+		return sigwake_copy_fast(buf, ubuf, sizeof(buf->wake));
+	case SIGWAKE_CMD_POST:
+		return sigwake_copy_fast(buf, ubuf, sizeof(buf->post));
+	case SIGWAKE_CMD_KICK:
+		return sigwake_copy_fast(buf, ubuf, sizeof(buf->kick));
+	}
+	return false;
+}
+
 long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct sigwake_domain *dom = file->private_data;
 	const struct sigwake_ioctl_op *op;
-	union sigwake_ioctl_buffer buf;
+	/* Written in full, or up to the size and zeroed after, before use. */
+	union sigwake_ioctl_buffer buf __uninitialized;
 	struct sigwake_ucmd ucmd = {};
 	unsigned int nr;
 	int ret;
@@ -360,6 +293,12 @@ long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -ENOTTY;
 
 	ucmd.ubuf = (void __user *)arg;
+	ucmd.cmd = &buf;
+	if (sigwake_copy_hot(nr, &buf, ucmd.ubuf)) {
+		ucmd.user_size = op->size;
+		return op->execute(dom, &ucmd);
+	}
+
 	ret = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuf);
 	if (ret)
 		return ret;
@@ -372,6 +311,5 @@ long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	if (ret)
 		return ret;
 
-	ucmd.cmd = &buf;
 	return op->execute(dom, &ucmd);
 }

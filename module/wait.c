@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SIGWAKE_IOC_WAIT: the calling thread's pre-sleep checks and its sleep.
+ *
+ * The checks and the step into the sleep window are one critical section
+ * under the thread's lock (and the queue's, with a queue): see thread.c for
+ * the rule that makes every event lossless.
+ */
+
+#include <linux/hrtimer.h>
+#include <linux/overflow.h>
+#include <linux/sched/signal.h>
+#include <linux/uaccess.h>
+
+#include "core.h"
+#include "trace.h"
+
+/* The caller's own registration in @dom, with a reference. */
+static struct sigwake_thread *sigwake_thread_self(struct sigwake_domain *dom)
+{
+	struct sigwake_thread *t;
+
+	rcu_read_lock();
+	t = xa_load(&dom->tids, current->pid);
+	if (t && (READ_ONCE(t->task) != current ||
+		  !refcount_inc_not_zero(&t->ref)))
+		t = NULL;
+	rcu_read_unlock();
+	return t;
+}
+
+static void sigwake_set_state(struct sigwake_thread *t, u32 state)
+{
+	lockdep_assert_held(&t->lock);
+	if (!t->dead)
+		WRITE_ONCE(t->blk->state, state);
+}
+
+/*
+ * Publish the thread on the domain's waiter list, so that a process-directed
+ * post chooses it, and collect the process-directed signals that were queued
+ * while every thread blocked them.  Both under waiters_lock, which is what
+ * the post's "everybody blocks it" decision is taken under.
+ */
+static void sigwake_waiter_enter(struct sigwake_domain *dom,
+				 struct sigwake_thread *t)
+{
+	unsigned long flags;
+	u64 claim;
+
+	mutex_lock(&dom->waiters_lock);
+	list_add_tail(&t->dom_node, &dom->waiters);
+	if (dom->queued) {
+		raw_spin_lock_irqsave(&t->lock, flags);
+		if (!t->dead) {
+			claim = dom->queued & ~READ_ONCE(t->blk->blocked);
+			if (claim) {
+				dom->queued &= ~claim;
+				atomic64_or(claim,
+					    (atomic64_t *)&t->blk->pending);
+			}
+		}
+		raw_spin_unlock_irqrestore(&t->lock, flags);
+	}
+	mutex_unlock(&dom->waiters_lock);
+}
+
+static void sigwake_waiter_leave(struct sigwake_domain *dom,
+				 struct sigwake_thread *t)
+{
+	mutex_lock(&dom->waiters_lock);
+	list_del_init(&t->dom_node);
+	mutex_unlock(&dom->waiters_lock);
+}
+
+/* The queue's lock (if any), then the thread's. */
+static void sigwake_lock_wait(struct sigwake_wq *wq, struct sigwake_thread *t,
+			      unsigned long *flags)
+	__acquires(&wq->lock) __acquires(&t->lock)
+{
+	if (wq) {
+		spin_lock_irqsave(&wq->lock, *flags);
+		raw_spin_lock(&t->lock);
+	} else {
+		__acquire(&wq->lock);
+		raw_spin_lock_irqsave(&t->lock, *flags);
+	}
+}
+
+static void sigwake_unlock_wait(struct sigwake_wq *wq,
+				struct sigwake_thread *t, unsigned long flags)
+	__releases(&t->lock) __releases(&wq->lock)
+{
+	if (wq) {
+		raw_spin_unlock(&t->lock);
+		spin_unlock_irqrestore(&wq->lock, flags);
+	} else {
+		raw_spin_unlock_irqrestore(&t->lock, flags);
+		__release(&wq->lock);
+	}
+}
+
+/*
+ * The pre-sleep checks, in the order the uapi header gives.  Returns a
+ * reason or a negative errno to end the wait at once, or 0 to sleep.
+ */
+static int sigwake_wait_check(struct sigwake_thread *t, struct sigwake_wq *wq,
+			      u32 expected, const ktime_t *deadline,
+			      unsigned int flushes)
+{
+	struct sigwake_thread_block *blk = t->blk;
+	u64 pending, blocked;
+
+	/* Pairs with sigwake_domain_flush(): see there. */
+	if (READ_ONCE(t->dom->flushes) != flushes)
+		return -EBADF;
+	if (t->dead)
+		return -EIDRM;
+	if (wq && wq->dead)
+		return -EIDRM;
+	pending = READ_ONCE(blk->pending);
+	blocked = READ_ONCE(blk->blocked);
+	if (pending & ~blocked)
+		return SIGWAKE_REASON_SIGNAL;
+	if (READ_ONCE(blk->flags) & SIGWAKE_TF_KICKED)
+		return SIGWAKE_REASON_KICK;
+	if (wq && wq->kword && READ_ONCE(*wq->kword) != expected)
+		return -EAGAIN;
+	if (t->fd_event)
+		return SIGWAKE_REASON_FD;
+	if (deadline && ktime_compare(*deadline, ktime_get()) <= 0)
+		return SIGWAKE_REASON_TIMEOUT;
+	return 0;
+}
+
+/*
+ * Sleep until woken (@t->wake), a descriptor's hint (@t->fd_event), a host
+ * signal or the deadline.  Returns 0 for the first two, else
+ * SIGWAKE_REASON_TIMEOUT or -ERESTARTSYS.
+ */
+static int sigwake_sleep(struct sigwake_thread *t, const ktime_t *deadline)
+{
+	ktime_t expires;
+	int ret = 0;
+
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (READ_ONCE(t->wake) || READ_ONCE(t->fd_event))
+			break;
+		if (signal_pending(current)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		if (ret)
+			break;
+		if (deadline) {
+			expires = *deadline;
+			if (!schedule_hrtimeout_range(&expires,
+						      current->timer_slack_ns,
+						      HRTIMER_MODE_ABS))
+				ret = SIGWAKE_REASON_TIMEOUT;
+		} else {
+			schedule();
+		}
+	}
+	__set_current_state(TASK_RUNNING);
+	return ret;
+}
+
+/**
+ * sigwake_thread_fd_event() - a descriptor of @t's WAIT may be ready
+ * @t: the thread, referenced by its WAIT
+ *
+ * Called from wait-queue callbacks, in any context.  This is a hint, as a
+ * wake-up is for poll(2): the sleeper looks at its descriptors and either
+ * ends its wait with REASON_FD or sleeps on.  It stays WAITING, and on its
+ * queue, meanwhile, so a WAKE or POST in that window still reaches it.
+ */
+void sigwake_thread_fd_event(struct sigwake_thread *t)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&t->lock, flags);
+	t->fd_event = true;
+	if (t->waiting && !t->wake)
+		wake_up_process(t->task);
+	raw_spin_unlock_irqrestore(&t->lock, flags);
+}
+
+static void sigwake_set_fd_event(struct sigwake_thread *t, bool ready)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&t->lock, flags);
+	t->fd_event = ready;
+	raw_spin_unlock_irqrestore(&t->lock, flags);
+}
+
+/*
+ * Act on a hint: clear it, then look (sigwake_fdwait_poll()).  A callback
+ * after the clear sets it again, for the next check, so nothing is missed.
+ */
+static bool sigwake_fd_ready(struct sigwake_thread *t,
+			     struct sigwake_fdwait *fw)
+{
+	sigwake_set_fd_event(t, false);
+	return fw && sigwake_fdwait_poll(fw);
+}
+
+/**
+ * sigwake_thread_wait() - SIGWAKE_IOC_WAIT for the calling thread
+ * @dom: the domain
+ * @wq: the queue (referenced by the caller), or NULL
+ * @expected: the value @wq's word must hold
+ * @deadline: absolute CLOCK_MONOTONIC deadline, or NULL for none
+ * @fw: file descriptors to watch, prepared; or NULL
+ * @flushes: @dom->flushes when the WAIT started: a close(2) by the owner
+ *	since then ends it with EBADF
+ *
+ * Return: a SIGWAKE_REASON_* or a negative errno.
+ */
+static int sigwake_thread_wait(struct sigwake_domain *dom,
+			       struct sigwake_wq *wq, u32 expected,
+			       const ktime_t *deadline,
+			       struct sigwake_fdwait *fw, unsigned int flushes)
+{
+	struct sigwake_wq *lwq;
+	struct sigwake_thread *t;
+	unsigned long flags;
+	bool fd_ready;
+	int ret, slept;
+
+	t = sigwake_thread_self(dom);
+	if (!t)
+		return -ENOENT;
+	atomic64_inc(&dom->stats.waits);
+	atomic64_inc(&t->stats.waits);
+	trace_wait_begin(dom->id, t->handle, wq ? wq->handle : SIGWAKE_NO_WQ,
+			 expected, deadline);
+
+	/*
+	 * Without descriptors nobody sets the hint (the last WAIT's were
+	 * disarmed before it returned): a clear one needs no lock.
+	 */
+	if (fw || READ_ONCE(t->fd_event))
+		sigwake_set_fd_event(t, false);
+	if (fw && sigwake_fdwait_arm(fw, t)) {
+		/* As poll(2): no memory for a wait entry fails the call. */
+		if (fw->error) {
+			ret = fw->error;
+			sigwake_fdwait_disarm(fw);
+			goto out_put;
+		}
+		sigwake_set_fd_event(t, true);
+	}
+
+	sigwake_waiter_enter(dom, t);
+
+again:
+	sigwake_lock_wait(wq, t, &flags);
+	if (wq && wq->kword) {
+		/*
+		 * Listed before the word is read, for WAKE's lockless look at
+		 * the list.  A WAKE that sees the entry then waits for the
+		 * queue's lock, by when the entry is either a waiter or gone
+		 * again (a check below ended the wait).
+		 */
+		list_add_tail(&t->wq_node, &wq->waiters);
+		/* Entry before word: pairs with smp_mb() in sigwake_wq_wake(). */
+		smp_mb();
+	}
+	ret = sigwake_wait_check(t, wq, expected, deadline, flushes);
+	if (!ret) {
+		t->wake = 0;
+		t->waiting = true;
+		if (wq && !wq->kword)
+			list_add_tail(&t->wq_node, &wq->waiters);
+		WRITE_ONCE(t->blk->state, SIGWAKE_WAITING);
+	} else {
+		if (wq && wq->kword)
+			list_del_init(&t->wq_node);
+		sigwake_set_state(t, SIGWAKE_RUNNING_IN_HOST);
+	}
+	sigwake_unlock_wait(wq, t, flags);
+	if (ret == SIGWAKE_REASON_FD && !sigwake_fd_ready(t, fw))
+		goto again;
+
+	while (!ret) {
+		slept = sigwake_sleep(t, deadline);
+		fd_ready = false;
+		if (READ_ONCE(t->fd_event) && !READ_ONCE(t->wake))
+			fd_ready = sigwake_fd_ready(t, fw);
+
+		/*
+		 * Taken off its queue already (WAKE and WQ_DESTROY do that
+		 * under the queue's lock before they wake it), the thread
+		 * needs only its own lock: nobody but itself lists it again.
+		 */
+		lwq = wq && !list_empty_careful(&t->wq_node) ? wq : NULL;
+		sigwake_lock_wait(lwq, t, &flags);
+		if (fd_ready)
+			__sigwake_wake(t, SIGWAKE_REASON_FD, NULL);
+		/* An event that raced with the timeout or a host signal wins. */
+		ret = t->wake ? t->wake : slept;
+		if (ret) {
+			t->waiting = false;
+			t->wake = 0;
+			if (lwq)
+				list_del_init(&t->wq_node);
+			sigwake_set_state(t, SIGWAKE_RUNNING_IN_HOST);
+		}
+		sigwake_unlock_wait(lwq, t, flags);
+	}
+
+	sigwake_waiter_leave(dom, t);
+	if (fw)
+		sigwake_fdwait_disarm(fw);
+	if (ret == SIGWAKE_REASON_TIMEOUT) {
+		atomic64_inc(&dom->stats.timeouts);
+		atomic64_inc(&t->stats.timeouts);
+	} else if (ret == -ERESTARTSYS) {
+		atomic64_inc(&dom->stats.interrupted);
+		atomic64_inc(&t->stats.interrupted);
+	}
+out_put:
+	trace_wait_end(dom->id, t->handle, ret);
+	sigwake_thread_put(t);
+	return ret;
+}
+
+/*
+ * @a + @b clamped to 0..KTIME_MAX: a time namespace's offset may be
+ * negative, and a deadline may be as far as the caller likes.
+ */
+static ktime_t sigwake_ktime_add_clamp(ktime_t a, ktime_t b)
+{
+	ktime_t sum;
+
+	if (check_add_overflow(a, b, &sum))
+		return b < 0 ? 0 : KTIME_MAX;
+	return sum < 0 ? 0 : sum;
+}
+
+/*
+ * A host signal interrupted the wait.  Rewrite a relative timeout as the
+ * absolute deadline in the caller's time namespace, so that neither the
+ * automatic restart nor a retry with the same struct extends it.
+ */
+static int sigwake_wait_restart(struct sigwake_wait_args *args,
+				struct sigwake_wait_args __user *uargs,
+				ktime_t deadline)
+{
+	ktime_t offset = sigwake_timens_monotonic_offset();
+	s64 abs_ns;
+
+	abs_ns = ktime_to_ns(sigwake_ktime_add_clamp(deadline, offset));
+	/*
+	 * A struct the kernel cannot rewrite (read-only memory) cannot be
+	 * restarted without waiting the whole timeout again: the caller gets
+	 * EINTR instead and decides.  The flag goes first: should only it
+	 * be written (a struct across a page boundary), a retry ends early,
+	 * never late.
+	 */
+	if (put_user(args->flags | SIGWAKE_WAIT_ABSTIME, &uargs->flags) ||
+	    put_user(abs_ns, &uargs->timeout_ns))
+		return -EINTR;
+	return -ERESTARTSYS;
+}
+
+/**
+ * sigwake_wait() - SIGWAKE_IOC_WAIT
+ * @dom: the domain
+ * @args: the caller's arguments, copied in
+ * @uargs: where they came from: an interrupted relative wait is rewritten
+ *	there as an absolute one before it restarts
+ *
+ * Return: a SIGWAKE_REASON_* or a negative errno.
+ */
+int sigwake_wait(struct sigwake_domain *dom, struct sigwake_wait_args *args,
+		 struct sigwake_wait_args __user *uargs)
+{
+	/* A close(2) from now on ends this WAIT (sigwake_domain_flush()). */
+	unsigned int flushes = READ_ONCE(dom->flushes);
+	struct sigwake_fdwait fdwait = {}, *fw = NULL;
+	struct sigwake_wq *wq = NULL;
+	ktime_t deadline, *dl = NULL;
+	int ret, err;
+
+	if (args->flags & ~SIGWAKE_WAIT_FLAGS_ALL || args->pad || args->pad2)
+		return -EINVAL;
+	if (args->timeout_ns < 0 && args->timeout_ns != SIGWAKE_TIMEOUT_NONE)
+		return -EINVAL;
+
+	if (args->timeout_ns != SIGWAKE_TIMEOUT_NONE) {
+		if (args->flags & SIGWAKE_WAIT_ABSTIME) {
+			ktime_t offset = sigwake_timens_monotonic_offset();
+
+			deadline = sigwake_ktime_add_clamp(args->timeout_ns,
+							   -offset);
+		} else {
+			deadline = ktime_add_safe(ktime_get(),
+						  ns_to_ktime(args->timeout_ns));
+		}
+		dl = &deadline;
+	}
+
+	if (args->nfds) {
+		ret = sigwake_fdwait_prepare(&fdwait, args->fds, args->nfds);
+		if (ret)
+			return ret;
+		fw = &fdwait;
+	}
+
+	if (args->wq != SIGWAKE_NO_WQ) {
+		wq = sigwake_wq_get(dom, args->wq);
+		if (!wq) {
+			sigwake_fdwait_finish(&fdwait, false);
+			return -ENOENT;
+		}
+	}
+
+	ret = sigwake_thread_wait(dom, wq, args->expected, dl, fw, flushes);
+	if (wq)
+		sigwake_wq_put(wq);
+	err = sigwake_fdwait_finish(&fdwait, ret > 0);
+	if (ret > 0 && err)
+		ret = err;
+
+	if (ret == -ERESTARTSYS && dl && !(args->flags & SIGWAKE_WAIT_ABSTIME))
+		ret = sigwake_wait_restart(args, uargs, deadline);
+	return ret;
+}
