@@ -891,9 +891,15 @@ TEST_F_TIMEOUT(domain, churn_guest_exit_vs_kick, 300)
 	EXPECT_EQ(0, unexpected) {
 		TH_LOG("errno outside the contract: %s", strerror(-bad_err));
 	}
-	EXPECT_LE(GCHURN_ROUNDS / 4, c.preempted_rounds) {
-		TH_LOG("the preemption watch fired in only %lu of %d threads",
-		       c.preempted_rounds, GCHURN_ROUNDS);
+	/*
+	 * The watch must fire at all in threads that exit in guest code
+	 * (on PREEMPT_RT it never did).  How many of them it reaches before
+	 * they exit depends on the host's load (140 of 300 idle, 24 under
+	 * a load of 20 on two cores): a count aim would test the host.
+	 */
+	EXPECT_LE(1, c.preempted_rounds) {
+		TH_LOG("the preemption watch fired in none of %d threads",
+		       GCHURN_ROUNDS);
 	}
 }
 
