@@ -445,6 +445,9 @@ impl Flags {
     pub const KICKED: Flags = Flags(sys::SIGWAKE_TF_KICKED);
     /// `SIGWAKE_TF_PREEMPTED`: the kick was a preemption (its budget ran out).
     pub const PREEMPTED: Flags = Flags(sys::SIGWAKE_TF_PREEMPTED);
+    /// `SIGWAKE_TF_KICK_REQUESTED`: a `SIGWAKE_IOC_KICK` set the kick, so a
+    /// kick that lands with a preemption's can be told from it.
+    pub const KICK_REQUESTED: Flags = Flags(sys::SIGWAKE_TF_KICK_REQUESTED);
 
     /// Flags from raw bits.
     pub const fn from_bits(bits: u32) -> Flags {

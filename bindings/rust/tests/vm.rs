@@ -136,7 +136,8 @@ fn kick_in_host_is_recorded(d: &Domain) -> TestResult {
     }
     let r = reg.poll().ctx("poll")?;
     check!(r == Reason::Kick, "poll: {}", r);
-    check!(reg.take_flags() == Flags::KICKED, "flags");
+    let f = reg.take_flags();
+    check!(f == Flags::from_bits(Flags::KICKED.bits() | Flags::KICK_REQUESTED.bits()), "flags {:?}", f);
     let r = reg.poll().ctx("poll")?;
     check!(r == Reason::Timeout, "second poll: {}", r);
     Ok(())
