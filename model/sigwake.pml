@@ -22,9 +22,6 @@
  *                     wake it (somebody had), recording nothing
  *   REVERT_CLOSE      issue 11 #7: no flush counter; the flush woke only
  *                     threads that were waiting already
- *   REVERT_EARLY_LIST WAIT lists itself on its queue only after reading
- *                     the word, while WAKE returns without the lock when
- *                     nobody is listed: the wake-up is lost
  *
  * Properties:
  *   - invariant (any state): no WAIT sleeps, with nothing to end its sleep,
@@ -201,7 +198,7 @@ inline fd_look(r)
 active proctype T()
 {
 	byte i, ret, slept, snap;
-	bit ok, r, t_lwq;
+	bit ok, r;
 
 	do
 	:: i < ROUNDS -> i++;
@@ -272,10 +269,6 @@ again:
 				:: else
 				fi;
 				LOCK(tlock);
-#ifndef REVERT_EARLY_LIST
-				/* listed before the word is read (WAKE's early exit) */
-				on_wq = t_has_wq;
-#endif
 				/* sigwake_wait_check(), in the uapi header's order */
 				if
 #ifndef REVERT_CLOSE
@@ -313,7 +306,6 @@ again:
 					on_wq = t_has_wq;
 					blkstate = WAITING
 				:: else ->
-					on_wq = 0;
 					if
 					:: !dead -> blkstate = HOST
 					:: else
@@ -353,10 +345,9 @@ end_sleep:
 				:: fd_event && wake == R_NONE -> fd_look(r)
 				:: else
 				fi;
-				/* the queue's lock only while still listed */
 				if
-				:: t_has_wq && on_wq -> LOCK(wqlock); t_lwq = 1
-				:: else -> t_lwq = 0
+				:: t_has_wq -> LOCK(wqlock)
+				:: else
 				fi;
 				LOCK(tlock);
 				if
@@ -381,7 +372,7 @@ end_sleep:
 				fi;
 				UNLOCK(tlock);
 				if
-				:: t_lwq -> UNLOCK(wqlock)
+				:: t_has_wq -> UNLOCK(wqlock)
 				:: else
 				fi
 			od;
@@ -427,11 +418,7 @@ active proctype Waker()
 	bit ok;
 
 	word = 1;
-	/* sigwake_wq_wake(): nobody listed, no lock (the smp_mb() pair) */
-	if
-	:: !on_wq -> goto waker_done
-	:: else
-	fi;
+	/* sigwake_wq_wake() */
 	LOCK(wqlock);
 	if
 	:: on_wq ->
@@ -448,9 +435,7 @@ active proctype Waker()
 		UNLOCK(tlock)
 	:: else
 	fi;
-	UNLOCK(wqlock);
-waker_done:
-	skip
+	UNLOCK(wqlock)
 }
 #endif
 

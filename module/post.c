@@ -104,12 +104,10 @@ void sigwake_send_kick(struct task_struct *task, int signo)
 /*
  * Deliver guest signal @bit (0 for a bare kick) to @t, whose lock is held
  * and which is not dead.  Returns the outcome; sets *kick_task, with a
- * reference, when the caller must send the kick signal after unlocking,
- * and puts a task it wakes on @q, to wake after unlocking.
+ * reference, when the caller must send the kick signal after unlocking.
  */
 static int sigwake_deliver(struct sigwake_thread *t, u64 bit,
-			   struct task_struct **kick_task,
-			   struct sigwake_wake_q *q)
+			   struct task_struct **kick_task)
 {
 	struct sigwake_thread_block *blk = t->blk;
 	u32 state;
@@ -132,7 +130,7 @@ static int sigwake_deliver(struct sigwake_thread *t, u64 bit,
 	 * for a thread in host, or a bare kick would vanish.
 	 */
 	if (__sigwake_wake(t, bit ? SIGWAKE_REASON_SIGNAL :
-				    SIGWAKE_REASON_KICK, q))
+				    SIGWAKE_REASON_KICK))
 		return SIGWAKE_POST_WOKEN;
 
 	if (!bit) {
@@ -190,7 +188,6 @@ static bool sigwake_task_exiting(const struct task_struct *task)
 static int sigwake_post_one(struct sigwake_domain *dom, u32 target, u64 bit)
 {
 	struct task_struct *kick_task = NULL;
-	struct sigwake_wake_q q __uninitialized;
 	struct sigwake_thread *t;
 	unsigned long flags;
 	int ret;
@@ -198,17 +195,15 @@ static int sigwake_post_one(struct sigwake_domain *dom, u32 target, u64 bit)
 	t = sigwake_thread_get(dom, target);
 	if (IS_ERR(t))
 		return PTR_ERR(t);
-	q.n = 0;
 	raw_spin_lock_irqsave(&t->lock, flags);
 	if (t->dead)
 		ret = t->exited ? -ESRCH : -ENOENT;
 	else if (sigwake_task_exiting(t->task))
 		ret = -ESRCH;
 	else
-		ret = sigwake_deliver(t, bit, &kick_task, &q);
+		ret = sigwake_deliver(t, bit, &kick_task);
 	raw_spin_unlock_irqrestore(&t->lock, flags);
 
-	sigwake_wake_up_q(&q);
 	sigwake_finish_kick(t, kick_task);
 	sigwake_thread_put(t);
 	return ret;
@@ -246,8 +241,7 @@ static int sigwake_pick_class(struct sigwake_thread *t, u64 bit)
  */
 static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 				bool queue, struct sigwake_thread **picked,
-				struct task_struct **kick_task,
-				struct sigwake_wake_q *q)
+				struct task_struct **kick_task)
 {
 	struct sigwake_thread *t;
 	unsigned long flags;
@@ -257,7 +251,7 @@ static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 	list_for_each_entry(t, &dom->waiters, dom_node) {
 		raw_spin_lock_irqsave(&t->lock, flags);
 		if (sigwake_pick_class(t, bit) != SIGWAKE_PICK_NONE) {
-			ret = sigwake_deliver(t, bit, kick_task, q);
+			ret = sigwake_deliver(t, bit, kick_task);
 			raw_spin_unlock_irqrestore(&t->lock, flags);
 			/* A waiter holds its own reference while listed. */
 			refcount_inc(&t->ref);
@@ -282,8 +276,7 @@ out_unlock:
  * the caller, or 0 if nothing was delivered.
  */
 static int sigwake_post_class(struct sigwake_thread *t, u64 bit, int upto,
-			      int *class, struct task_struct **kick_task,
-			      struct sigwake_wake_q *q)
+			      int *class, struct task_struct **kick_task)
 {
 	unsigned long flags;
 	int ret = 0;
@@ -291,7 +284,7 @@ static int sigwake_post_class(struct sigwake_thread *t, u64 bit, int upto,
 	raw_spin_lock_irqsave(&t->lock, flags);
 	*class = sigwake_pick_class(t, bit);
 	if (*class <= upto) {
-		ret = sigwake_deliver(t, bit, kick_task, q);
+		ret = sigwake_deliver(t, bit, kick_task);
 		/* Not dead: its registration's reference is still held. */
 		refcount_inc(&t->ref);
 	}
@@ -315,12 +308,10 @@ static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
 {
 	struct sigwake_thread *t, *picked = NULL;
 	struct task_struct *kick_task = NULL;
-	struct sigwake_wake_q q __uninitialized;
 	unsigned long index, guest = 0;
 	int ret, class;
 
-	q.n = 0;
-	ret = sigwake_post_waiters(dom, bit, false, &picked, &kick_task, &q);
+	ret = sigwake_post_waiters(dom, bit, false, &picked, &kick_task);
 	if (ret)
 		goto out;
 
@@ -333,7 +324,7 @@ static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
 		if (xa_is_value(t))
 			continue;
 		ret = sigwake_post_class(t, bit, SIGWAKE_PICK_HOST, &class,
-					 &kick_task, &q);
+					 &kick_task);
 		if (ret) {
 			picked = t;
 			break;
@@ -351,7 +342,7 @@ static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
 		t = xa_load(&dom->threads, guest);
 		if (t && !xa_is_value(t)) {
 			ret = sigwake_post_class(t, bit, SIGWAKE_PICK_GUEST,
-						 &class, &kick_task, &q);
+						 &class, &kick_task);
 			if (ret)
 				picked = t;
 		}
@@ -360,9 +351,8 @@ static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
 
 	if (!picked)
 		ret = sigwake_post_waiters(dom, bit, true, &picked,
-					   &kick_task, &q);
+					   &kick_task);
 out:
-	sigwake_wake_up_q(&q);
 	*handle = picked ? picked->handle : 0;
 	if (picked) {
 		sigwake_finish_kick(picked, kick_task);
@@ -476,7 +466,7 @@ static int sigwake_thread_kick_wait(struct sigwake_domain *dom, u32 target,
 		now = ktime_get();
 		if (first || (sigwake_in_guest(t) &&
 			      ktime_compare(now, next_kick) >= 0)) {
-			ret = sigwake_deliver(t, 0, &kick_task, NULL);
+			ret = sigwake_deliver(t, 0, &kick_task);
 			trace_kick(dom->id, target, ret);
 			if (first)
 				*outcome = ret;

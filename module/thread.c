@@ -59,11 +59,9 @@ struct sigwake_thread *sigwake_thread_get(struct sigwake_domain *dom,
 
 /*
  * End @t's sleep for @reason (a SIGWAKE_REASON_* or a negative errno).
- * Called with t->lock held.  Returns true if this call woke it; the task
- * is woken at once without @q, else by sigwake_wake_up_q() after unlocking.
+ * Called with t->lock held.  Returns true if this call woke it.
  */
-bool __sigwake_wake(struct sigwake_thread *t, int reason,
-		    struct sigwake_wake_q *q)
+bool __sigwake_wake(struct sigwake_thread *t, int reason)
 {
 	lockdep_assert_held(&t->lock);
 	if (!t->waiting || t->wake)
@@ -73,7 +71,7 @@ bool __sigwake_wake(struct sigwake_thread *t, int reason,
 		WRITE_ONCE(t->blk->state, SIGWAKE_WOKEN);
 		WRITE_ONCE(t->blk->wake_seq, READ_ONCE(t->blk->wake_seq) + 1);
 	}
-	sigwake_wake_q_add(q, t->task);
+	wake_up_process(t->task);
 	return true;
 }
 
@@ -86,27 +84,11 @@ bool __sigwake_wake(struct sigwake_thread *t, int reason,
  */
 int sigwake_thread_wake_one(struct sigwake_thread *t, int reason)
 {
-	return sigwake_thread_wake_q(t, reason, NULL);
-}
-
-/**
- * sigwake_thread_wake_q() - end a thread's sleep, if it sleeps, waking its
- *	task later
- * @t: the thread
- * @reason: what WAIT returns: a SIGWAKE_REASON_* or a negative errno
- * @q: where the task goes, for sigwake_wake_up_q() after unlocking; or
- *	NULL to wake it at once
- *
- * Return: 1 if @t was asleep and is now woken, else 0.
- */
-int sigwake_thread_wake_q(struct sigwake_thread *t, int reason,
-			  struct sigwake_wake_q *q)
-{
 	unsigned long flags;
 	bool woken;
 
 	raw_spin_lock_irqsave(&t->lock, flags);
-	woken = __sigwake_wake(t, reason, q);
+	woken = __sigwake_wake(t, reason);
 	raw_spin_unlock_irqrestore(&t->lock, flags);
 	return woken;
 }
@@ -129,7 +111,7 @@ void sigwake_thread_release(struct sigwake_domain *dom,
 	lockdep_assert_held(&dom->lock);
 
 	raw_spin_lock_irqsave(&t->lock, flags);
-	__sigwake_wake(t, why, NULL);
+	__sigwake_wake(t, why);
 	t->dead = true;
 	sigwake_preempt_released(t);
 	raw_spin_unlock_irqrestore(&t->lock, flags);
