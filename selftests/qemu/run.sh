@@ -19,7 +19,7 @@ if [ "${1:-}" = run ]; then
 	BUILD=${RUN_OUT:-${SIGWAKE_CACHE:-$HOME/.cache/sigwake}/run}
 fi
 
-KERNELS=${KERNELS:-5.10 6.1 6.12 7.2 6.1-rt 7.2-rt debug kcsan}
+KERNELS=${KERNELS:-5.10 6.1 6.12 7.2 6.1-rt 7.2-rt debug}
 KERNEL=${KERNEL:-6.1}
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 VM_TIMEOUT=${VM_TIMEOUT:-}
