@@ -18,7 +18,7 @@
 #error "sigwake needs Linux 5.10 or later (it supports 5.10 to 7.2)"
 #endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 3, 0)
-#warning "sigwake is tested on Linux 5.10 to 7.2 only: this kernel is newer, run its selftests (make check) before relying on it"
+#warning "sigwake is tested on Linux 5.10 to 7.2 only: run its selftests on this newer kernel"
 #endif
 
 /* ------------------------------------------------------------ switches */
@@ -59,7 +59,7 @@
  * exec_state, whose header is new.
  */
 #ifdef __has_include	/* not sparse's preprocessor */
-#if __has_include(<linux/sched/exec_state.h>)
+#if __has_include("linux/sched/exec_state.h")	/* the -I path, as <> */
 #define SIGWAKE_COMPAT_TASK_EXEC_STATE
 #endif
 #endif
@@ -242,6 +242,10 @@ static inline bool sigwake_dumpable_as_user(struct task_struct *task,
 #else
 #define SIGWAKE_EXIT_PROBE_ARGS	struct task_struct *task
 #endif
+
+/* The declaration of a sched_process_exit probe called @name. */
+#define SIGWAKE_DECLARE_EXIT_PROBE(name) \
+	void name(void *data, SIGWAKE_EXIT_PROBE_ARGS)
 
 /* ---------------------------------------------------- generic netlink */
 

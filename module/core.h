@@ -397,7 +397,7 @@ int sigwake_thread_wake_one(struct sigwake_thread *t, int reason);
 void sigwake_thread_release(struct sigwake_domain *dom,
 			    struct sigwake_thread *t, int why);
 void sigwake_thread_put(struct sigwake_thread *t);
-void sigwake_thread_exit_probe(void *data, SIGWAKE_EXIT_PROBE_ARGS);
+SIGWAKE_DECLARE_EXIT_PROBE(sigwake_thread_exit_probe);
 void sigwake_thread_exec_probe(void *data, struct task_struct *task,
 			       pid_t old_pid, struct linux_binprm *bprm);
 void sigwake_thread_undo_register(struct sigwake_domain *dom, u32 handle);

@@ -184,6 +184,7 @@ static bool sigwake_task_exiting(const struct task_struct *task)
 {
 	return READ_ONCE(task->flags) & PF_EXITING;
 }
+
 /* Targeted POST (@bit != 0) or KICK (@bit == 0). */
 static int sigwake_post_one(struct sigwake_domain *dom, u32 target, u64 bit)
 {
