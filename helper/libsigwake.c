@@ -301,16 +301,23 @@ static int sw_revoke_settle(struct sigwake_self *self)
 	return st;
 }
 
+/* Take the one right to end @self's registration (owner or supervisor). */
+static int sw_claim_end(struct sigwake_self *self)
+{
+	int live = SW_LIVE;
+
+	return __atomic_compare_exchange_n(&self->revoked, &live, SW_ENDING, 0,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 int sigwake_unregister(struct sigwake_self *self)
 {
 	int saved = errno;
-	int live = SW_LIVE;
 	int ret;
 
 	if (!self)
 		return -EINVAL;
-	if (!__atomic_compare_exchange_n(&self->revoked, &live, SW_ENDING, 0,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+	if (!sw_claim_end(self)) {
 		/* A supervisor revoked it: no ioctl, only the memory. */
 		sw_revoke_settle(self);
 		sw_release(self);
@@ -320,7 +327,6 @@ int sigwake_unregister(struct sigwake_self *self)
 	ret = sigwake_unregister_handle(self->fd, self->handle);
 	if (ret == 0 || ret == -ENOENT || ret == -ESRCH) {
 		sw_release(self);
-		ret = ret < 0 ? ret : 0;
 	} else {
 		__atomic_store_n(&self->revoked, SW_LIVE, __ATOMIC_RELEASE);
 	}
@@ -331,13 +337,11 @@ int sigwake_unregister(struct sigwake_self *self)
 int sigwake_revoke(struct sigwake_self *self)
 {
 	int saved = errno;
-	int live = SW_LIVE;
 	int ret;
 
 	if (!self)
 		return -EINVAL;
-	if (!__atomic_compare_exchange_n(&self->revoked, &live, SW_ENDING, 0,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	if (!sw_claim_end(self))
 		return -ENOENT;
 	ret = sigwake_unregister_handle(self->fd, self->handle);
 	/* After this store the owner may free @self: do not touch it. */
