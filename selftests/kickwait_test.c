@@ -22,22 +22,6 @@
 #define MS		SW_NSEC_PER_MSEC
 #define KICK_SIG	SIGUSR1
 
-static int sw_kick_wait(int fd, __u32 target, __u32 flags, __s64 timeout_ns,
-			__u32 *outcome)
-{
-	struct sigwake_kick_args a = {
-		.size = sizeof(a),
-		.flags = flags,
-		.target = target,
-		.timeout_ns = timeout_ns,
-	};
-	int ret = sw_ioctl(fd, SIGWAKE_IOC_KICK, &a);
-
-	if (!ret && outcome)
-		*outcome = a.outcome;
-	return ret;
-}
-
 /* ---- a vCPU-like target ---------------------------------------------- */
 
 struct target {

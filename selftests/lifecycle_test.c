@@ -8,8 +8,9 @@
  * while a domain is open.
  *
  * Fixtures:
- *   domain  an open domain, nothing registered
- *   thread  a domain with the test thread registered
+ *   domain     an open domain, nothing registered
+ *   thread     a domain with the test thread registered
+ *   exit_race  a domain, and a table of (POST or KICK) x (one CPU or two)
  */
 #include <grp.h>
 #include <poll.h>
@@ -388,6 +389,121 @@ TEST_F(thread, post_right_after_join_esrch)
 		TH_LOG("%u of %u posts right after pthread_join() did not give ESRCH (first: %s)",
 		       wrong, n, first_wrong ? strerror(-first_wrong) : "success");
 	}
+}
+
+/*
+ * A handle whose thread exits under a stream of POSTs, KICKs or
+ * KICK_WAITs: every answer is success (not yet exited) or ESRCH (exited),
+ * and once ESRCH, always ESRCH until it is unregistered.  The reaper swaps the
+ * registration for its bare handle while the lookups run, and the last
+ * reference goes with it: a lookup that loaded the registration just
+ * before must not answer ENOENT for a handle that still exists.  Both
+ * threads on one CPU (the lookup preempted mid-way) and on two.
+ */
+FIXTURE(exit_race) {
+	int fd;
+	struct sigwake_thread_block *blk;
+};
+
+enum { RACE_POST, RACE_KICK, RACE_KICK_WAIT };
+
+FIXTURE_VARIANT(exit_race) {
+	int op;
+	bool one_cpu;
+};
+
+#define EXIT_RACE(name, o, one)						\
+	FIXTURE_VARIANT_ADD(exit_race, name) { .op = o, .one_cpu = one }
+
+EXIT_RACE(post_one_cpu, RACE_POST, true);
+EXIT_RACE(post_two_cpus, RACE_POST, false);
+EXIT_RACE(kick_one_cpu, RACE_KICK, true);
+EXIT_RACE(kick_two_cpus, RACE_KICK, false);
+EXIT_RACE(kick_wait_one_cpu, RACE_KICK_WAIT, true);
+EXIT_RACE(kick_wait_two_cpus, RACE_KICK_WAIT, false);
+
+static int exit_race_op(int fd, int op, __u32 h)
+{
+	switch (op) {
+	case RACE_POST:
+		return sw_post(fd, h, SW_SIG, NULL, NULL);
+	case RACE_KICK:
+		return sw_kick(fd, h, NULL);
+	default:
+		return sw_kick_wait(fd, h, SIGWAKE_KICK_WAIT, SW_WATCHDOG_NS,
+				    NULL);
+	}
+}
+
+FIXTURE_SETUP(exit_race)
+{
+	self->fd = -1;
+	self->blk = sw_alloc_blocks(8);
+	ASSERT_NE(NULL, self->blk);
+	SW_OPEN_DOMAIN(self->fd);
+}
+
+FIXTURE_TEARDOWN(exit_race)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+static int pin_thread(pid_t tid, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(tid, sizeof(set), &set) ? -errno : 0;
+}
+
+TEST_F(exit_race, answers_success_then_esrch)
+{
+	unsigned int i, rounds = 300, enoent = 0, back = 0, other = 0;
+	int ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!variant->one_cpu && ncpus < 2)
+		SKIP(return, "one CPU online");
+	ASSERT_EQ(0, pin_thread(0, 0));
+	for (i = 0; i < rounds; i++) {
+		struct sw_thread t;
+		bool esrch = false;
+		int err, after = 0;
+		char path[64];
+		int64_t end;
+
+		sw_thread_init(&t, self->fd, &self->blk[1 + (i & 3)]);
+		ASSERT_EQ(0, sw_thread_start(&t));
+		ASSERT_EQ(0, pin_thread(t.tid, variant->one_cpu ? 0 : 1));
+		SW_STORE(&t.release, 1);
+		snprintf(path, sizeof(path), "/proc/self/task/%d", (int)t.tid);
+		end = sw_now_ns() + SW_LONG_MS * SW_NSEC_PER_MSEC;
+		/* Until well after the task is gone and the reaper ran. */
+		while (after < 200 && sw_now_ns() < end) {
+			err = exit_race_op(self->fd, variant->op, t.handle);
+			if (err == -ESRCH)
+				esrch = true;
+			else if (err == -ENOENT)
+				enoent++;
+			else if (!err)
+				back += esrch;
+			else if (!other++)
+				TH_LOG("round %u: %s", i, strerror(-err));
+			if (after || (esrch && access(path, F_OK)))
+				after++;
+		}
+		EXPECT_EQ(200, after);
+		pthread_join(t.th, NULL);
+		EXPECT_EQ(0, sw_unregister(self->fd, t.handle));
+	}
+	EXPECT_EQ(0, enoent) {
+		TH_LOG("%u answers were ENOENT for a handle that exists", enoent);
+	}
+	EXPECT_EQ(0, back) {
+		TH_LOG("%u answers were success after ESRCH", back);
+	}
+	EXPECT_EQ(0, other);
 }
 
 /* TARGET_ANY never picks a thread that has exited. */

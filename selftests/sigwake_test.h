@@ -257,6 +257,23 @@ static inline int sw_kick(int fd, __u32 target, __u32 *outcome)
 	return ret;
 }
 
+/* KICK with @flags (SIGWAKE_KICK_WAIT) and @timeout_ns. */
+static inline int sw_kick_wait(int fd, __u32 target, __u32 flags,
+			       __s64 timeout_ns, __u32 *outcome)
+{
+	struct sigwake_kick_args a = {
+		.size = sizeof(a),
+		.flags = flags,
+		.target = target,
+		.timeout_ns = timeout_ns,
+	};
+	int ret = sw_ioctl(fd, SIGWAKE_IOC_KICK, &a);
+
+	if (!ret && outcome)
+		*outcome = a.outcome;
+	return ret;
+}
+
 static inline int sw_wq_create(int fd, void *word, __u32 *handle)
 {
 	struct sigwake_wq_create_args a = {
