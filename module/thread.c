@@ -48,11 +48,27 @@ struct sigwake_thread *sigwake_thread_get(struct sigwake_domain *dom,
 	struct sigwake_thread *t;
 
 	rcu_read_lock();
-	t = xa_load(&dom->threads, handle);
-	if (xa_is_value(t))
-		t = ERR_PTR(-ESRCH);
-	else if (!t || !refcount_inc_not_zero(&t->ref))
-		t = ERR_PTR(-ENOENT);
+	for (;;) {
+		t = xa_load(&dom->threads, handle);
+		if (xa_is_value(t)) {
+			t = ERR_PTR(-ESRCH);
+			break;
+		}
+		if (!t) {
+			t = ERR_PTR(-ENOENT);
+			break;
+		}
+		/*
+		 * The entry's own reference is dropped only after the entry
+		 * was replaced (the reaper leaves the bare handle) or erased
+		 * (UNREGISTER): a registration found at zero is no longer
+		 * @handle's, and a second look finds what is.  Answering
+		 * ENOENT here would say that a handle whose thread exited
+		 * does not exist.
+		 */
+		if (refcount_inc_not_zero(&t->ref))
+			break;
+	}
 	rcu_read_unlock();
 	return t;
 }
