@@ -194,6 +194,14 @@ hold_kernel_keys() {
 			n=$((n + 1))
 		done
 		out "# sigwake-run: preempt notifiers: $(cat /tmp/keyhold.out)"
+	elif [ -f /keyhold_kmod.ko ]; then
+		# No KVM (PREEMPT_RT 7.x under TCG): the test-only module holds
+		# the key instead (keyhold-kmod/keyhold_kmod.c).
+		if insmod /keyhold_kmod.ko 2>/tmp/keyhold.out; then
+			out "# sigwake-run: preempt notifiers: held by keyhold_kmod.ko"
+		else
+			out "# sigwake-run: preempt notifiers: not held ($(cat /tmp/keyhold.out))"
+		fi
 	fi
 	if mkdir $keys 2>/dev/null; then
 		echo 0 >$keys/tracing_on

@@ -189,6 +189,26 @@ build_module() {
 	grep -E 'warning:' "$kb/module-build.log" >&2 || true
 	KO=$(find "$src" -name "$MODULE.ko" -print -quit)
 	[ -n "$KO" ] || { msg "no $MODULE.ko after the build"; return 1; }
+	build_keyhold_kmod "$kb"
+}
+
+# build_keyhold_kmod <kbuild dir>: the preempt-notifier holder for a VM in
+# which KVM cannot load (keyhold-kmod/; init.sh).  Sets KEYHOLD_KO, or
+# leaves it empty where it is not needed or cannot be had: on the kernels
+# that enforce module signatures (the debug kernels, where KVM loads) and
+# on a failed build (the VM then runs as before, unheld).
+build_keyhold_kmod() {
+	local kb=$1 src=$1/keyhold-src
+	KEYHOLD_KO=
+	[ -z "$SIGN_KEY" ] || return 0
+	rm -rf "$src"
+	cp -r "$here/keyhold-kmod" "$src"
+	# shellcheck disable=SC2046
+	if make $(jobs_flag) -C "$KDIR" M="$src" modules >"$kb/keyhold-build.log" 2>&1; then
+		KEYHOLD_KO=$src/keyhold_kmod.ko
+	else
+		msg "note: keyhold_kmod did not build (log: $kb/keyhold-build.log)"
+	fi
 }
 
 # build_user <selftests|examples> <out dir>
@@ -287,6 +307,7 @@ make_initramfs() {
 		cp "$unsigned" "$st/unsigned/$MODULE.ko"
 	fi
 	cp "$KEYHOLD" "$st/bin/keyhold"
+	[ -z "${KEYHOLD_KO:-}" ] || cp "$KEYHOLD_KO" "$st/keyhold_kmod.ko"
 	for f in $(kvm_modules); do cp "$f" "$st/lib/kvm/"; done
 	local ex=(--exclude='*.o' --exclude='*.d' --exclude='*.a' --exclude='*.h')
 	[ -n "$tests" ] && [ -d "$tests" ] && rsync -a "${ex[@]}" "$tests/" "$st/tests/"
