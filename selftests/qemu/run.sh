@@ -146,6 +146,29 @@ prefetch() {
 	nice -n 10 "$here/fetch-kernel.sh" "$tok" >/dev/null 2>"$BUILD/$tok/prefetch.log" </dev/null &
 }
 
+# prebuild <token...>: build the debug kernels among them in the
+# background, one after the other, at the lowest priority, as the check
+# starts.  On a cold cache each takes 20-30 minutes of both CPUs; this way
+# the builds use what the VMs of the kernels before them leave idle (tests
+# that sleep, wait for timeouts, or run on one vCPU), instead of adding
+# their whole length to the run.  resolve() of a debug kernel waits on
+# debug-kernel.sh's per-kernel lock for a build under way and then finds it
+# cached; a kernel already cached costs a hash.
+prebuild() {
+	local tok toks=()
+	[ "$PREFETCH" != 0 ] || return 0
+	for tok; do
+		case $tok in debug|kcsan) toks+=("$tok") ;; esac
+	done
+	[ ${#toks[@]} -gt 0 ] || return 0
+	(
+		for tok in "${toks[@]}"; do
+			nice -n 19 bash "$here/debug-kernel.sh" "$tok" >/dev/null ||
+				echo "prebuild: debug-kernel.sh $tok failed (resolve will say why)"
+		done
+	) 2>"$BUILD/prebuild.log" </dev/null &
+}
+
 # KVM modules for the VM: from MODDIR, or from a kernel build tree.
 kvm_modules() {
 	local m f
@@ -717,6 +740,7 @@ case $mode in
 check)
 	[ -n "$KERNELS" ] || die "KERNELS is empty"
 	read -r -a klist <<<"$KERNELS"
+	prebuild "${klist[@]}"
 	for i in "${!klist[@]}"; do
 		NEXT_KERNEL=${klist[$((i + 1))]:-}
 		run_kernel "${klist[$i]}" check || status=1
