@@ -133,6 +133,12 @@ must_fail revert_wake_kick "model: WAKE-then-KICK fix reverted (issue 11 #1): sp
 	-DWAKE_KICK -DNO_POST -DREVERT_WAKE_KICK
 must_fail revert_post_kick "model: POST-then-KICK with that fix reverted: spin finds the lost kick" \
 	-DWAKE_KICK -DREVERT_WAKE_KICK
+must_fail revert_early_list "model: WAIT lists itself after reading the word: WAKE's early exit loses the wake-up" \
+	-DWAKE_KICK -DNO_POST -DREVERT_EARLY_LIST
+must_fail revert_wq_take "model: WAKE takes T off its queue before deciding: its wake-up ends T's next WAIT, on no queue" \
+	-DWAKE_KICK -DREVERT_WQ_TAKE
+must_fail revert_wq_take_destroy "model: WQ_DESTROY takes T off its queue before deciding: its EIDRM ends T's next WAIT" \
+	-DCLOSE -DREVERT_WQ_TAKE
 must_fail revert_close "model: sticky-EBADF fix reverted (issue 11 #7): spin finds the WAIT asleep after close" \
 	-DCLOSE -DREVERT_CLOSE
 diag "model: $n checks in $(($(date +%s) - start)) s"

@@ -22,6 +22,13 @@
  *                     wake it (somebody had), recording nothing
  *   REVERT_CLOSE      issue 11 #7: no flush counter; the flush woke only
  *                     threads that were waiting already
+ *   REVERT_EARLY_LIST WAIT lists itself on its queue only after reading
+ *                     the word, while WAKE returns without the lock when
+ *                     nobody is listed: the wake-up is lost
+ *   REVERT_WQ_TAKE    WAKE and WQ_DESTROY take T off the queue before they
+ *                     take T's lock to decide, while T after its sleep
+ *                     takes the queue's lock only while listed: the
+ *                     decision lands in T's next WAIT, on no queue
  *
  * Properties:
  *   - invariant (any state): no WAIT sleeps, with nothing to end its sleep,
@@ -31,6 +38,8 @@
  *     that WAKE counted and no kick is lost (each was observed by T or is
  *     still recorded in its block); T neither sleeps nor runs guest code
  *     forever while a reason to stop is pending;
+ *   - a WAKE or WQ_DESTROY ends only the WAIT it found on its queue, never
+ *     a later one of the same thread (assertion in the waker);
  *   - no deadlock between the locks (pan's invalid end states).
  */
 
@@ -98,6 +107,8 @@ bit t_can_leave;	/* ... and may leave it on its own */
 bit t_has_wq, t_has_fd, t_dl;	/* the current WAIT's arguments */
 byte t_gsnap;		/* g_flushes when the current WAIT started */
 bit t_in_wait;		/* T is inside SIGWAKE_IOC_WAIT */
+byte t_gen;		/* T's WAITs so far: the current one's number */
+byte listed_gen;	/* the WAIT that listed T on the queue (read while on_wq) */
 
 /*
  * __sigwake_wake(): end T's sleep for @why unless it is not waiting or
@@ -198,7 +209,7 @@ inline fd_look(r)
 active proctype T()
 {
 	byte i, ret, slept, snap;
-	bit ok, r;
+	bit ok, r, t_lwq;
 
 	do
 	:: i < ROUNDS -> i++;
@@ -226,6 +237,7 @@ end_guest:			/* guest code, until the kick (byte/signal) */
 		:: /* SIGWAKE_IOC_WAIT (sigwake_wait, sigwake_thread_wait) */
 			atomic {
 				t_in_wait = 1;
+				t_gen++;
 				snap = flushes;
 				t_gsnap = g_flushes;
 				ret = R_NONE
@@ -269,6 +281,11 @@ again:
 				:: else
 				fi;
 				LOCK(tlock);
+#ifndef REVERT_EARLY_LIST
+				/* listed before the word is read (WAKE's early exit) */
+				on_wq = t_has_wq;
+				listed_gen = t_gen;
+#endif
 				/* sigwake_wait_check(), in the uapi header's order */
 				if
 #ifndef REVERT_CLOSE
@@ -304,8 +321,10 @@ again:
 					wake = R_NONE;
 					waiting = 1;
 					on_wq = t_has_wq;
+					listed_gen = t_gen;
 					blkstate = WAITING
 				:: else ->
+					on_wq = 0;
 					if
 					:: !dead -> blkstate = HOST
 					:: else
@@ -345,9 +364,10 @@ end_sleep:
 				:: fd_event && wake == R_NONE -> fd_look(r)
 				:: else
 				fi;
+				/* the queue's lock only while still listed */
 				if
-				:: t_has_wq -> LOCK(wqlock)
-				:: else
+				:: t_has_wq && on_wq -> LOCK(wqlock); t_lwq = 1
+				:: else -> t_lwq = 0
 				fi;
 				LOCK(tlock);
 				if
@@ -372,7 +392,7 @@ end_sleep:
 				fi;
 				UNLOCK(tlock);
 				if
-				:: t_has_wq -> UNLOCK(wqlock)
+				:: t_lwq -> UNLOCK(wqlock)
 				:: else
 				fi
 			od;
@@ -416,26 +436,38 @@ end_sleep:
 active proctype Waker()
 {
 	bit ok;
+	byte seen;
 
 	word = 1;
-	/* sigwake_wq_wake() */
+	/* sigwake_wq_wake(): nobody listed, no lock (the smp_mb() pair) */
+	if
+	:: !on_wq -> goto waker_done
+	:: else
+	fi;
 	LOCK(wqlock);
 	if
 	:: on_wq ->
+		seen = listed_gen;
+#ifdef REVERT_WQ_TAKE
 		on_wq = 0;
-		/* sigwake_thread_wake_one() */
+#endif
+		/* sigwake_wq_take(): off the queue and decided under tlock */
 		LOCK(tlock);
 		atomic {
 			wake_thread(R_WAKE, ok);
 			if
 			:: ok -> wake_owed = 1	/* counted in woken */
 			:: else
-			fi
+			fi;
+			assert(!ok || t_gen == seen);
+			on_wq = 0
 		};
 		UNLOCK(tlock)
 	:: else
 	fi;
-	UNLOCK(wqlock)
+	UNLOCK(wqlock);
+waker_done:
+	skip
 }
 #endif
 
@@ -514,6 +546,7 @@ active proctype Unregister()
 active proctype Destroyer()
 {
 	bit ok;
+	byte seen;
 
 	LOCK(domlock);
 	wq_gone = 1;		/* xa_erase(&dom->wqs) */
@@ -522,9 +555,17 @@ active proctype Destroyer()
 	wq_dead = 1;
 	if
 	:: on_wq ->
+		seen = listed_gen;
+#ifdef REVERT_WQ_TAKE
 		on_wq = 0;
+#endif
+		/* sigwake_wq_take() */
 		LOCK(tlock);
-		wake_thread(E_IDRM, ok);
+		atomic {
+			wake_thread(E_IDRM, ok);
+			assert(!ok || t_gen == seen);
+			on_wq = 0
+		};
 		UNLOCK(tlock)
 	:: else
 	fi;

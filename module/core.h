@@ -38,6 +38,7 @@
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
@@ -254,7 +255,9 @@ struct sigwake_domain {
  *	while nothing ended it.
  * @blk: kernel alias of the thread block (pinned), while !@dead.
  * @kick_byte: kernel alias of the kick byte (pinned), or NULL.
- * @wq_node: on the wait queue's list, under that queue's lock.
+ * @wq_node: on the wait queue's list, under that queue's lock; whether
+ *	it is on a list is also read without it, by its own WAIT after the
+ *	sleep (only that WAIT lists it again).
  * @dom_node: on the domain's @waiters list, under its @waiters_lock.
  * @exit_node: on the domain's @exited list once the task exited.
  * @dom: the domain; the thread does not hold a reference to it.
@@ -300,12 +303,58 @@ struct sigwake_thread {
 };
 
 /**
+ * struct sigwake_wake_q - tasks to wake once the locks are dropped
+ * @n: how many @task holds
+ * @task: the tasks, each with a reference
+ *
+ * What the scheduler's wake_q (not exported to modules) does for futex:
+ * the decision (t->wake) is taken under the locks, the wake-up comes after
+ * them, so the woken task does not run straight into the waker's locks.
+ * Lossless: the sleeper sets its task state before it reads t->wake
+ * (sigwake_sleep()), and wake_up_process() orders the waker's earlier
+ * store before its read of that state.  A wake-up that arrives late, in a
+ * later sleep of the task, is spurious there, which every kernel sleep
+ * loop tolerates.  Past SIGWAKE_WAKE_Q_SIZE tasks, one is woken at once.
+ */
+#define SIGWAKE_WAKE_Q_SIZE	8
+
+struct sigwake_wake_q {
+	unsigned int n;
+	struct task_struct *task[SIGWAKE_WAKE_Q_SIZE];
+};
+
+/* Under the sleeper's lock, which keeps @task alive: it sleeps in WAIT. */
+static inline void sigwake_wake_q_add(struct sigwake_wake_q *q,
+				      struct task_struct *task)
+{
+	if (!q || q->n == SIGWAKE_WAKE_Q_SIZE) {
+		wake_up_process(task);
+		return;
+	}
+	get_task_struct(task);
+	q->task[q->n++] = task;
+}
+
+/* With no sigwake lock held. */
+static inline void sigwake_wake_up_q(struct sigwake_wake_q *q)
+{
+	unsigned int i;
+
+	for (i = 0; i < q->n; i++) {
+		wake_up_process(q->task[i]);
+		put_task_struct(q->task[i]);
+	}
+	q->n = 0;
+}
+
+/**
  * struct sigwake_wq - a wait queue
  * @ref: the domain's @wqs entry holds one, each WAIT or WAKE in progress one.
  * @lock: protects @waiters and @dead.
  * @dead: destroyed: its waiters were woken with EIDRM, no WAIT may sleep
  *	on it any more.
- * @waiters: sleeping threads, oldest first.
+ * @waiters: sleeping threads, oldest first; WAKE looks whether it is
+ *	empty without the lock (sigwake_wq_wake()).
  * @kword: kernel alias of the bound user word (pinned), or NULL.
  * @handle: key in the domain's @wqs.
  * @dom: the domain; the queue does not hold a reference to it.
@@ -396,7 +445,8 @@ struct sigwake_thread *sigwake_thread_get(struct sigwake_domain *dom,
 int sigwake_thread_register(struct sigwake_domain *dom,
 			    struct sigwake_register_args *args);
 int sigwake_thread_unregister(struct sigwake_domain *dom, u32 handle);
-bool __sigwake_wake(struct sigwake_thread *t, int reason);
+bool __sigwake_wake(struct sigwake_thread *t, int reason,
+		    struct sigwake_wake_q *q);
 int sigwake_thread_wake_one(struct sigwake_thread *t, int reason);
 void sigwake_thread_release(struct sigwake_domain *dom,
 			    struct sigwake_thread *t, int why);

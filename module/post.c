@@ -104,10 +104,12 @@ void sigwake_send_kick(struct task_struct *task, int signo)
 /*
  * Deliver guest signal @bit (0 for a bare kick) to @t, whose lock is held
  * and which is not dead.  Returns the outcome; sets *kick_task, with a
- * reference, when the caller must send the kick signal after unlocking.
+ * reference, when the caller must send the kick signal after unlocking,
+ * and puts a task it wakes on @q, to wake after unlocking.
  */
 static int sigwake_deliver(struct sigwake_thread *t, u64 bit,
-			   struct task_struct **kick_task)
+			   struct task_struct **kick_task,
+			   struct sigwake_wake_q *q)
 {
 	struct sigwake_thread_block *blk = t->blk;
 	u32 state;
@@ -130,7 +132,7 @@ static int sigwake_deliver(struct sigwake_thread *t, u64 bit,
 	 * for a thread in host, or a bare kick would vanish.
 	 */
 	if (__sigwake_wake(t, bit ? SIGWAKE_REASON_SIGNAL :
-				    SIGWAKE_REASON_KICK))
+				    SIGWAKE_REASON_KICK, q))
 		return SIGWAKE_POST_WOKEN;
 
 	if (!bit) {
@@ -189,6 +191,7 @@ static bool sigwake_task_exiting(const struct task_struct *task)
 static int sigwake_post_one(struct sigwake_domain *dom, u32 target, u64 bit)
 {
 	struct task_struct *kick_task = NULL;
+	struct sigwake_wake_q q __uninitialized;
 	struct sigwake_thread *t;
 	unsigned long flags;
 	int ret;
@@ -196,15 +199,17 @@ static int sigwake_post_one(struct sigwake_domain *dom, u32 target, u64 bit)
 	t = sigwake_thread_get(dom, target);
 	if (IS_ERR(t))
 		return PTR_ERR(t);
+	q.n = 0;
 	raw_spin_lock_irqsave(&t->lock, flags);
 	if (t->dead)
 		ret = t->exited ? -ESRCH : -ENOENT;
 	else if (sigwake_task_exiting(t->task))
 		ret = -ESRCH;
 	else
-		ret = sigwake_deliver(t, bit, &kick_task);
+		ret = sigwake_deliver(t, bit, &kick_task, &q);
 	raw_spin_unlock_irqrestore(&t->lock, flags);
 
+	sigwake_wake_up_q(&q);
 	sigwake_finish_kick(t, kick_task);
 	sigwake_thread_put(t);
 	return ret;
@@ -242,7 +247,8 @@ static int sigwake_pick_class(struct sigwake_thread *t, u64 bit)
  */
 static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 				bool queue, struct sigwake_thread **picked,
-				struct task_struct **kick_task)
+				struct task_struct **kick_task,
+				struct sigwake_wake_q *q)
 {
 	struct sigwake_thread *t;
 	unsigned long flags;
@@ -252,7 +258,7 @@ static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 	list_for_each_entry(t, &dom->waiters, dom_node) {
 		raw_spin_lock_irqsave(&t->lock, flags);
 		if (sigwake_pick_class(t, bit) != SIGWAKE_PICK_NONE) {
-			ret = sigwake_deliver(t, bit, kick_task);
+			ret = sigwake_deliver(t, bit, kick_task, q);
 			raw_spin_unlock_irqrestore(&t->lock, flags);
 			/* A waiter holds its own reference while listed. */
 			refcount_inc(&t->ref);
@@ -277,7 +283,8 @@ out_unlock:
  * the caller, or 0 if nothing was delivered.
  */
 static int sigwake_post_class(struct sigwake_thread *t, u64 bit, int upto,
-			      int *class, struct task_struct **kick_task)
+			      int *class, struct task_struct **kick_task,
+			      struct sigwake_wake_q *q)
 {
 	unsigned long flags;
 	int ret = 0;
@@ -285,7 +292,7 @@ static int sigwake_post_class(struct sigwake_thread *t, u64 bit, int upto,
 	raw_spin_lock_irqsave(&t->lock, flags);
 	*class = sigwake_pick_class(t, bit);
 	if (*class <= upto) {
-		ret = sigwake_deliver(t, bit, kick_task);
+		ret = sigwake_deliver(t, bit, kick_task, q);
 		/* Not dead: its registration's reference is still held. */
 		refcount_inc(&t->ref);
 	}
@@ -309,10 +316,12 @@ static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
 {
 	struct sigwake_thread *t, *picked = NULL;
 	struct task_struct *kick_task = NULL;
+	struct sigwake_wake_q q __uninitialized;
 	unsigned long index, guest = 0;
 	int ret, class;
 
-	ret = sigwake_post_waiters(dom, bit, false, &picked, &kick_task);
+	q.n = 0;
+	ret = sigwake_post_waiters(dom, bit, false, &picked, &kick_task, &q);
 	if (ret)
 		goto out;
 
@@ -328,7 +337,7 @@ static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
 		if (xa_is_value(t))
 			continue;
 		ret = sigwake_post_class(t, bit, SIGWAKE_PICK_HOST, &class,
-					 &kick_task);
+					 &kick_task, &q);
 		if (ret) {
 			picked = t;
 			break;
@@ -346,7 +355,7 @@ static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
 		t = xa_load(&dom->threads, guest);
 		if (t && !xa_is_value(t)) {
 			ret = sigwake_post_class(t, bit, SIGWAKE_PICK_GUEST,
-						 &class, &kick_task);
+						 &class, &kick_task, &q);
 			if (ret)
 				picked = t;
 		}
@@ -355,8 +364,9 @@ static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
 
 	if (!picked)
 		ret = sigwake_post_waiters(dom, bit, true, &picked,
-					   &kick_task);
+					   &kick_task, &q);
 out:
+	sigwake_wake_up_q(&q);
 	*handle = picked ? picked->handle : 0;
 	if (picked) {
 		sigwake_finish_kick(picked, kick_task);
@@ -470,7 +480,7 @@ static int sigwake_thread_kick_wait(struct sigwake_domain *dom, u32 target,
 		now = ktime_get();
 		if (first || (sigwake_in_guest(t) &&
 			      ktime_compare(now, next_kick) >= 0)) {
-			ret = sigwake_deliver(t, 0, &kick_task);
+			ret = sigwake_deliver(t, 0, &kick_task, NULL);
 			trace_kick(dom->id, target, ret);
 			if (first)
 				*outcome = ret;

@@ -75,9 +75,11 @@ struct sigwake_thread *sigwake_thread_get(struct sigwake_domain *dom,
 
 /*
  * End @t's sleep for @reason (a SIGWAKE_REASON_* or a negative errno).
- * Called with t->lock held.  Returns true if this call woke it.
+ * Called with t->lock held.  Returns true if this call woke it; the task
+ * is woken at once without @q, else by sigwake_wake_up_q() after unlocking.
  */
-bool __sigwake_wake(struct sigwake_thread *t, int reason)
+bool __sigwake_wake(struct sigwake_thread *t, int reason,
+		    struct sigwake_wake_q *q)
 {
 	lockdep_assert_held(&t->lock);
 	if (!t->waiting || t->wake)
@@ -87,7 +89,7 @@ bool __sigwake_wake(struct sigwake_thread *t, int reason)
 		WRITE_ONCE(t->blk->state, SIGWAKE_WOKEN);
 		WRITE_ONCE(t->blk->wake_seq, READ_ONCE(t->blk->wake_seq) + 1);
 	}
-	wake_up_process(t->task);
+	sigwake_wake_q_add(q, t->task);
 	return true;
 }
 
@@ -104,7 +106,7 @@ int sigwake_thread_wake_one(struct sigwake_thread *t, int reason)
 	bool woken;
 
 	raw_spin_lock_irqsave(&t->lock, flags);
-	woken = __sigwake_wake(t, reason);
+	woken = __sigwake_wake(t, reason, NULL);
 	raw_spin_unlock_irqrestore(&t->lock, flags);
 	return woken;
 }
@@ -127,7 +129,7 @@ void sigwake_thread_release(struct sigwake_domain *dom,
 	lockdep_assert_held(&dom->lock);
 
 	raw_spin_lock_irqsave(&t->lock, flags);
-	__sigwake_wake(t, why);
+	__sigwake_wake(t, why, NULL);
 	t->dead = true;
 	sigwake_preempt_released(t);
 	raw_spin_unlock_irqrestore(&t->lock, flags);

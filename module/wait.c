@@ -224,6 +224,7 @@ static int sigwake_thread_wait(struct sigwake_domain *dom,
 			       const ktime_t *deadline,
 			       struct sigwake_fdwait *fw, unsigned int flushes)
 {
+	struct sigwake_wq *lwq;
 	struct sigwake_thread *t;
 	unsigned long flags;
 	bool fd_ready;
@@ -237,7 +238,12 @@ static int sigwake_thread_wait(struct sigwake_domain *dom,
 	trace_wait_begin(dom->id, t->handle, wq ? wq->handle : SIGWAKE_NO_WQ,
 			 expected, deadline);
 
-	sigwake_set_fd_event(t, false);
+	/*
+	 * Without descriptors nobody sets the hint (the last WAIT's were
+	 * disarmed before it returned): a clear one needs no lock.
+	 */
+	if (fw || READ_ONCE(t->fd_event))
+		sigwake_set_fd_event(t, false);
 	if (fw && sigwake_fdwait_arm(fw, t)) {
 		/* As poll(2): no memory for a wait entry fails the call. */
 		if (fw->error) {
@@ -252,14 +258,32 @@ static int sigwake_thread_wait(struct sigwake_domain *dom,
 
 again:
 	sigwake_lock_wait(wq, t, &flags);
+	if (wq && wq->kword) {
+		/*
+		 * Listed before the word is read, for WAKE's lockless look at
+		 * the list.  A WAKE that sees the entry then waits for the
+		 * queue's lock, by when the entry is either a waiter or gone
+		 * again (a check below ended the wait).
+		 */
+		list_add_tail(&t->wq_node, &wq->waiters);
+		/* Entry before word: pairs with smp_mb() in sigwake_wq_wake(). */
+		smp_mb();
+	}
 	ret = sigwake_wait_check(t, wq, expected, deadline, flushes);
 	if (!ret) {
 		t->wake = 0;
 		t->waiting = true;
-		if (wq)
+		if (wq && !wq->kword)
 			list_add_tail(&t->wq_node, &wq->waiters);
-		WRITE_ONCE(t->blk->state, SIGWAKE_WAITING);
+		/*
+		 * Listed before WAITING shows: a waker that saw WAITING in
+		 * the block and then calls WAKE (a full barrier before its
+		 * lockless look at the list) finds the entry.
+		 */
+		smp_store_release(&t->blk->state, SIGWAKE_WAITING);
 	} else {
+		if (wq && wq->kword)
+			list_del_init(&t->wq_node);
 		sigwake_set_state(t, SIGWAKE_RUNNING_IN_HOST);
 	}
 	sigwake_unlock_wait(wq, t, flags);
@@ -272,19 +296,28 @@ again:
 		if (READ_ONCE(t->fd_event) && !READ_ONCE(t->wake))
 			fd_ready = sigwake_fd_ready(t, fw);
 
-		sigwake_lock_wait(wq, t, &flags);
+		/*
+		 * Taken off its queue already, the thread needs only its own
+		 * lock: nobody but itself lists it again.  WAKE and
+		 * WQ_DESTROY take it off under the thread's lock in the same
+		 * step that decides t->wake (sigwake_wq_take()), so an entry
+		 * found gone here is a decision made or under way, and the
+		 * thread's lock waits for it to end.
+		 */
+		lwq = wq && !list_empty_careful(&t->wq_node) ? wq : NULL;
+		sigwake_lock_wait(lwq, t, &flags);
 		if (fd_ready)
-			__sigwake_wake(t, SIGWAKE_REASON_FD);
+			__sigwake_wake(t, SIGWAKE_REASON_FD, NULL);
 		/* An event that raced with the timeout or a host signal wins. */
 		ret = t->wake ? t->wake : slept;
 		if (ret) {
 			t->waiting = false;
 			t->wake = 0;
-			if (wq)
+			if (lwq)
 				list_del_init(&t->wq_node);
 			sigwake_set_state(t, SIGWAKE_RUNNING_IN_HOST);
 		}
-		sigwake_unlock_wait(wq, t, flags);
+		sigwake_unlock_wait(lwq, t, flags);
 	}
 
 	sigwake_waiter_leave(dom, t);

@@ -105,6 +105,29 @@ err_free:
 	return ERR_PTR(ret);
 }
 
+/*
+ * Take @t off @wq and end its sleep for @reason in one step, under the
+ * queue's lock and the thread's.  After its sleep a WAIT looks at its
+ * entry without the queue's lock (sigwake_thread_wait()): had the entry
+ * gone before this decision, that WAIT could return for another reason
+ * and begin its next one, which the decision would then end ("WAIT woken
+ * on no queue").  Found gone, the entry tells that WAIT that the decision
+ * is made: it waits for the thread's lock, and under it reads t->wake.
+ */
+static bool sigwake_wq_take(struct sigwake_wq *wq, struct sigwake_thread *t,
+			    int reason, struct sigwake_wake_q *q)
+{
+	unsigned long flags;
+	bool woken;
+
+	lockdep_assert_held(&wq->lock);
+	raw_spin_lock_irqsave(&t->lock, flags);
+	woken = __sigwake_wake(t, reason, q);
+	list_del_init(&t->wq_node);
+	raw_spin_unlock_irqrestore(&t->lock, flags);
+	return woken;
+}
+
 /**
  * sigwake_wq_kill() - mark a queue destroyed and end every wait on it
  * @wq: the queue, already removed from its domain's handles
@@ -118,10 +141,8 @@ void sigwake_wq_kill(struct sigwake_wq *wq)
 
 	spin_lock_irqsave(&wq->lock, flags);
 	wq->dead = true;
-	list_for_each_entry_safe(t, next, &wq->waiters, wq_node) {
-		list_del_init(&t->wq_node);
-		sigwake_thread_wake_one(t, -EIDRM);
-	}
+	list_for_each_entry_safe(t, next, &wq->waiters, wq_node)
+		sigwake_wq_take(wq, t, -EIDRM, NULL);
 	spin_unlock_irqrestore(&wq->lock, flags);
 }
 
@@ -190,31 +211,52 @@ void sigwake_wq_undo_create(struct sigwake_domain *dom, struct sigwake_wq *wq)
  * @wq: the queue, referenced by the caller
  * @nr: how many sleepers to wake at most, oldest first
  *
- * Under the queue's lock each one is marked WOKEN, its wake_seq bumped and
- * its task woken.  Sleepers that a post or kick woke already leave the list
- * without being counted.
+ * Under the queue's lock each one is marked WOKEN and its wake_seq bumped;
+ * their tasks are woken after the locks are dropped.  Sleepers that a post
+ * or kick woke already leave the list without being counted.
  *
  * Return: the number of threads woken.
  */
 int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr)
 {
+	struct sigwake_wake_q q __uninitialized;
 	struct sigwake_thread *t, *next;
 	unsigned long flags;
 	u32 woken = 0;
 
+	/*
+	 * Nobody listed, nothing to lock: futex's hb_waiters_pending().  The
+	 * caller changed the queue's word before this call.  A WAIT on a
+	 * queue with a word lists itself before it reads the word
+	 * (sigwake_thread_wait()), with a full barrier in between, as here
+	 * between the caller's store and the look at the list: either this
+	 * sees it listed and takes the lock, or it reads the new word and
+	 * returns EAGAIN.  Without a word, what a waker can know is that the
+	 * thread sleeps (SIGWAKE_WAITING in its block): the WAIT lists itself
+	 * before it stores that, with release (sigwake_thread_wait()), so a
+	 * WAKE called after the waker read it finds the entry; an empty list
+	 * here is then the empty list the lock would have found.
+	 */
+	/* Caller's word before the list: pairs with sigwake_thread_wait(). */
+	smp_mb();
+	if (!nr || list_empty(&wq->waiters))
+		goto out;
+
+	q.n = 0;
 	spin_lock_irqsave(&wq->lock, flags);
 	list_for_each_entry_safe(t, next, &wq->waiters, wq_node) {
 		if (woken >= nr)
 			break;
-		list_del_init(&t->wq_node);
-		if (sigwake_thread_wake_one(t, SIGWAKE_REASON_WAKE)) {
+		if (sigwake_wq_take(wq, t, SIGWAKE_REASON_WAKE, &q)) {
 			atomic64_inc(&t->stats.wakes);
 			woken++;
 		}
 	}
 	spin_unlock_irqrestore(&wq->lock, flags);
+	sigwake_wake_up_q(&q);
 
 	atomic64_add(woken, &wq->dom->stats.wakes);
+out:
 	trace_wake(wq->dom->id, wq->handle, nr, woken);
 	return woken;
 }
