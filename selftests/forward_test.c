@@ -794,15 +794,6 @@ static void timer_handler(int sig, siginfo_t *si, void *uc)
 	timer_seen++;
 }
 
-static bool pin_to_cpu(pid_t tid, int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return !sched_setaffinity(tid, sizeof(set), &set);
-}
-
 /*
  * A POSIX timer's signal raised by its interrupt on the CPU where this
  * thread is sending a kick signal (KICK of a thread in guest code, in a
@@ -833,7 +824,7 @@ TEST_F(fwd, timer_signal_during_kick_forwarded)
 	cpu = sched_getcpu();
 	ASSERT_LE(0, cpu);
 	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	ASSERT_TRUE(pin_to_cpu(0, cpu));
+	ASSERT_EQ(0, sw_pin_tid(0, cpu));
 
 	/* a helper "in guest code", kicked with KICK_SIG (counted) */
 	sw_thread_init(&g, self->fd, &self->blk[1]);
@@ -843,7 +834,7 @@ TEST_F(fwd, timer_signal_during_kick_forwarded)
 	g.state = SIGWAKE_RUNNING_IN_GUEST;
 	ASSERT_EQ(0, sw_thread_start(&g));
 	if (ncpu > 1)
-		pin_to_cpu(g.tid, (cpu + 1) % ncpu);
+		sw_pin_tid(g.tid, (cpu + 1) % ncpu);
 
 	ASSERT_EQ(0, sw_forward(self->fd, 0, TIMER_SIG, GUEST_TIMER,
 				self->handle));

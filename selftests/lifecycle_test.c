@@ -400,10 +400,7 @@ TEST_F(thread, post_right_after_join_esrch)
  * before must not answer ENOENT for a handle that still exists.  Both
  * threads on one CPU (the lookup preempted mid-way) and on two.
  */
-FIXTURE(exit_race) {
-	int fd;
-	struct sigwake_thread_block *blk;
-};
+SW_DOMAIN_FIXTURE(exit_race, 8)
 
 enum { RACE_POST, RACE_KICK, RACE_KICK_WAIT };
 
@@ -435,29 +432,6 @@ static int exit_race_op(int fd, int op, __u32 h)
 	}
 }
 
-FIXTURE_SETUP(exit_race)
-{
-	self->fd = -1;
-	self->blk = sw_alloc_blocks(8);
-	ASSERT_NE(NULL, self->blk);
-	SW_OPEN_DOMAIN(self->fd);
-}
-
-FIXTURE_TEARDOWN(exit_race)
-{
-	if (self->fd >= 0)
-		close(self->fd);
-}
-
-static int pin_thread(pid_t tid, int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(tid, sizeof(set), &set) ? -errno : 0;
-}
-
 TEST_F(exit_race, answers_success_then_esrch)
 {
 	unsigned int i, rounds = 300, enoent = 0, back = 0, other = 0;
@@ -465,7 +439,7 @@ TEST_F(exit_race, answers_success_then_esrch)
 
 	if (!variant->one_cpu && ncpus < 2)
 		SKIP(return, "one CPU online");
-	ASSERT_EQ(0, pin_thread(0, 0));
+	ASSERT_EQ(0, sw_pin_tid(0, 0));
 	for (i = 0; i < rounds; i++) {
 		struct sw_thread t;
 		bool esrch = false;
@@ -475,7 +449,7 @@ TEST_F(exit_race, answers_success_then_esrch)
 
 		sw_thread_init(&t, self->fd, &self->blk[1 + (i & 3)]);
 		ASSERT_EQ(0, sw_thread_start(&t));
-		ASSERT_EQ(0, pin_thread(t.tid, variant->one_cpu ? 0 : 1));
+		ASSERT_EQ(0, sw_pin_tid(t.tid, variant->one_cpu ? 0 : 1));
 		SW_STORE(&t.release, 1);
 		snprintf(path, sizeof(path), "/proc/self/task/%d", (int)t.tid);
 		end = sw_now_ns() + SW_LONG_MS * SW_NSEC_PER_MSEC;

@@ -744,6 +744,16 @@ static inline double sw_ms_since(int64_t t0)
 	return (double)(sw_now_ns() - t0) / 1e6;
 }
 
+/* Pin task @tid (0: the caller) to @cpu: 0 or -errno. */
+static inline int sw_pin_tid(pid_t tid, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(tid, sizeof(set), &set) ? -errno : 0;
+}
+
 /*
  * SW_DOMAIN_FIXTURE(name, nblocks): the fixture of the race tests, a domain
  * (self->fd), @nblocks zeroed thread blocks (self->blk) and a page of kick
