@@ -392,8 +392,12 @@ TEST_F(kw, host_signal_interrupts_kicker_eintr)
 	t.kick_signo = 0;
 	t.ignore_byte = true;
 	ASSERT_EQ(0, target_start(&t));
-	ASSERT_EQ(0, pthread_create(&th, NULL, alarm_fn, &aa));
+	/*
+	 * Before the alarm thread starts: its 200 ms sleep may begin before
+	 * pthread_create() returns here.
+	 */
 	t0 = sw_now_ns();
+	ASSERT_EQ(0, pthread_create(&th, NULL, alarm_fn, &aa));
 	EXPECT_EQ(-EINTR, sw_kick_wait(self->fd, t.handle, SIGWAKE_KICK_WAIT,
 				       SW_WATCHDOG_NS, NULL));
 	dt = sw_now_ns() - t0;
