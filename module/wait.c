@@ -233,7 +233,7 @@ static int sigwake_thread_wait(struct sigwake_domain *dom,
 	t = sigwake_thread_self(dom);
 	if (!t)
 		return -ENOENT;
-	atomic64_inc(&dom->stats.waits);
+	this_cpu_inc(dom->stats->waits);
 	atomic64_inc(&t->stats.waits);
 	trace_wait_begin(dom->id, t->handle, wq ? wq->handle : SIGWAKE_NO_WQ,
 			 expected, deadline);
@@ -319,10 +319,10 @@ again:
 	if (fw)
 		sigwake_fdwait_disarm(fw);
 	if (ret == SIGWAKE_REASON_TIMEOUT) {
-		atomic64_inc(&dom->stats.timeouts);
+		this_cpu_inc(dom->stats->timeouts);
 		atomic64_inc(&t->stats.timeouts);
 	} else if (ret == -ERESTARTSYS) {
-		atomic64_inc(&dom->stats.interrupted);
+		this_cpu_inc(dom->stats->interrupted);
 		atomic64_inc(&t->stats.interrupted);
 	}
 out_put:
