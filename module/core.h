@@ -331,6 +331,8 @@ struct sigwake_thread {
 	struct rcu_head rcu;
 };
 
+#define SIGWAKE_WAKE_Q_SIZE	8
+
 /**
  * struct sigwake_wake_q - tasks to wake once the locks are dropped
  * @n: how many @task holds
@@ -345,8 +347,6 @@ struct sigwake_thread {
  * later sleep of the task, is spurious there, which every kernel sleep
  * loop tolerates.  Past SIGWAKE_WAKE_Q_SIZE tasks, one is woken at once.
  */
-#define SIGWAKE_WAKE_Q_SIZE	8
-
 struct sigwake_wake_q {
 	unsigned int n;
 	struct task_struct *task[SIGWAKE_WAKE_Q_SIZE];
