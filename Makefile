@@ -230,6 +230,11 @@ style: $(BUILD)/ksrc/.stamp $(BUILD)/ksrc/scripts/kernel-doc
 		$(wildcard module/*.[ch]) 2>&1 | tee $(BUILD)/kernel-doc.log
 	@test ! -s $(BUILD)/kernel-doc.log
 
+# sigwake(4) and docs/api-reference.md, generated from the kernel-doc of the
+# uapi header (the host test "docs" checks that they are up to date).
+docs: $(BUILD)/ksrc/scripts/kernel-doc
+	KERNEL_DOC=$(BUILD)/ksrc/scripts/kernel-doc scripts/gen-docs.sh
+
 sparse:
 	$(KERNELDIR_OK)
 	$(MAKE) -C $(KERNELDIR) M=$(TOP) C=2 CF="-D__CHECK_ENDIAN__" modules
@@ -280,5 +285,5 @@ stress:
 		KERNEL_APPEND="$(KERNEL_APPEND) sigwake.stress=$(STRESS_SECONDS)"
 
 .PHONY: all module debug clean install install-module install-user uninstall \
-	helper dkms-install dkms-uninstall deb style sparse w1 uapi-test model check demo \
+	helper dkms-install dkms-uninstall deb style docs sparse w1 uapi-test model check demo \
 	bench stress run

@@ -262,7 +262,11 @@ struct sigwake_domain {
 	struct rcu_head rcu;
 };
 
-/* In sigwake_domain.threads: the entry is a struct sigwake_thread. */
+/*
+ * In sigwake_domain.threads: the entry is a struct sigwake_thread.  Read
+ * the mark only under the domain's lock: it is a plain bit, set and
+ * cleared under the xa_lock, and an RCU walk that reads it races with that.
+ */
 #define SIGWAKE_XA_LIVE		XA_MARK_1
 
 /**

@@ -325,12 +325,15 @@ static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
 	if (ret)
 		goto out;
 
+	/*
+	 * Every entry, not the SIGWAKE_XA_LIVE ones: marks are plain bits
+	 * that REGISTER and the reaper flip under the xa_lock, fit to be read
+	 * under the domain's lock (PREEMPT, close) but not under RCU alone,
+	 * where the entries themselves are read with rcu_dereference().  An
+	 * exited thread's bare handle is skipped here instead.
+	 */
 	rcu_read_lock();
-	xa_for_each_marked(&dom->threads, index, t, SIGWAKE_XA_LIVE) {
-		/*
-		 * Under RCU alone the mark and the entry are read apart: the
-		 * reaper may have left its value entry in between.
-		 */
+	xa_for_each(&dom->threads, index, t) {
 		if (xa_is_value(t))
 			continue;
 		ret = sigwake_post_class(t, bit, SIGWAKE_PICK_HOST, &class,

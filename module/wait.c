@@ -305,7 +305,12 @@ again:
 		t->waiting = true;
 		if (wq && !wq->kword)
 			list_add_tail(&t->wq_node, &wq->waiters);
-		WRITE_ONCE(t->blk->state, SIGWAKE_WAITING);
+		/*
+		 * Listed before WAITING shows: a waker that saw WAITING in
+		 * the block and then calls WAKE (a full barrier before its
+		 * lockless look at the list) finds the entry.
+		 */
+		smp_store_release(&t->blk->state, SIGWAKE_WAITING);
 	} else {
 		if (wq && wq->kword)
 			list_del_init(&t->wq_node);

@@ -231,8 +231,11 @@ int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr)
 	 * (sigwake_thread_wait()), with a full barrier in between, as here
 	 * between the caller's store and the look at the list: either this
 	 * sees it listed and takes the lock, or it reads the new word and
-	 * returns EAGAIN.  Without a word there is nothing to order: an empty
-	 * list here is the empty list the lock would have found.
+	 * returns EAGAIN.  Without a word, what a waker can know is that the
+	 * thread sleeps (SIGWAKE_WAITING in its block): the WAIT lists itself
+	 * before it stores that, with release (sigwake_thread_wait()), so a
+	 * WAKE called after the waker read it finds the entry; an empty list
+	 * here is then the empty list the lock would have found.
 	 */
 	/* Caller's word before the list: pairs with sigwake_thread_wait(). */
 	smp_mb();

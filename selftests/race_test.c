@@ -27,98 +27,14 @@
  */
 #include "sigwake_test.h"
 
-#define MS	SW_NSEC_PER_MSEC
-
 #define RACE_MIN_ITERS		100000ul
 #define RACE_MAX_ITERS		1000000ul
 #define RACE_SOFT_SECONDS	90
 
-static double ms_since(int64_t t0)
-{
-	return (double)(sw_now_ns() - t0) / 1e6;
-}
-
-FIXTURE(domain) {
-	int fd;
-	struct sigwake_thread_block *blk;	/* 8 blocks */
-	unsigned char *kick;			/* kick bytes */
-};
-
-FIXTURE_SETUP(domain)
-{
-	self->fd = -1;
-	self->blk = sw_alloc_blocks(8);
-	ASSERT_NE(NULL, self->blk);
-	self->kick = sw_alloc_page();
-	ASSERT_NE(NULL, self->kick);
-	SW_OPEN_DOMAIN(self->fd);
-}
-
-FIXTURE_TEARDOWN(domain)
-{
-	if (self->fd >= 0)
-		close(self->fd);
-}
+SW_DOMAIN_FIXTURE(domain, 8)
 
 /* ------------------------------------------------------------------ */
-/* POST vs WAIT                                                        */
-
-struct receiver {
-	int fd;
-	struct sigwake_thread_block *blk;
-	__u32 handle;
-	__u32 wq;
-	unsigned long iters;
-	unsigned long ack;	/* atomic: events received */
-	int registered;		/* atomic */
-	int done;		/* atomic */
-	int stop;		/* atomic: the poster gave up */
-	pid_t tid;
-	/* results */
-	unsigned long lost, errors, bad_reason, missing, eintr, spurious;
-	int first_err;
-	__u32 bad_reason_val;
-};
-
-static void *post_wait_receiver(void *arg)
-{
-	struct receiver *r = arg;
-	unsigned long i;
-
-	r->tid = sw_gettid();
-	r->first_err = sw_register(r->fd, r->blk, NULL, 0, &r->handle);
-	SW_STORE(&r->registered, 1);
-	if (r->first_err)
-		goto out;
-	for (i = 0; i < r->iters && !SW_LOAD(&r->stop); i++) {
-		struct sigwake_wait_args a = {
-			.size = sizeof(a),
-			.wq = SIGWAKE_NO_WQ,
-			.timeout_ns = SW_WATCHDOG_NS,
-		};
-		int err = sw_ioctl(r->fd, SIGWAKE_IOC_WAIT, &a);
-
-		if (err) {
-			r->errors++;
-			r->first_err = err;
-			break;
-		}
-		if (a.reason == SIGWAKE_REASON_TIMEOUT) {
-			r->lost++;
-			break;
-		}
-		if (a.reason != SIGWAKE_REASON_SIGNAL) {
-			r->bad_reason++;
-			r->bad_reason_val = a.reason;
-		}
-		if (!(sw_take_pending(r->blk) & SW_BIT(SW_SIG)))
-			r->missing++;
-		SW_STORE(&r->ack, i + 1);
-	}
-out:
-	SW_STORE(&r->done, 1);
-	return NULL;
-}
+/* POST vs WAIT (the receiver is sw_post_receiver())                   */
 
 static int idle_stop;
 
@@ -144,7 +60,7 @@ TEST_F_TIMEOUT(domain, post_wait, 600)
 	int64_t soft_ns = (secs && *secs ? strtol(secs, NULL, 0) :
 			   RACE_SOFT_SECONDS) * SW_NSEC_PER_SEC;
 	bool soft_stop = false;
-	struct receiver r = {
+	struct sw_receiver r = {
 		.fd = self->fd,
 		.blk = &self->blk[0],
 		.iters = iters,
@@ -155,9 +71,7 @@ TEST_F_TIMEOUT(domain, post_wait, 600)
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		ASSERT_EQ(0, pthread_create(&spinner, NULL, idle_spinner, NULL));
-	ASSERT_EQ(0, pthread_create(&th, NULL, post_wait_receiver, &r));
-	ASSERT_TRUE(SW_POLL(SW_LOAD(&r.registered), SW_LONG_MS));
-	ASSERT_EQ(0, r.first_err);
+	SW_START_RECEIVER(th, sw_post_receiver, &r, &r);
 
 	t0 = sw_now_ns();
 	for (i = 0; i < iters; i++) {
@@ -198,7 +112,7 @@ TEST_F_TIMEOUT(domain, post_wait, 600)
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		pthread_join(spinner, NULL);
 	TH_LOG("%lu iterations in %.0f ms: %lu posts found the waiter asleep (WOKEN), %lu before it slept (RECORDED)%s",
-	       r.ack, ms_since(t0), outcomes[SIGWAKE_POST_WOKEN],
+	       r.ack, sw_ms_since(t0), outcomes[SIGWAKE_POST_WOKEN],
 	       outcomes[SIGWAKE_POST_RECORDED],
 	       soft_stop ? " (stopped at the soft time limit, past the floor)" : "");
 	EXPECT_EQ(0, r.lost) {

@@ -804,6 +804,132 @@ static inline int sw_two_cpus(int *a, int *b)
 	return n;
 }
 
+/* Milliseconds since @t0 (a sw_now_ns() value), for the logs. */
+static inline double sw_ms_since(int64_t t0)
+{
+	return (double)(sw_now_ns() - t0) / 1e6;
+}
+
+/*
+ * SW_DOMAIN_FIXTURE(name, nblocks): the fixture of the race tests, a domain
+ * (self->fd), @nblocks zeroed thread blocks (self->blk) and a page of kick
+ * bytes (self->kick), the domain closed after each test.
+ */
+#define SW_DOMAIN_FIXTURE(name, nblocks)				\
+FIXTURE(name) {								\
+	int fd;								\
+	struct sigwake_thread_block *blk;				\
+	unsigned char *kick;						\
+};									\
+FIXTURE_SETUP(name)							\
+{									\
+	self->fd = -1;							\
+	self->blk = sw_alloc_blocks(nblocks);				\
+	ASSERT_NE(NULL, self->blk);					\
+	self->kick = sw_alloc_page();					\
+	ASSERT_NE(NULL, self->kick);					\
+	SW_OPEN_DOMAIN(self->fd);					\
+}									\
+FIXTURE_TEARDOWN(name)							\
+{									\
+	if (self->fd >= 0)						\
+		close(self->fd);					\
+}
+
+/*
+ * A race's receiver: a registered thread that takes one event per
+ * iteration and acknowledges it in @ack, which the poster awaits
+ * (sw_await_ulong()) before its next event.  The test fills in the first
+ * block of fields; the thread records, the test checks.
+ */
+struct sw_receiver {
+	int fd;
+	struct sigwake_thread_block *blk;
+	unsigned long iters;
+	bool host_signals;	/* sw_post_receiver(): see there */
+
+	__u32 handle;
+	unsigned long ack;	/* atomic: events received */
+	int registered;		/* atomic */
+	int done;		/* atomic */
+	int stop;		/* atomic: the poster gave up */
+	pid_t tid;
+	/* results */
+	unsigned long lost, errors, bad_reason, missing, eintr;
+	int first_err;
+	__u32 bad_reason_val;
+};
+
+/* In the receiver: register it; false (and first_err set) if that failed. */
+static inline bool sw_receiver_register(struct sw_receiver *r,
+					void *kick_addr, int kick_signo)
+{
+	r->tid = sw_gettid();
+	r->first_err = sw_register(r->fd, r->blk, kick_addr, kick_signo,
+				   &r->handle);
+	SW_STORE(&r->registered, 1);
+	return !r->first_err;
+}
+
+/*
+ * SW_START_RECEIVER(th, fn, arg, r): start thread @fn(@arg), whose
+ * receiver is @r, and wait until it registered, successfully.
+ */
+#define SW_START_RECEIVER(th, fn, arg, r) do {				\
+	ASSERT_EQ(0, pthread_create(&(th), NULL, (fn), (arg)));		\
+	ASSERT_TRUE(SW_POLL(SW_LOAD(&(r)->registered), SW_LONG_MS));	\
+	ASSERT_EQ(0, (r)->first_err);					\
+} while (0)
+
+/*
+ * The receiver of POST vs WAIT: one WAIT on no queue per iteration, with
+ * the watchdog timeout, for one SW_SIG.  A timeout is a lost post.  With
+ * @host_signals, host signals interrupt the WAIT: it is retried with the
+ * same struct after EINTR (counted in @eintr), and a WAIT that returns
+ * after the poster set @stop ends the loop unchecked.
+ */
+static inline void *sw_post_receiver(void *arg)
+{
+	struct sw_receiver *r = arg;
+	unsigned long i;
+
+	if (!sw_receiver_register(r, NULL, 0))
+		goto out;
+	for (i = 0; i < r->iters && !SW_LOAD(&r->stop); i++) {
+		struct sigwake_wait_args a = {
+			.size = sizeof(a),
+			.wq = SIGWAKE_NO_WQ,
+			.timeout_ns = SW_WATCHDOG_NS,
+		};
+		int err;
+
+		while ((err = sw_ioctl(r->fd, SIGWAKE_IOC_WAIT, &a)) == -EINTR &&
+		       r->host_signals)
+			r->eintr++;
+		if (err) {
+			r->errors++;
+			r->first_err = err;
+			break;
+		}
+		if (r->host_signals && SW_LOAD(&r->stop))
+			break;	/* the poster's time budget ran out */
+		if (a.reason == SIGWAKE_REASON_TIMEOUT) {
+			r->lost++;
+			break;
+		}
+		if (a.reason != SIGWAKE_REASON_SIGNAL) {
+			r->bad_reason++;
+			r->bad_reason_val = a.reason;
+		}
+		if (!(sw_take_pending(r->blk) & SW_BIT(SW_SIG)))
+			r->missing++;
+		SW_STORE(&r->ack, i + 1);
+	}
+out:
+	SW_STORE(&r->done, 1);
+	return NULL;
+}
+
 /* --- host signals --- */
 
 static inline int sw_sigaction(int sig, void (*fn)(int, siginfo_t *, void *),

@@ -43,49 +43,7 @@
 #define KICK_SIG	SIGUSR1
 #define RACE_BUDGET_NS	(45 * SW_NSEC_PER_SEC)
 
-static double ms_since(int64_t t0)
-{
-	return (double)(sw_now_ns() - t0) / 1e6;
-}
-
-FIXTURE(domain) {
-	int fd;
-	struct sigwake_thread_block *blk;	/* 8 blocks */
-	unsigned char *kick;			/* kick bytes */
-};
-
-FIXTURE_SETUP(domain)
-{
-	self->fd = -1;
-	self->blk = sw_alloc_blocks(8);
-	ASSERT_NE(NULL, self->blk);
-	self->kick = sw_alloc_page();
-	ASSERT_NE(NULL, self->kick);
-	SW_OPEN_DOMAIN(self->fd);
-}
-
-FIXTURE_TEARDOWN(domain)
-{
-	if (self->fd >= 0)
-		close(self->fd);
-}
-
-struct receiver {
-	int fd;
-	struct sigwake_thread_block *blk;
-	__u32 handle;
-	__u32 wq;
-	unsigned long iters;
-	unsigned long ack;	/* atomic: events received */
-	int registered;		/* atomic */
-	int done;		/* atomic */
-	int stop;		/* atomic: the poster gave up */
-	pid_t tid;
-	/* results */
-	unsigned long lost, errors, bad_reason, missing, eintr, spurious;
-	int first_err;
-	__u32 bad_reason_val;
-};
+SW_DOMAIN_FIXTURE(domain, 8)
 
 /* ------------------------------------------------------------------ */
 /* WAKE vs WAIT: ping-pong over a word-bound queue                     */
@@ -197,7 +155,7 @@ TEST_F_TIMEOUT(domain, wake_wait, 600)
 	for (i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	TH_LOG("%lu hand-overs in %.0f ms: %lu+%lu waits (%lu+%lu EAGAIN), %lu+%lu woken by WAKE",
-	       (unsigned long)SW_LOAD(pp.word), ms_since(t0),
+	       (unsigned long)SW_LOAD(pp.word), sw_ms_since(t0),
 	       pp.t[0].waits, pp.t[1].waits, pp.t[0].eagain, pp.t[1].eagain,
 	       pp.t[0].woken, pp.t[1].woken);
 	for (i = 0; i < 2; i++) {
@@ -229,7 +187,7 @@ static void kick_handler(int sig, siginfo_t *si, void *uc)
 }
 
 struct guest_rx {
-	struct receiver r;
+	struct sw_receiver r;
 	volatile unsigned char *byte;
 	uint64_t rng;
 	unsigned long entries, refused, stale;
@@ -239,14 +197,11 @@ struct guest_rx {
 static void *guest_receiver(void *arg)
 {
 	struct guest_rx *g = arg;
-	struct receiver *r = &g->r;
+	struct sw_receiver *r = &g->r;
 	unsigned long received = 0;
 
-	r->tid = guest_tid = sw_gettid();
-	r->first_err = sw_register(r->fd, r->blk, (void *)g->byte, KICK_SIG,
-				   &r->handle);
-	SW_STORE(&r->registered, 1);
-	if (r->first_err)
+	guest_tid = sw_gettid();
+	if (!sw_receiver_register(r, (void *)g->byte, KICK_SIG))
 		goto out;
 	while (received < r->iters && !SW_LOAD(&r->stop)) {
 		__u64 p;
@@ -313,9 +268,7 @@ TEST_F_TIMEOUT(domain, post_guest, 600)
 	int64_t t0;
 
 	ASSERT_EQ(0, sw_sigaction(KICK_SIG, kick_handler, SA_RESTART));
-	ASSERT_EQ(0, pthread_create(&th, NULL, guest_receiver, &g));
-	ASSERT_TRUE(SW_POLL(SW_LOAD(&g.r.registered), SW_LONG_MS));
-	ASSERT_EQ(0, g.r.first_err);
+	SW_START_RECEIVER(th, guest_receiver, &g, &g.r);
 
 	t0 = sw_now_ns();
 	for (i = 0; i < iters; i++) {
@@ -343,7 +296,7 @@ TEST_F_TIMEOUT(domain, post_guest, 600)
 		SW_STORE(&g.r.stop, 1);
 	pthread_join(th, NULL);
 	TH_LOG("%lu iterations%s in %.0f ms: %lu KICKED, %lu RECORDED; %lu guest entries, %lu refused by the handshake, %lu kick signals",
-	       g.r.ack, budget ? " (60 s budget)" : "", ms_since(t0), outcomes[SIGWAKE_POST_KICKED],
+	       g.r.ack, budget ? " (60 s budget)" : "", sw_ms_since(t0), outcomes[SIGWAKE_POST_KICKED],
 	       outcomes[SIGWAKE_POST_RECORDED], g.entries, g.refused,
 	       (unsigned long)kick_signals);
 	EXPECT_EQ(0, g.lost_pending) {
@@ -469,7 +422,7 @@ TEST_F_TIMEOUT(domain, post_any, 600)
 	}
 	TH_LOG("%lu process-directed posts%s in %.0f ms: %lu WOKEN, %lu RECORDED; received %lu + %lu",
 	       (unsigned long)SW_LOAD(&c.received),
-	       budget ? " (time budget)" : "", ms_since(t0),
+	       budget ? " (time budget)" : "", sw_ms_since(t0),
 	       outcomes[SIGWAKE_POST_WOKEN], outcomes[SIGWAKE_POST_RECORDED],
 	       c.w[0].got, c.w[1].got);
 	EXPECT_EQ(0, lost) {
@@ -496,58 +449,15 @@ static void usr2_handler(int sig, siginfo_t *si, void *uc)
 	usr2_count++;
 }
 
-static void *post_signal_receiver(void *arg)
-{
-	struct receiver *r = arg;
-	unsigned long i;
-
-	r->tid = sw_gettid();
-	r->first_err = sw_register(r->fd, r->blk, NULL, 0, &r->handle);
-	SW_STORE(&r->registered, 1);
-	if (r->first_err)
-		goto out;
-	for (i = 0; i < r->iters && !SW_LOAD(&r->stop); i++) {
-		struct sigwake_wait_args a = {
-			.size = sizeof(a),
-			.wq = SIGWAKE_NO_WQ,
-			.timeout_ns = SW_WATCHDOG_NS,
-		};
-		int err;
-
-		/* retry the same struct after EINTR: the deadline holds */
-		while ((err = sw_ioctl(r->fd, SIGWAKE_IOC_WAIT, &a)) == -EINTR)
-			r->eintr++;
-		if (err) {
-			r->errors++;
-			r->first_err = err;
-			break;
-		}
-		if (SW_LOAD(&r->stop))
-			break;	/* the poster's time budget ran out */
-		if (a.reason == SIGWAKE_REASON_TIMEOUT) {
-			r->lost++;
-			break;
-		}
-		if (a.reason != SIGWAKE_REASON_SIGNAL) {
-			r->bad_reason++;
-			r->bad_reason_val = a.reason;
-		}
-		if (!(sw_take_pending(r->blk) & SW_BIT(SW_SIG)))
-			r->missing++;
-		SW_STORE(&r->ack, i + 1);
-	}
-out:
-	SW_STORE(&r->done, 1);
-	return NULL;
-}
-
 TEST_F_TIMEOUT(domain, post_host_signal, 600)
 {
 	unsigned long iters = sw_race_iters(10), i, post_err = 0, stalls = 0;
-	struct receiver r = {
+	/* host_signals: WAIT retried with the same struct after EINTR */
+	struct sw_receiver r = {
 		.fd = self->fd,
 		.blk = &self->blk[0],
 		.iters = iters,
+		.host_signals = true,
 	};
 	uint64_t rng = 0xda942042e4dd58b5ull ^ (uint64_t)getpid();
 	bool budget = false;
@@ -556,9 +466,7 @@ TEST_F_TIMEOUT(domain, post_host_signal, 600)
 
 	/* no SA_RESTART: every host signal that hits the wait gives EINTR */
 	ASSERT_EQ(0, sw_sigaction(SIGUSR2, usr2_handler, 0));
-	ASSERT_EQ(0, pthread_create(&th, NULL, post_signal_receiver, &r));
-	ASSERT_TRUE(SW_POLL(SW_LOAD(&r.registered), SW_LONG_MS));
-	ASSERT_EQ(0, r.first_err);
+	SW_START_RECEIVER(th, sw_post_receiver, &r, &r);
 
 	t0 = sw_now_ns();
 	for (i = 0; i < iters; i++) {
@@ -589,7 +497,7 @@ TEST_F_TIMEOUT(domain, post_host_signal, 600)
 	}
 	pthread_join(th, NULL);
 	TH_LOG("%lu iterations%s in %.0f ms, %d host signals, %lu EINTR",
-	       r.ack, budget ? " (time budget)" : "", ms_since(t0),
+	       r.ack, budget ? " (time budget)" : "", sw_ms_since(t0),
 	       (int)usr2_count, r.eintr);
 	EXPECT_EQ(0, r.lost) {
 		TH_LOG("LOST EVENT: a post racing with a host signal never ended the WAIT (iteration %lu)",
@@ -2015,7 +1923,7 @@ TEST(mixed)
 			m->lost++, mx_bad(m, "LOST process-directed post (signo)", 0, s);
 
 	TH_LOG("%d threads for %.1f s: %lu accounted posts (%lu TARGET_ANY, %lu QUEUED, %lu from handlers), %lu observed, %lu pending at the end",
-	       threads, ms_since(t0) / 1000.0, m->posts, m->posts_any, m->queued,
+	       threads, sw_ms_since(t0) / 1000.0, m->posts, m->posts_any, m->queued,
 	       m->handler_posts, m->observed, m->pending_end);
 	TH_LOG("receivers: %lu waits (%lu returned; %lu EINTR, %lu EIDRM, %lu EAGAIN, %lu REASON_FD), %lu guest stints (%lu left early)",
 	       recv_waits, recv_returned, eintr, eidrm, eagain, fd_events, stints, kicked_out);

@@ -6,9 +6,11 @@
 # Every public name of uapi/linux/sigwake.h and helper/libsigwake.h (each
 # #define SIGWAKE_* / LIBSIGWAKE_*, enum constant, struct and enum name,
 # struct field, and sigwake_* function) must appear in docs/*.md or in a
-# manual page (man/, helper/man/); each ioctl command must have its own
-# section in docs/api.md; the manual pages must format without a groff
-# warning; the Markdown files that docs/ promises must exist.
+# manual page (man/, helper/man/); sigwake(4) and docs/api-reference.md
+# must be what scripts/gen-docs.sh generates from the header's kernel-doc,
+# with a section for each ioctl command; the manual pages must format
+# without a groff warning; the Markdown files that docs/ promises must
+# exist.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -16,7 +18,7 @@ uapi=$TOP/uapi/linux/sigwake.h
 lib=$TOP/helper/libsigwake.h
 docs=$(ls "$TOP"/docs/*.md "$TOP"/man/*.[0-9] "$TOP"/helper/man/*.[0-9] 2>/dev/null)
 
-for f in api state-machine integration design-decisions; do
+for f in api api-reference state-machine integration design-decisions; do
 	tap_check "docs/$f.md exists" test -s "$TOP/docs/$f.md"
 done
 for f in man/sigwake.4 man/libsigwake.3; do
@@ -73,28 +75,75 @@ check_names() {
 tap_check "every public name of uapi/linux/sigwake.h is documented" check_names "$uapi"
 tap_check "every public name of helper/libsigwake.h is documented" check_names "$lib"
 
+# sigwake(4) and docs/api-reference.md are generated from the kernel-doc of
+# the header by the kernel's scripts/kernel-doc (from the linux-source
+# tarball, see scripts/gen-docs.sh): regenerating them changes nothing.
+gen_docs_ok=false
+if ! command -v python3 >/dev/null || ! command -v perl >/dev/null; then
+	tap_skip "regenerating sigwake(4) and docs/api-reference.md changes nothing" \
+		"python3 or perl missing"
+elif [ ! -x "$TOP/build/ksrc/scripts/kernel-doc" ] &&
+     [ ! -r "${KSRC_TARBALL:-/usr/src/linux-source-6.1.tar.xz}" ]; then
+	tap_skip "regenerating sigwake(4) and docs/api-reference.md changes nothing" \
+		"no kernel-doc (apt-get install linux-source-6.1)"
+else
+	gen_docs_ok=true
+	tap_check "regenerating sigwake(4) and docs/api-reference.md changes nothing" \
+		"$TOP/scripts/gen-docs.sh" --check
+fi
+
+# The check must be able to fail: a hand edit of a generated page, and a
+# header entry that no template places, are both found.
+gen_docs_fails() {
+	local work rc=0
+	work=$(mktemp -d)
+	mkdir -p "$work/scripts" "$work/build/ksrc/scripts"
+	cp -a "$TOP/scripts/gen-docs.sh" "$TOP/scripts/kdoc-render.py" "$work/scripts/"
+	cp -a "$TOP/build/ksrc/scripts/kernel-doc" "$work/build/ksrc/scripts/"
+	(cd "$TOP" && tar -cf - uapi man/sigwake.4 man/sigwake.4.in \
+		docs/api-reference.md docs/api-reference.md.in) | tar -xf - -C "$work"
+	sed -i 's/^Create a wait queue\.$/Create a queue./' "$work/docs/api-reference.md"
+	if "$work/scripts/gen-docs.sh" --check >/dev/null 2>&1; then
+		echo "a hand edit of docs/api-reference.md is not found"; rc=1
+	fi
+	cp "$TOP/docs/api-reference.md" "$work/docs/"
+	printf '/**\n * SIGWAKE_DOC_TEST - an undocumented constant\n */\n#define SIGWAKE_DOC_TEST 1\n' \
+		>>"$work/uapi/linux/sigwake.h"
+	if "$work/scripts/gen-docs.sh" --check >/dev/null 2>&1; then
+		echo "a header entry that no template places is not found"; rc=1
+	fi
+	rm -rf "$work"
+	return $rc
+}
+if $gen_docs_ok; then
+	tap_check "the regeneration check finds a hand edit and an unplaced entry" gen_docs_fails
+else
+	tap_skip "the regeneration check finds a hand edit and an unplaced entry" "no kernel-doc"
+fi
+
 ioctl_sections() {
 	local cmd missing=0
 	for cmd in $(grep -oE '^#define SIGWAKE_IOC_[A-Z_]+' "$uapi" | awk '{print $2}' |
 		     grep -v MAGIC); do
-		grep -Eq "^#+ .*\b$cmd\b" "$TOP/docs/api.md" ||
-			{ echo "docs/api.md has no section for $cmd"; missing=1; }
-		grep -q "$cmd" "$TOP/man/sigwake.4" ||
-			{ echo "man/sigwake.4 does not mention $cmd"; missing=1; }
+		grep -Eq "^#+ .*\b$cmd\b" "$TOP/docs/api-reference.md" ||
+			{ echo "docs/api-reference.md has no section for $cmd"; missing=1; }
+		grep -q "^\.SS $cmd\$" "$TOP/man/sigwake.4" ||
+			{ echo "man/sigwake.4 has no section for $cmd"; missing=1; }
 	done
 	return $missing
 }
-tap_check "each ioctl has a section in docs/api.md and a place in sigwake(4)" ioctl_sections
+tap_check "each ioctl has a section in docs/api-reference.md and in sigwake(4)" ioctl_sections
 
 each_errno() {
 	local e missing=0
 	for e in $(sed -n 's/^ \*  \(E[A-Z0-9]*\) .*/\1/p' "$uapi"); do
-		grep -qw "$e" "$TOP/docs/api.md" || { echo "docs/api.md: no $e"; missing=1; }
+		grep -qw "$e" "$TOP/docs/api-reference.md" ||
+			{ echo "docs/api-reference.md: no $e"; missing=1; }
 		grep -qw "$e" "$TOP/man/sigwake.4" || { echo "sigwake.4: no $e"; missing=1; }
 	done
 	return $missing
 }
-tap_check "every errno of the uapi table is in docs/api.md and sigwake(4)" each_errno
+tap_check "every errno of the uapi table is in docs/api-reference.md and sigwake(4)" each_errno
 
 params() {
 	local p missing=0

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # fetch-kernel.sh <kernel>
+# fetch-kernel.sh --source <kernel>
 #
 # Find a Debian kernel, and cache its boot image and the few modules the
 # test VM needs outside the repository, in
@@ -34,13 +35,24 @@
 #     BZIMAGE=<cache>/kernels/<release>/vmlinuz
 #     RELEASE=<release>
 #     MODDIR=<cache>/kernels/<release>/modules
+# With --source (the other suites' tokens only), fetches that kernel's
+# linux-source-X.Y instead (debug-kernel.sh builds the debug kernel from
+# sid's) and prints
+#     SRC_TARBALL=<cache>/src/linux-source-X.Y.tar.xz
+#     SRC_PKG=linux-source-X.Y
+#     SRC_VERSION=<its Debian version>
 # Progress and errors go to stderr.
 set -eu
 
 die() { echo "fetch-kernel: $*" >&2; exit 1; }
 log() { echo "fetch-kernel: $*" >&2; }
 
-[ $# -eq 1 ] || die "usage: $0 <6.1|6.12|5.10|6.1-rt|7.2|7.2-rt|release>"
+mode=kernel
+if [ "${1:-}" = --source ]; then
+	mode=source
+	shift
+fi
+[ $# -eq 1 ] || die "usage: $0 [--source] <6.1|6.12|5.10|6.1-rt|7.2|7.2-rt|release>"
 want=$1
 cache=${SIGWAKE_CACHE:-${HOME:-/root}/.cache/sigwake}
 mkdir -p "$cache/kernels"
@@ -152,6 +164,28 @@ suite_download() {
 # shellcheck disable=SC2012 # Debian package file names
 deb_of() { ls "$1/${2}_"*.deb 2>/dev/null | sort -V | tail -n1; }
 
+# fetch_source: the linux-source-X.Y of $release from $suite, as
+# <cache>/src/linux-source-X.Y.tar.xz (+ .version); sets src_pkg, src_ver.
+fetch_source() {
+	local t
+	src_pkg=linux-source-$(echo "$release" | sed -n 's/^\([0-9]*\.[0-9]*\)\..*/\1/p')
+	src_ver=$(suite_version "$suite" "$src_pkg")
+	[ -n "$src_ver" ] || die "$src_pkg is not in $suite"
+	mkdir -p "$cache/src"
+	if [ "$(cat "$cache/src/$src_pkg.version" 2>/dev/null)" = "$src_ver" ] &&
+	   [ -f "$cache/src/$src_pkg.tar.xz" ]; then
+		return 0
+	fi
+	t=$(mktemp -d "$cache/src/.dl.XXXXXX")
+	suite_download "$suite" "$t" "$src_pkg" ||
+		{ rm -rf "$t"; die "cannot download $src_pkg from $suite"; }
+	dpkg-deb --fsys-tarfile "$(deb_of "$t" "$src_pkg")" |
+		tar -xO "./usr/src/$src_pkg.tar.xz" >"$cache/src/.$src_pkg.tar.xz"
+	mv "$cache/src/.$src_pkg.tar.xz" "$cache/src/$src_pkg.tar.xz"
+	echo "$src_ver" >"$cache/src/$src_pkg.version"
+	rm -rf "$t"
+}
+
 # ---------------------------------------------------------------- system headers
 # The headers package of a release, e.g. linux-headers-6.1.0-56-amd64, is
 # what an installed meta-package (linux-headers-amd64) depends on.
@@ -180,6 +214,8 @@ esac
 exec 9>"$cache/kernels/.lock-$want"
 flock 9
 
+[ "$mode" = kernel ] || [ -n "$suite" ] ||
+	die "--source $want: only the kernels of other Debian suites (5.10, 6.1-rt, 7.2, 7.2-rt)"
 dir=
 if [ -n "$suite" ]; then
 	suite_update "$suite"
@@ -188,6 +224,13 @@ if [ -n "$suite" ]; then
 	"$major".*) ;;
 	*) log "warning: $suite's $meta is $release, not a $major kernel: using it" ;;
 	esac
+	if [ "$mode" = source ]; then
+		fetch_source
+		echo "SRC_TARBALL=$cache/src/$src_pkg.tar.xz"
+		echo "SRC_PKG=$src_pkg"
+		echo "SRC_VERSION=$src_ver"
+		exit 0
+	fi
 	version=$(suite_version "$suite" "linux-headers-$release")
 	dir=$cache/kernels/$release
 	# Headers installed in the system at that version are used as they are.
@@ -260,21 +303,8 @@ kbuild_tools_run() {
 # unpacked linux-kbuild-X.Y by ones built here from linux-source-X.Y
 # ("make modules_prepare" on the kernel's own config; BTF and Rust off).
 build_kbuild_tools() {
-	local kb=$1 config=$2 src_pkg src_ver srcdir b f rel base built
-	src_pkg=linux-source-$(echo "$release" | sed -n 's/^\([0-9]*\.[0-9]*\)\..*/\1/p')
-	src_ver=$(suite_version "$suite" "$src_pkg")
-	[ -n "$src_ver" ] || die "$src_pkg is not in $suite: cannot build the kbuild tools"
-	mkdir -p "$cache/src"
-	if [ "$(cat "$cache/src/$src_pkg.version" 2>/dev/null)" != "$src_ver" ] ||
-	   [ ! -f "$cache/src/$src_pkg.tar.xz" ]; then
-		suite_download "$suite" "$tmp/src" "$src_pkg" ||
-			die "cannot download $src_pkg from $suite"
-		dpkg-deb --fsys-tarfile "$(deb_of "$tmp/src" "$src_pkg")" |
-			tar -xO "./usr/src/$src_pkg.tar.xz" >"$cache/src/.$src_pkg.tar.xz"
-		mv "$cache/src/.$src_pkg.tar.xz" "$cache/src/$src_pkg.tar.xz"
-		echo "$src_ver" >"$cache/src/$src_pkg.version"
-		rm -rf "$tmp/src"
-	fi
+	local kb=$1 config=$2 srcdir b f rel base built
+	fetch_source
 	# Built once per kbuild package and source version (7.2 and 7.2-rt
 	# share linux-kbuild-7.2.x).
 	built=$cache/kbuild-tools/$(basename "$kb")_$src_ver

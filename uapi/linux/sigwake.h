@@ -16,73 +16,127 @@
  * then sleep" (SIGWAKE_IOC_WAIT) and "record an event, then wake or kick"
  * (SIGWAKE_IOC_POST, _WAKE, _KICK) are serialized by one kernel lock per
  * thread, so no event is lost whatever the interleaving.
+ */
+
+/**
+ * DOC: ioctl conventions
  *
- * ioctl conventions
- * -----------------
  * Every command takes a pointer to an argument struct whose first __u32 is its
  * size, as the caller knows it.  The kernel copies it with extensible-struct
  * semantics (see copy_struct_from_user()): a caller compiled against an older,
  * shorter struct keeps working; a caller with a longer struct works as long as
- * the bytes the kernel does not know are zero.  Commands are encoded with
- * _IOWR(), and the kernel checks the whole command: its direction, and size
+ * the bytes the kernel does not know are zero.  By the caller's size:
+ *
+ *  - smaller than the struct's first published version
+ *    (SIGWAKE_*_ARGS_SIZE_VER0): EINVAL;
+ *  - from VER0 up to the kernel's own size: accepted, the missing tail reads
+ *    as zero;
+ *  - larger than the kernel's size: accepted if every byte past it is zero,
+ *    else E2BIG;
+ *  - larger than a page: E2BIG.
+ *
+ * Commands are encoded with _IOWR() (so that strace and similar tools decode
+ * them), and the kernel checks the whole command: its direction, and size
  * bits at least those of the struct's first version (a header's struct of
  * any later version, shorter or longer than the kernel's, is accepted: the
- * size field, not the size bits, versions the struct).  Other bits make an
- * unknown command.  Output fields are written back only on success and only
- * within the caller's size.
+ * size field, not the size bits, versions the struct).  Other bits, another
+ * number or another ioctl type make an unknown command (ENOTTY).  Unknown
+ * flag bits and non-zero pad fields give EINVAL.
  *
- * Errors (ioctl(2) returns -1 and sets errno):
+ * On success every ioctl returns 0 and puts its results in the struct.
+ * Output fields are written back only on success and only within the
+ * caller's size.  On failure ioctl(2) returns -1 and sets errno.
  *
- *  ========  =============================================================
- *  EPERM     the caller is not the domain's owning process (or it exec'd)
- *  ENOTTY    unknown command
- *  EINVAL    struct shorter than its first published version
- *            (SIGWAKE_*_SIZE_VER0), unknown flag bit, non-zero pad field,
- *            or a field out of range (alignment, signal number, timeout)
- *  E2BIG     the struct is longer than the kernel's and the unknown tail is
- *            not zero, or its size is over a page
- *  EFAULT    an address is not a mapped, writable user address
- *  EEXIST    the calling thread is already registered in this domain
- *  ENOENT    no such thread or wait-queue handle; WAIT from a thread that
- *            is not registered in the domain
- *  ESRCH     the target thread exited (or exec'd) without unregistering
- *  ENOSPC    a limit (module parameter) is reached: threads or queues per
- *            domain, queues per user, domains per user (returned by
- *            open(2))
- *  ENOMEM    out of memory, or the pinned pages would exceed RLIMIT_MEMLOCK
- *  EAGAIN    WAIT: the queue's word differs from the expected value
- *  EINTR     WAIT: a host signal arrived and its handler lacks SA_RESTART,
- *            or the WAIT struct is read-only (the restart could not be kept)
- *  EIDRM     WAIT: the queue was destroyed, or the waiting thread was
- *            unregistered, while it slept
- *  EBADF     WAIT: the owning process closed a domain fd while the call
- *            waited (after it read its struct)
- *  ETIMEDOUT KICK with SIGWAKE_KICK_WAIT: the target stayed in guest code
- *  EOPNOTSUPP PREEMPT: the kernel lacks preempt notifiers; FORWARD: the
- *            kernel lacks the signal_generate tracepoint
- *  ========  =============================================================
+ * The structs have the same layout on every ABI: fixed-size fields, naturally
+ * aligned, with explicit padding.  A 32-bit process's pointer is passed
+ * through unchanged (compat_ptr_ioctl()).
  *
  * Handles (threads and wait queues) are small integers starting at 1; 0 is
- * never a valid handle.
+ * never a valid handle.  The kernel allocates the lowest free number, so a
+ * handle is reused once its registration or queue is gone.  0xffffffff
+ * (SIGWAKE_NO_WQ, SIGWAKE_TARGET_ANY) and 0xfffffffe (SIGWAKE_TARGET_ALL)
+ * are never handles.
  */
+
+/**
+ * DOC: errors
+ *
+ * Every ioctl reports errors as -1 with errno:
+ *
+ *  ==========  ===========================================================
+ *  EPERM       the caller is not the domain's owning process, or it has
+ *              exec'd since opening; open(2) from a kernel thread
+ *  ENOTTY      unknown command
+ *  EINVAL      struct shorter than its first published version
+ *              (SIGWAKE_*_ARGS_SIZE_VER0), unknown flag bit, non-zero pad
+ *              field, or a field out of range (alignment, signal number,
+ *              timeout, budget)
+ *  E2BIG       the struct is longer than the kernel's and the unknown tail
+ *              is not zero, or its size is over a page
+ *  EFAULT      an address is not a mapped, writable user address
+ *  EEXIST      REGISTER: the calling thread is already registered in this
+ *              domain
+ *  ENOENT      no such thread or wait-queue handle; WAIT from a thread
+ *              that is not registered in the domain; FORWARD with
+ *              SIGWAKE_FORWARD_REMOVE and no route
+ *  ESRCH       the target thread exited (or exec'd) without unregistering;
+ *              its handle remains until it is unregistered
+ *  ENOSPC      a limit (module parameter) is reached: threads or queues per
+ *              domain, queues per user, domains per user (returned by
+ *              open(2))
+ *  ENOMEM      out of memory, or the pinned pages would exceed
+ *              RLIMIT_MEMLOCK
+ *  EAGAIN      WAIT: the queue's word differs from the expected value
+ *  EINTR       WAIT, or KICK with SIGWAKE_KICK_WAIT: a host signal arrived
+ *              and its handler lacks SA_RESTART; WAIT: the struct is
+ *              read-only (the restart could not be kept)
+ *  EIDRM       WAIT: the queue was destroyed, or the waiting thread was
+ *              unregistered, while it slept
+ *  EBADF       WAIT: the owning process closed a domain fd while the call
+ *              waited (after it read its struct)
+ *  ETIMEDOUT   KICK with SIGWAKE_KICK_WAIT: the target stayed in guest code
+ *              until the deadline
+ *  EOPNOTSUPP  PREEMPT: the kernel lacks preempt notifiers; FORWARD: the
+ *              kernel lacks the signal_generate tracepoint
+ *  ==========  ===========================================================
+ */
+
 #ifndef _UAPI_LINUX_SIGWAKE_H
 #define _UAPI_LINUX_SIGWAKE_H
 
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
+/**
+ * SIGWAKE_DEVICE - the misc device (mode 0666); each open(2) makes a
+ *   domain
+ */
 #define SIGWAKE_DEVICE		"/dev/sigwake"
 
-/* WAIT: wait on no queue, only for the thread's own events. */
+/**
+ * SIGWAKE_NO_WQ - WAIT on no queue, only for the thread's own events
+ */
 #define SIGWAKE_NO_WQ		0xffffffffu
-/* POST: a process-directed guest signal; the kernel picks the receiver. */
+/**
+ * SIGWAKE_TARGET_ANY - the target of a process-directed POST or FORWARD;
+ *   the kernel picks the receiver
+ */
 #define SIGWAKE_TARGET_ANY	0xffffffffu
-/* PREEMPT: every thread of the domain, present and future. */
+/**
+ * SIGWAKE_TARGET_ALL - the PREEMPT target that is every thread of the
+ *   domain, present and future
+ */
 #define SIGWAKE_TARGET_ALL	0xfffffffeu
-/* WAIT: timeout_ns value that waits forever. */
+/**
+ * SIGWAKE_TIMEOUT_NONE - the timeout_ns of a WAIT or KICK that waits
+ *   forever
+ */
 #define SIGWAKE_TIMEOUT_NONE	(-1)
 
-/* Guest signal numbers are 1..SIGWAKE_NSIG; signal s is bit (s - 1). */
+/**
+ * SIGWAKE_NSIG - guest signal numbers are 1..SIGWAKE_NSIG; signal s is
+ *   bit (s - 1)
+ */
 #define SIGWAKE_NSIG		64
 
 /**
@@ -93,7 +147,11 @@
  *	SIGWAKE_IOC_WAIT, and stores RUNNING_IN_HOST when WAIT returns.
  * @flags: SIGWAKE_TF_* bits.  The kernel sets them with atomic OR; the
  *	runtime clears them (atomic AND or exchange).  The kernel never clears
- *	a flag.
+ *	a flag.  When several kicks land before the runtime takes the flags,
+ *	each source stays visible: SIGWAKE_TF_PREEMPTED for the budget,
+ *	SIGWAKE_TF_KICK_REQUESTED for an explicit KICK, a @pending bit for a
+ *	POST that kicked.  A KICK that ends a sleep in SIGWAKE_IOC_WAIT sets
+ *	no flag: the WAIT returns SIGWAKE_REASON_KICK instead.
  * @pending: guest signals posted to this thread, bit (signo - 1).  The
  *	kernel sets bits with atomic OR; the runtime takes them with an atomic
  *	exchange or AND.
@@ -118,6 +176,7 @@
  * The kernel's POST sets the @pending bit (a full barrier) and then reads
  * @state.  One of the two always sees the other: either the runtime sees the
  * signal, or the kernel sees RUNNING_IN_GUEST and kicks.
+ * libsigwake's sigwake_enter_guest() is the runtime's half.
  */
 struct sigwake_thread_block {
 	__u32 state;
@@ -132,7 +191,23 @@ struct sigwake_thread_block {
 #define SIGWAKE_THREAD_BLOCK_SIZE	64
 #define SIGWAKE_THREAD_BLOCK_ALIGN	64
 
-/* struct sigwake_thread_block.state */
+/**
+ * enum sigwake_thread_state - the values of struct sigwake_thread_block.state
+ * @SIGWAKE_RUNNING_IN_HOST: host (runtime) code; written by the runtime, and
+ *	by the kernel when WAIT returns.  A POST is only recorded; a KICK sets
+ *	SIGWAKE_TF_KICKED.
+ * @SIGWAKE_RUNNING_IN_GUEST: guest code; written by the runtime.  A POST or
+ *	KICK kicks the thread.
+ * @SIGWAKE_IN_SYSCALL: an interruptible host syscall made for the guest;
+ *	written by the runtime.  It is kicked like guest code.
+ * @SIGWAKE_WAITING: asleep in SIGWAKE_IOC_WAIT; written by the kernel.
+ * @SIGWAKE_WOKEN: woken, and not yet back from SIGWAKE_IOC_WAIT; written by
+ *	the kernel.
+ *
+ * The kernel treats a value it does not know like RUNNING_IN_HOST.  Whether
+ * a thread is really asleep is the kernel's own knowledge, kept in the
+ * kernel and never read back from the block.
+ */
 enum sigwake_thread_state {
 	SIGWAKE_RUNNING_IN_HOST = 0,
 	SIGWAKE_RUNNING_IN_GUEST = 1,
@@ -141,21 +216,45 @@ enum sigwake_thread_state {
 	SIGWAKE_WOKEN = 4
 };
 
-/*
- * struct sigwake_thread_block.flags, set by the kernel, cleared by the
- * runtime.  TF_KICKED is set by every kick: a POST that found the thread in
- * guest code or a syscall, a SIGWAKE_IOC_KICK, a PREEMPT budget running out.
- * The other bits tell the sources apart when several land before the
- * runtime takes the flags: TF_PREEMPTED for the budget, TF_KICK_REQUESTED
- * for SIGWAKE_IOC_KICK (a POST's kick leaves its bit in @pending).  A KICK
- * that ends a sleep in SIGWAKE_IOC_WAIT sets no flag: the WAIT returns
- * SIGWAKE_REASON_KICK instead.
+/**
+ * SIGWAKE_TF_KICKED - in struct sigwake_thread_block.flags: set by every
+ *   kick
+ *
+ * A POST or KICK that found the thread in guest code or in a syscall, a
+ * KICK that found it in host code, a PREEMPT budget running out.  While the
+ * flag is set, WAIT returns SIGWAKE_REASON_KICK at once.
  */
 #define SIGWAKE_TF_KICKED		(1u << 0)
+/**
+ * SIGWAKE_TF_PREEMPTED - in struct sigwake_thread_block.flags: the thread
+ *   used up its SIGWAKE_IOC_PREEMPT budget of guest CPU time
+ *
+ * Set with SIGWAKE_TF_KICKED.
+ */
 #define SIGWAKE_TF_PREEMPTED		(1u << 1)
+/**
+ * SIGWAKE_TF_KICK_REQUESTED - in struct sigwake_thread_block.flags: a
+ *   SIGWAKE_IOC_KICK found the thread awake (in guest code, in a syscall or
+ *   in host code)
+ *
+ * Set with SIGWAKE_TF_KICKED, in the same atomic OR.  A POST's kick leaves
+ * its bit in @pending instead.
+ */
 #define SIGWAKE_TF_KICK_REQUESTED	(1u << 2)
 
-/* struct sigwake_wait_args.reason */
+/**
+ * enum sigwake_wait_reason - why SIGWAKE_IOC_WAIT returned, in
+ *   struct sigwake_wait_args.reason
+ * @SIGWAKE_REASON_WAKE: SIGWAKE_IOC_WAKE on the queue woke the thread.
+ * @SIGWAKE_REASON_SIGNAL: a guest signal that the thread does not block is
+ *	pending.
+ * @SIGWAKE_REASON_KICK: SIGWAKE_TF_KICKED was set, or a KICK came while the
+ *	thread slept.
+ * @SIGWAKE_REASON_TIMEOUT: the deadline passed (or a zero timeout found
+ *	nothing).
+ * @SIGWAKE_REASON_FD: one of the file descriptors of
+ *	struct sigwake_wait_args.fds is ready.
+ */
 enum sigwake_wait_reason {
 	SIGWAKE_REASON_WAKE = 1,
 	SIGWAKE_REASON_SIGNAL = 2,
@@ -164,7 +263,20 @@ enum sigwake_wait_reason {
 	SIGWAKE_REASON_FD = 5
 };
 
-/* struct sigwake_post_args.outcome and struct sigwake_kick_args.outcome */
+/**
+ * enum sigwake_post_outcome - what the kernel did, in
+ *   struct sigwake_post_args.outcome and struct sigwake_kick_args.outcome
+ * @SIGWAKE_POST_RECORDED: recorded only.  For POST, the bit is pending: the
+ *	target runs host code, or it blocks the signal.  For KICK,
+ *	SIGWAKE_TF_KICKED is set for the target's next WAIT.
+ * @SIGWAKE_POST_WOKEN: the target was asleep in WAIT; it is woken (WOKEN,
+ *	wake_seq bumped).
+ * @SIGWAKE_POST_KICKED: the target was RUNNING_IN_GUEST or IN_SYSCALL.  The
+ *	kernel set SIGWAKE_TF_KICKED, set the kick byte and sent the kick
+ *	signal.
+ * @SIGWAKE_POST_QUEUED: POST with SIGWAKE_TARGET_ANY only: every thread
+ *	blocks the signal, so it is pending for the domain.
+ */
 enum sigwake_post_outcome {
 	SIGWAKE_POST_RECORDED = 1,
 	SIGWAKE_POST_WOKEN = 2,
@@ -196,9 +308,10 @@ enum sigwake_post_outcome {
  * Register the calling thread in the domain.  One registration per thread per
  * domain; a thread may be registered in several domains.
  *
- * Errors: EINVAL (flags, block zero or misaligned, kick_signo out of range),
- * EFAULT (unmapped, read-only or kernel address), EEXIST, ENOSPC
- * (max_threads_per_domain), ENOMEM (RLIMIT_MEMLOCK).
+ * Errors: EINVAL (flags, block zero or misaligned, kick_signo out of range,
+ * SIGKILL or SIGSTOP), EFAULT (unmapped, read-only or kernel address),
+ * EEXIST (the calling thread is already registered in this domain), ENOSPC
+ * (max_threads_per_domain), ENOMEM (RLIMIT_MEMLOCK, or out of memory).
  *
  * A registration ends with SIGWAKE_IOC_UNREGISTER, when the thread exits
  * or execs (its pages are released at once; its handle answers ESRCH until
@@ -223,9 +336,11 @@ struct sigwake_register_args {
  *
  * End the registration of any thread of the domain (not only the caller).
  * If that thread is sleeping in SIGWAKE_IOC_WAIT, the wait ends with EIDRM.
- * Unregistering a thread that exited succeeds and frees its handle.
+ * Unregistering a thread that exited succeeds and frees its handle.  Once
+ * it returns, the kernel writes nothing more into the block or the kick
+ * byte, and its pins of their pages are dropped.
  *
- * Errors: ENOENT.
+ * Errors: ENOENT (no such handle).
  */
 struct sigwake_unregister_args {
 	__u32 size;
@@ -241,9 +356,9 @@ struct sigwake_unregister_args {
  * @flags: SIGWAKE_WAIT_ABSTIME: @timeout_ns is a CLOCK_MONOTONIC deadline,
  *	read in the caller's time namespace.  Otherwise it is relative.
  *	SIGWAKE_WAIT_WAKE_FIRST (version 2 of the struct): a hand-off, see
- *	below.
+ *	below.  SIGWAKE_WAIT_FLAGS_ALL is the mask of the known flags.
  * @wq: a wait-queue handle, or SIGWAKE_NO_WQ to wait only for the thread's
- *	own events (signals, kicks).
+ *	own events (signals, kicks, file descriptors).
  * @expected: if @wq is bound to a word, the value the word must still hold
  *	(compared under the queue's lock, as FUTEX_WAIT does); otherwise ignored.
  * @timeout_ns: SIGWAKE_TIMEOUT_NONE (-1) to wait forever, else >= 0.  A zero
@@ -260,11 +375,14 @@ struct sigwake_unregister_args {
  *	pre-sleep checks, so readiness that arrives at any point is not missed.
  *	On every successful return each @revents is filled in, as poll(2)
  *	does; REASON_FD is reported only when no signal, kick or wake came
- *	first, and always with a non-zero @revents: as in poll(2), a
- *	descriptor's wake-up whose readiness is gone when the thread looks
- *	(another thread read the data) does not end the wait, and the thread
- *	stays WAITING, on its queue, meanwhile.  A negative @fd is ignored
- *	(revents 0); a closed one gives POLLNVAL.
+ *	first, and always with a non-zero @revents, from the same look that
+ *	found the descriptor ready: as in poll(2), a descriptor's wake-up
+ *	whose readiness is gone when the thread looks (another thread read the
+ *	data, or the wake-up came late from a write the caller had already
+ *	consumed) does not end the wait.  The thread stays WAITING, on its
+ *	queue, meanwhile, so a WAKE, POST or KICK in that moment still ends
+ *	the wait with its own reason.  A negative @fd is ignored (revents 0);
+ *	a closed one gives POLLNVAL.
  * @pad2: must be 0.
  * @wake_wq: with SIGWAKE_WAIT_WAKE_FIRST, the queue to wake (version 2 of
  *	the struct, SIGWAKE_WAIT_ARGS_SIZE_VER2); otherwise must be 0.
@@ -281,7 +399,8 @@ struct sigwake_unregister_args {
  *
  * In order, under the thread's lock (and the queue's, if any):
  *  1. Guest signals queued for the domain (SIGWAKE_POST_QUEUED) that the
- *     thread does not block move to its @pending.
+ *     thread does not block move to its @pending.  This is the only place
+ *     where they are handed over.
  *  2. pending & ~blocked non-zero: returns at once, SIGWAKE_REASON_SIGNAL.
  *  3. SIGWAKE_TF_KICKED set: returns at once, SIGWAKE_REASON_KICK (a kick that
  *     came while the thread ran in host is not lost; the runtime clears the
@@ -295,16 +414,16 @@ struct sigwake_unregister_args {
  * On return @state is RUNNING_IN_HOST.
  *
  * A host signal ends the wait with ERESTARTSYS: the handler's SA_RESTART
- * decides between a transparent restart and EINTR.  A restart never extends
- * the deadline: before returning, the kernel rewrites a relative @timeout_ns
- * in the caller's struct as the absolute deadline and sets
- * SIGWAKE_WAIT_ABSTIME, so the restarted call (or a retry with the same
- * struct after EINTR) keeps the original deadline.  A struct the kernel cannot
- * write (read-only memory) cannot be rewritten: the call then fails with
- * EINTR even under SA_RESTART.  An event that raced with the host signal is
- * never dropped: the call then returns it instead.  The same holds for the
- * deadline: an event that ended the sleep before the thread ran again is
- * returned, even if the deadline passed meanwhile.
+ * decides between a transparent restart and EINTR, as for futex_waitv(2).
+ * A restart never extends the deadline: before returning, the kernel
+ * rewrites a relative @timeout_ns in the caller's struct as the absolute
+ * deadline and sets SIGWAKE_WAIT_ABSTIME, so the restarted call (or a retry
+ * with the same struct after EINTR) keeps the original deadline.  A struct
+ * the kernel cannot write (read-only memory) cannot be rewritten: the call
+ * then fails with EINTR even under SA_RESTART.  An event that raced with
+ * the host signal is never dropped: the call then returns it instead.  The
+ * same holds for the deadline: an event that ended the sleep before the
+ * thread ran again is returned, even if the deadline passed meanwhile.
  *
  * A close(2) of a descriptor of the domain by its owner ends every WAIT in
  * progress with EBADF: one asleep, and one that has read its struct but not
@@ -348,10 +467,12 @@ struct sigwake_unregister_args {
  * @woken cannot be written.
  *
  * Errors: ENOENT (caller not registered, unknown @wq or @wake_wq), EINVAL
- * (flags, pads, timeout, @nfds too large, @wake_wq or @wake_nr without
- * the flag), EFAULT (@fds), EAGAIN, EINTR, EIDRM (queue destroyed or
- * thread unregistered while asleep), EBADF (the owner closed a descriptor
- * of the domain while the call waited).
+ * (flags, pad, pad2, pad3, a timeout below -1, @nfds too large, @wake_wq
+ * or @wake_nr without the flag), EFAULT (@fds), EAGAIN (the word differs
+ * from @expected), EINTR (a host signal whose handler lacks SA_RESTART, or
+ * a read-only struct), EIDRM (queue destroyed or thread unregistered while
+ * asleep), EBADF (the owner closed a descriptor of the domain while the
+ * call waited, from the moment it read its struct).
  */
 struct sigwake_wait_args {
 	__u32 size;
@@ -398,14 +519,15 @@ struct sigwake_pollfd {
  *	conventions" above).
  * @wq: the queue's handle.
  * @nr: the most threads to wake.
- * @woken: out: the number of threads woken.
+ * @woken: out: the number of threads this call woke.
  *
  * Wake up to @nr threads waiting on queue @wq, oldest first.  Under the
  * queue's lock each one's @state becomes WOKEN and its @wake_seq is bumped
- * before it can run.  Threads that a POST or KICK already woke are not
- * counted.  @nr == 0 wakes none.
+ * before it can run; they return SIGWAKE_REASON_WAKE.  Threads that a POST
+ * or KICK already woke leave the queue without being counted.  @nr == 0
+ * wakes none.
  *
- * Errors: ENOENT.
+ * Errors: ENOENT (no such queue).
  */
 struct sigwake_wake_args {
 	__u32 size;
@@ -423,12 +545,14 @@ struct sigwake_wake_args {
  * @flags: none defined, must be 0.
  * @target: a thread handle or SIGWAKE_TARGET_ANY.
  * @signo: the guest signal, 1..SIGWAKE_NSIG.
- * @handle: out: the thread that received the signal.
+ * @handle: out: the thread that received the signal: @target itself, the
+ *	thread chosen for SIGWAKE_TARGET_ANY, or 0 when the signal was queued
+ *	for the domain.
  * @outcome: out: enum sigwake_post_outcome.
  *
  * Post guest signal @signo (1..64) to thread @target, or process-directed
  * with SIGWAKE_TARGET_ANY.  Callable from any thread of the owning process,
- * including from inside a host signal handler.
+ * registered or not, including from inside a host signal handler.
  *
  * The @pending bit is set (full barrier); then, if the target does not
  * block @signo:
@@ -447,15 +571,16 @@ struct sigwake_wake_args {
  *
  * SIGWAKE_TARGET_ANY picks a thread that does not block @signo, preferring
  * one that is waiting (the one that has waited longest first), then one in
- * host, then one in guest (lowest handle first in those two classes).  If
- * every live thread blocks it, the signal is queued for the domain
- * (outcome SIGWAKE_POST_QUEUED, @handle 0) and is delivered to the first
- * thread that enters SIGWAKE_IOC_WAIT with it unblocked (a zero timeout
- * makes that a cheap poll after unblocking).
+ * host, then one in guest (lowest handle first in those two classes).
+ * Exited threads are never picked.  If every live thread blocks it, the
+ * signal is queued for the domain (outcome SIGWAKE_POST_QUEUED, @handle 0)
+ * and is delivered to the first thread that enters SIGWAKE_IOC_WAIT with it
+ * unblocked (a zero timeout makes that a cheap poll after unblocking).
  * Standard-signal semantics: posting a signal that is already pending or
  * queued coalesces with it.
  *
- * Errors: EINVAL (flags, signo), ENOENT, ESRCH.
+ * Errors: EINVAL (flags, signo), ENOENT (no such handle, or the registration
+ * has ended), ESRCH (the target exited, or is exiting).
  */
 struct sigwake_post_args {
 	__u32 size;
@@ -477,7 +602,9 @@ struct sigwake_post_args {
  *	re-kicking it every kick_retry_us microseconds (module parameter,
  *	default 1000) while it stays there: a single signal can be lost (it
  *	arrived just before the runtime entered guest code and checked the
- *	kick byte too early), a kick retried until seen cannot.
+ *	kick byte too early), a kick retried until seen cannot.  This is what
+ *	a stop-the-world pause needs.  SIGWAKE_KICK_FLAGS_ALL is the mask of
+ *	the known flags.
  * @target: a thread handle.
  * @outcome: out: enum sigwake_post_outcome of the first kick.
  * @timeout_ns: with SIGWAKE_KICK_WAIT, how long to wait (relative;
@@ -496,8 +623,9 @@ struct sigwake_post_args {
  *    SIGWAKE_REASON_KICK at once; outcome SIGWAKE_POST_RECORDED.  No kick
  *    is lost.
  *
- * Errors: EINVAL, ENOENT, ESRCH (a target that exits after the first kick
- * has left guest code: that is a success), ETIMEDOUT (still in guest at
+ * Errors: EINVAL (flags, or @timeout_ns without SIGWAKE_KICK_WAIT), ENOENT,
+ * ESRCH (the target had exited before the first kick; one that exits after
+ * it has left guest code: that is a success), ETIMEDOUT (still in guest at
  * the deadline), EINTR (a host signal interrupted the kicker's wait).
  */
 struct sigwake_kick_args {
@@ -526,9 +654,10 @@ struct sigwake_kick_args {
  *
  * Create a wait queue.
  *
- * Errors: EINVAL (flags, pad, misaligned word), EFAULT, ENOSPC
- * (max_queues_per_domain, or max_queues_per_user over all the domains of
- * the opener's user), ENOMEM.
+ * Errors: EINVAL (flags, pad, misaligned word), EFAULT (@word is not a
+ * mapped, writable user address), ENOSPC (max_queues_per_domain, or
+ * max_queues_per_user over all the domains of the opener's user), ENOMEM
+ * (RLIMIT_MEMLOCK, or out of memory).
  */
 struct sigwake_wq_create_args {
 	__u32 size;
@@ -546,7 +675,8 @@ struct sigwake_wq_create_args {
  *	conventions" above).
  * @handle: the queue's handle.
  *
- * Destroy a wait queue.  Threads still waiting on it return EIDRM.
+ * Destroy a wait queue.  Threads still waiting on it return EIDRM.  The
+ * word's page is unpinned once the last waiter has left.
  *
  * Errors: ENOENT.
  */
@@ -561,7 +691,8 @@ struct sigwake_wq_destroy_args {
  * struct sigwake_forward_args - ioctl(SIGWAKE_IOC_FORWARD)
  * @size: the size of the struct as the caller knows it (see "ioctl
  *	conventions" above).
- * @flags: SIGWAKE_FORWARD_REMOVE.
+ * @flags: 0, or SIGWAKE_FORWARD_REMOVE to drop the route of @host_signo.
+ *	SIGWAKE_FORWARD_FLAGS_ALL is the mask of the known flags.
  * @host_signo: 1..64, not SIGKILL or SIGSTOP.  It may be a kick_signo:
  *	the kick signals sigwake itself sends are never forwarded, the same
  *	signal sent by anyone else (kill(2), the kernel) is.
@@ -592,9 +723,9 @@ struct sigwake_wq_destroy_args {
  * SIGWAKE_FORWARD_REMOVE drops it (ENOENT if there is none).  Forwards end
  * when the domain is closed.  At most one route per host signal.
  *
- * Errors: EINVAL, ENOENT (unknown @target, or nothing to remove), ESRCH
- * (@target exited), EOPNOTSUPP (kernel without the signal_generate
- * tracepoint).
+ * Errors: EINVAL (flags, pad, a signal number), ENOENT (unknown @target, or
+ * nothing to remove), ESRCH (@target exited), EOPNOTSUPP (kernel without the
+ * signal_generate tracepoint).
  */
 struct sigwake_forward_args {
 	__u32 size;
@@ -660,9 +791,13 @@ struct sigwake_preempt_args {
 #define SIGWAKE_PREEMPT_MIN_BUDGET_NS		100000
 #define SIGWAKE_PREEMPT_MIN_PERIOD_NS		20000
 
-/* ioctl type 0xD5, numbers 0x00-0x1f */
+/**
+ * SIGWAKE_IOC_MAGIC - the ioctl type of sigwake; numbers 0x00 to 0x1f are
+ *   its own
+ */
 #define SIGWAKE_IOC_MAGIC	0xD5
 
+/* The command numbers: SIGWAKE_IOC_xxx is number SIGWAKE_CMD_xxx. */
 enum {
 	SIGWAKE_CMD_REGISTER = 0x00,
 	SIGWAKE_CMD_UNREGISTER = 0x01,
