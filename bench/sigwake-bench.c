@@ -885,12 +885,12 @@ static void publish(uint32_t *w, uint32_t v)
 
 /* ------------------------------------------------------------ 1. roundtrip */
 
-enum { RT_SIGWAKE, RT_FUTEX, RT_EVENTFD, RT_PIPE, RT_N };
+enum { RT_SIGWAKE, RT_HANDOFF, RT_FUTEX, RT_EVENTFD, RT_PIPE, RT_N };
 
 struct pingpong {
 	/* Per mechanism and side, each on its own cache line. */
 	uint32_t word[RT_N][2][16] __attribute__((aligned(64)));
-	int wq[2];
+	int wq[RT_N][2];	/* RT_SIGWAKE's and RT_HANDOFF's */
 	int efd[2];
 	int pfd[2][2];
 	int act[RT_N];
@@ -909,8 +909,9 @@ static void pp_signal(struct pingpong *pp, int k, int s, uint32_t v)
 
 	switch (k) {
 	case RT_SIGWAKE:
+	case RT_HANDOFF:
 		STORE_SC(PP_WORD(pp, k, s), v);
-		sigwake_wake(sw_fd, pp->wq[s], 1);
+		sigwake_wake(sw_fd, pp->wq[k][s], 1);
 		break;
 	case RT_FUTEX:
 		STORE_SC(PP_WORD(pp, k, s), v);
@@ -937,8 +938,9 @@ static void pp_wait(struct pingpong *pp, int k, int s, uint32_t old,
 
 	switch (k) {
 	case RT_SIGWAKE:
+	case RT_HANDOFF:
 		while (LOAD(PP_WORD(pp, k, s)) == old) {
-			r = sigwake_wait(sw_fd, pp->wq[s], old,
+			r = sigwake_wait(sw_fd, pp->wq[k][s], old,
 					 SIGWAKE_TIMEOUT_NONE, 0);
 			if (r < 0 && r != -EAGAIN && r != -EINTR)
 				die("sigwake_wait: %s", strerror(-r));
@@ -963,6 +965,27 @@ static void pp_wait(struct pingpong *pp, int k, int s, uint32_t old,
 }
 
 /*
+ * The hand-off: the turn to side !@s (its word becomes @v) and the wait
+ * for side @s's turn (its word moves from @old) in one call, where the
+ * other techniques make two.
+ */
+static void pp_handoff(struct pingpong *pp, int s, uint32_t v, uint32_t old,
+		       struct sigwake_self *self)
+{
+	int r;
+
+	STORE_SC(PP_WORD(pp, RT_HANDOFF, !s), v);
+	r = sigwake_handoff(sw_fd, pp->wq[RT_HANDOFF][!s], 1,
+			    pp->wq[RT_HANDOFF][s], old, SIGWAKE_TIMEOUT_NONE,
+			    0, NULL);
+	if (r < 0 && r != -EAGAIN && r != -EINTR)
+		die("sigwake_handoff: %s", strerror(-r));
+	sw_absorb(self, r);
+	/* EINTR: the wake is done; what is left is a plain wait. */
+	pp_wait(pp, RT_HANDOFF, s, old, self);
+}
+
+/*
  * The techniques take turns block by block, not round trip by round trip:
  * at the first round trip of a block the echo thread is still on its way
  * out of the previous technique's signal call, and whichever technique
@@ -976,6 +999,7 @@ static void *pp_echo(void *arg)
 	struct pingpong *pp = arg;
 	struct sigwake_self *self;
 	uint32_t cnt[RT_N] = { 0 };
+	int waited = 0;
 	size_t i;
 
 	pin_self(pp->echo_cpu);
@@ -984,8 +1008,18 @@ static void *pp_echo(void *arg)
 		int k = pp->act[i / RT_BLOCK % pp->nact];
 
 		cnt[k]++;
-		pp_wait(pp, k, 1, cnt[k] - 1, self);
-		pp_signal(pp, k, 0, cnt[k]);
+		if (!waited)
+			pp_wait(pp, k, 1, cnt[k] - 1, self);
+		/*
+		 * A hand-off gives the turn back and waits for the next one,
+		 * while the next is a hand-off too (not at a block's end).
+		 */
+		waited = k == RT_HANDOFF && i + 1 < pp->total &&
+			 (i + 1) % RT_BLOCK;
+		if (waited)
+			pp_handoff(pp, 1, cnt[k], cnt[k], self);
+		else
+			pp_signal(pp, k, 0, cnt[k]);
 	}
 	if (self)
 		sigwake_unregister(self);
@@ -1002,6 +1036,8 @@ static void roundtrip_pinned(int cross)
 	struct series s[RT_N] = {
 		[RT_SIGWAKE] = { "sigwake", "sigwake WAIT/WAKE (word-bound queue)",
 				 1 },
+		[RT_HANDOFF] = { "sigwake_handoff",
+				 "sigwake hand-off (WAIT_WAKE_FIRST)", 1 },
 		[RT_FUTEX] = { "futex", "futex WAIT/WAKE", 0 },
 		[RT_EVENTFD] = { "eventfd", "eventfd read/write", 0 },
 		[RT_PIPE] = { "pipe", "pipe read/write", 0 },
@@ -1046,12 +1082,14 @@ static void roundtrip_pinned(int cross)
 	pp->total = per * pp->nact;
 	series_alloc(s, RT_N, n);
 	for (side = 0; side < 2; side++) {
-		if (sw_ok()) {
-			pp->wq[side] = sigwake_wq_create(sw_fd,
-					PP_WORD(pp, RT_SIGWAKE, side));
-			if (pp->wq[side] < 0)
+		for (i = 0; i < RT_N && sw_ok(); i++) {
+			if (i != RT_SIGWAKE && i != RT_HANDOFF)
+				continue;
+			pp->wq[i][side] = sigwake_wq_create(sw_fd,
+					PP_WORD(pp, i, side));
+			if (pp->wq[i][side] < 0)
 				die("sigwake_wq_create: %s",
-				    strerror(-pp->wq[side]));
+				    strerror(-pp->wq[i][side]));
 		}
 		pp->efd[side] = eventfd(0, EFD_CLOEXEC);
 		if (pp->efd[side] < 0 || pipe2(pp->pfd[side], O_CLOEXEC))
@@ -1064,8 +1102,12 @@ static void roundtrip_pinned(int cross)
 		uint64_t t0 = now_ns(), t1;
 
 		cnt[k]++;
-		pp_signal(pp, k, 1, cnt[k]);
-		pp_wait(pp, k, 0, cnt[k] - 1, main_self);
+		if (k == RT_HANDOFF) {
+			pp_handoff(pp, 0, cnt[k], cnt[k] - 1, main_self);
+		} else {
+			pp_signal(pp, k, 1, cnt[k]);
+			pp_wait(pp, k, 0, cnt[k] - 1, main_self);
+		}
 		t1 = now_ns();
 		if (i % RT_BLOCK == 0)
 			continue;
@@ -1079,8 +1121,10 @@ static void roundtrip_pinned(int cross)
 	pthread_join(th, NULL);
 
 	for (side = 0; side < 2; side++) {
-		if (sw_ok())
-			sigwake_wq_destroy(sw_fd, pp->wq[side]);
+		if (sw_ok()) {
+			sigwake_wq_destroy(sw_fd, pp->wq[RT_SIGWAKE][side]);
+			sigwake_wq_destroy(sw_fd, pp->wq[RT_HANDOFF][side]);
+		}
 		close(pp->efd[side]);
 		close(pp->pfd[side][0]);
 		close(pp->pfd[side][1]);
@@ -2501,11 +2545,13 @@ static void compute_aims(void)
 			control_ratio(name, "wake_roundtrip", pins[g][0],
 				      "pipe", "futex", "pipe / futex");
 		}
-		a = add_aim("hand-off round trip", 0.7, 1);
-		snprintf(a->expr, sizeof(a->expr),
-			 "sigwake hand-off / futex WAIT/WAKE");
-		snprintf(a->note, sizeof(a->note),
-			 "not measured: no hand-off call in <linux/sigwake.h> yet");
+		for (g = 0; g < ARRAY_SIZE(pins); g++) {
+			snprintf(name, sizeof(name),
+				 "hand-off round trip, %s", pins[g][1]);
+			ratio_aim(name, "wake_roundtrip", pins[g][0],
+				  "sigwake_handoff", "futex", 0.7, 1,
+				  "sigwake hand-off / futex WAIT/WAKE");
+		}
 	}
 	if (selected("post"))
 		ratio_aim("post to a waiting thread", "post_to_waiter", NULL,

@@ -397,7 +397,7 @@ int sigwake_wait(int fd, __u32 wq, __u32 expected, __s64 timeout_ns,
 	return args.reason ? (int)args.reason : ret;
 }
 
-/* A WAIT argument struct (version 1: with descriptors). */
+/* A WAIT argument struct (version 1: with descriptors; no hand-off). */
 static struct sigwake_wait_args sw_wait_args(__u32 wq, __u32 expected,
 					     __s64 timeout_ns, __u32 flags,
 					     struct sigwake_pollfd *fds,
@@ -469,6 +469,26 @@ int sigwake_wake(int fd, __u32 wq, __u32 nr)
 	if (ret < 0)
 		return ret;
 	return (int)args.woken;
+}
+
+int sigwake_handoff(int fd, __u32 wake_wq, __u32 wake_nr, __u32 wq,
+		    __u32 expected, __s64 timeout_ns, __u32 flags,
+		    __u32 *woken)
+{
+	struct sigwake_wait_args args = sw_wait_args(wq, expected, timeout_ns,
+						     flags, NULL, 0);
+	int ret;
+
+	/* @woken stays 0 unless the kernel writes it: after its wake. */
+	args.flags |= SIGWAKE_WAIT_WAKE_FIRST;
+	args.wake_wq = wake_wq;
+	args.wake_nr = wake_nr;
+	ret = sw_ioctl(fd, SIGWAKE_IOC_WAIT, &args);
+	if (woken)
+		*woken = args.woken;
+	if (ret < 0)
+		return ret;
+	return args.reason ? (int)args.reason : ret;
 }
 
 int sigwake_post(int fd, __u32 target, int signo, __u32 *handle_out)

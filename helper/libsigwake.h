@@ -52,8 +52,9 @@
  * Safe in a host signal handler: every inline fast path below
  * (sigwake_enter_guest() .. sigwake_kicked()), sigwake_self(),
  * sigwake_self_in(), sigwake_post(), sigwake_kick(), sigwake_wake(),
- * sigwake_wait(), sigwake_wait_fds(), sigwake_wait_take() and
- * sigwake_poll() (each is one ioctl, no allocation, no lock), and the
+ * sigwake_wait(), sigwake_wait_fds(), sigwake_wait_take(),
+ * sigwake_handoff() and sigwake_poll() (each is one ioctl, no allocation,
+ * no lock), and the
  * *_name() helpers.  Not safe: sigwake_open(), sigwake_open_error(),
  * sigwake_register(), sigwake_unregister(), sigwake_revoke() and
  * sigwake_forget() (they allocate, take the block pool's lock, or wait for
@@ -334,6 +335,39 @@ int sigwake_poll(int fd);
  * Return: the number of threads woken, or -errno (-ENOENT).
  */
 int sigwake_wake(int fd, __u32 wq, __u32 nr);
+
+/**
+ * sigwake_handoff() - wake a queue, then wait, in one call
+ * @fd: the domain; the calling thread must be registered in it.
+ * @wake_wq: the queue to wake, as for sigwake_wake().
+ * @wake_nr: the most threads to wake on it, oldest first.
+ * @wq: as for sigwake_wait().
+ * @expected: as for sigwake_wait().
+ * @timeout_ns: as for sigwake_wait().
+ * @flags: 0 or SIGWAKE_WAIT_ABSTIME.
+ * @woken: out, may be NULL: how many threads the wake woke; 0 when the
+ *	call failed before waking.
+ *
+ * SIGWAKE_IOC_WAIT with SIGWAKE_WAIT_WAKE_FIRST, for a runtime that
+ * switches from one guest thread to another: store the partner's word,
+ * then sigwake_handoff(fd, partner_wq, 1, own_wq, own_word_value, ...).
+ * The kernel runs exactly sigwake_wake(@fd, @wake_wq, @wake_nr), then
+ * sigwake_wait(@fd, @wq, @expected, @timeout_ns, @flags), and returns what
+ * the wait returns; the caller is never among the threads it wakes.
+ *
+ * -EINVAL, -ENOENT (a queue, or the caller not registered) and -ENOMEM
+ * come before the wake: nothing was woken.  Every other return comes after
+ * it, *@woken set: a reason, -EAGAIN (the caller's word moved: re-check
+ * it, as after FUTEX_WAIT; the wake still ran), -EIDRM, -EBADF, -EINTR.
+ * After -EINTR, retry with sigwake_wait(), not with this call: the wake is
+ * done (under SA_RESTART the kernel restarts only the wait).  Like
+ * sigwake_wait(), it takes nothing from the block.  Async-signal-safe.
+ *
+ * Return: SIGWAKE_REASON_WAKE, _SIGNAL, _KICK or _TIMEOUT, or -errno.
+ */
+int sigwake_handoff(int fd, __u32 wake_wq, __u32 wake_nr, __u32 wq,
+		    __u32 expected, __s64 timeout_ns, __u32 flags,
+		    __u32 *woken);
 
 /**
  * sigwake_post() - post a guest signal (SIGWAKE_IOC_POST)

@@ -33,6 +33,7 @@
 #include <linux/local_lock.h>
 #include <linux/llist.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/poll.h>
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
@@ -100,7 +101,7 @@ DECLARE_PER_CPU(struct sigwake_kick_mark,
 		sigwake_kick_marks[SIGWAKE_CTX_LEVELS]);
 
 /**
- * struct sigwake_counters - event counts, for statistics
+ * struct sigwake_counters - a thread's event counts, for statistics
  * @posts: SIGWAKE_IOC_POST calls and forwarded host signals.
  * @wakes: threads woken by SIGWAKE_IOC_WAKE.
  * @kicks: kicks sent to threads in guest code.
@@ -111,7 +112,8 @@ DECLARE_PER_CPU(struct sigwake_kick_mark,
  * @preemptions: budget preemptions.
  *
  * Updated with atomic64 operations, read without locking (genl.c reports
- * them as the counters attribute).
+ * them as the counters attribute).  A domain counts the same events in a
+ * struct sigwake_counts per CPU.
  */
 struct sigwake_counters {
 	atomic64_t posts;
@@ -122,6 +124,36 @@ struct sigwake_counters {
 	atomic64_t interrupted;
 	atomic64_t forwards;
 	atomic64_t preemptions;
+};
+
+/**
+ * struct sigwake_counts - the events of struct sigwake_counters, as numbers
+ * @posts: as in struct sigwake_counters.
+ * @wakes: ditto.
+ * @kicks: ditto.
+ * @waits: ditto.
+ * @timeouts: ditto.
+ * @interrupted: ditto.
+ * @forwards: ditto.
+ * @preemptions: ditto.
+ *
+ * A domain's counters, one copy per CPU: every call of every thread counts
+ * in them, and a shared atomic would bounce its cache line between the
+ * CPUs on every WAIT, WAKE and POST.  Each CPU adds to its own copy with
+ * this_cpu_inc() (safe from any context, the preemption timer's hardirq
+ * included); sigwake_domain_counts() sums the copies for readers.  Also
+ * the type of that sum, and of a thread's counters read for a reader.
+ * Fields are u64 only, in this order: the sum walks them as an array.
+ */
+struct sigwake_counts {
+	u64 posts;
+	u64 wakes;
+	u64 kicks;
+	u64 waits;
+	u64 timeouts;
+	u64 interrupted;
+	u64 forwards;
+	u64 preemptions;
 };
 
 /**
@@ -181,7 +213,8 @@ struct sigwake_ucount {
  * @preempt_all: PREEMPT budget for every thread, present and future;
  *	written and read under @lock.
  * @free_work: frees the domain in process context after the last put.
- * @stats: the domain's counters, since it was opened.
+ * @stats: the domain's counters since it was opened, per CPU (see
+ *	struct sigwake_counts).
  * @rcu: frees the domain after a grace period (RCU readers of
  *	sigwake_domains).
  */
@@ -225,7 +258,7 @@ struct sigwake_domain {
 	u64 preempt_all;
 	struct work_struct free_work;
 
-	struct sigwake_counters stats;
+	struct sigwake_counts __percpu *stats;
 	struct rcu_head rcu;
 };
 
@@ -434,6 +467,8 @@ static inline bool sigwake_task_in_domain(const struct task_struct *task,
 }
 
 bool sigwake_domain_is_owner(const struct sigwake_domain *dom);
+void sigwake_domain_counts(const struct sigwake_domain *dom,
+			   struct sigwake_counts *sum);
 
 /* pin.c */
 void *sigwake_pin(struct sigwake_domain *dom, unsigned long uaddr);

@@ -87,6 +87,12 @@ struct sigwake_domain *sigwake_domain_create(void)
 	dom = kzalloc(sizeof(*dom), GFP_KERNEL_ACCOUNT);
 	if (!dom)
 		return ERR_PTR(-ENOMEM);
+	dom->stats = alloc_percpu_gfp(struct sigwake_counts,
+				      GFP_KERNEL_ACCOUNT);
+	if (!dom->stats) {
+		kfree(dom);
+		return ERR_PTR(-ENOMEM);
+	}
 
 	refcount_set(&dom->ref, 1);
 	mutex_init(&dom->lock);
@@ -129,8 +135,23 @@ err_drop_owner:
 	sigwake_user_put(dom->user->uid, dom->ucount);
 err_put_cred:
 	put_cred(dom->cred);
+	free_percpu(dom->stats);
 	kfree(dom);
 	return ERR_PTR(ret);
+}
+
+/*
+ * After the grace period that kfree_rcu() gave the domain alone before
+ * its counters were per CPU: whatever could still reach the domain could
+ * reach its counters.
+ */
+static void sigwake_domain_free_rcu(struct rcu_head *rcu)
+{
+	struct sigwake_domain *dom = container_of(rcu, struct sigwake_domain,
+						  rcu);
+
+	free_percpu(dom->stats);
+	kfree(dom);
 }
 
 static void sigwake_domain_free(struct work_struct *work)
@@ -146,8 +167,35 @@ static void sigwake_domain_free(struct work_struct *work)
 	mmdrop(dom->mm);
 	put_pid(dom->tgid);
 	put_cred(dom->cred);
-	kfree_rcu(dom, rcu);
+	/* Module exit's rcu_barrier() waits for the callback. */
+	call_rcu(&dom->rcu, sigwake_domain_free_rcu);
 	atomic_long_dec(&sigwake_live.domains);
+}
+
+/**
+ * sigwake_domain_counts() - a domain's counters, summed over the CPUs
+ * @dom: the domain, referenced by the caller
+ * @sum: out: the totals
+ *
+ * Without a lock, as the counters were read when they were one atomic64
+ * each: every count is at least what the events that ended before this
+ * call add up to, and never less than what an earlier call returned.
+ */
+void sigwake_domain_counts(const struct sigwake_domain *dom,
+			   struct sigwake_counts *sum)
+{
+	u64 *total = (u64 *)sum;
+	const u64 *c;
+	unsigned int i;
+	int cpu;
+
+	BUILD_BUG_ON(sizeof(*sum) % sizeof(u64));
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		c = (const u64 *)per_cpu_ptr(dom->stats, cpu);
+		for (i = 0; i < sizeof(*sum) / sizeof(u64); i++)
+			total[i] += READ_ONCE(c[i]);
+	}
 }
 
 /*

@@ -122,7 +122,7 @@ static void sigwake_forward_work(struct work_struct *work)
 		route = READ_ONCE(dom->fwd_routes[sig - 1]);
 		if (!route)
 			continue;
-		atomic64_inc(&dom->stats.forwards);
+		this_cpu_inc(dom->stats->forwards);
 		ret = sigwake_thread_post(dom, route >> 32, (u32)route, &handle);
 		trace_forward(dom->id, sig, (u32)route, route >> 32, ret);
 	}

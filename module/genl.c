@@ -157,18 +157,18 @@ static const struct {
 	u16 attr;
 	u16 offset;
 } sigwake_nl_counters[] = {
-	{ SIGWAKE_NL_A_CNT_POSTS, offsetof(struct sigwake_counters, posts) },
-	{ SIGWAKE_NL_A_CNT_WAKES, offsetof(struct sigwake_counters, wakes) },
-	{ SIGWAKE_NL_A_CNT_KICKS, offsetof(struct sigwake_counters, kicks) },
-	{ SIGWAKE_NL_A_CNT_WAITS, offsetof(struct sigwake_counters, waits) },
+	{ SIGWAKE_NL_A_CNT_POSTS, offsetof(struct sigwake_counts, posts) },
+	{ SIGWAKE_NL_A_CNT_WAKES, offsetof(struct sigwake_counts, wakes) },
+	{ SIGWAKE_NL_A_CNT_KICKS, offsetof(struct sigwake_counts, kicks) },
+	{ SIGWAKE_NL_A_CNT_WAITS, offsetof(struct sigwake_counts, waits) },
 	{ SIGWAKE_NL_A_CNT_TIMEOUTS,
-	  offsetof(struct sigwake_counters, timeouts) },
+	  offsetof(struct sigwake_counts, timeouts) },
 	{ SIGWAKE_NL_A_CNT_INTERRUPTED,
-	  offsetof(struct sigwake_counters, interrupted) },
+	  offsetof(struct sigwake_counts, interrupted) },
 	{ SIGWAKE_NL_A_CNT_FORWARDS,
-	  offsetof(struct sigwake_counters, forwards) },
+	  offsetof(struct sigwake_counts, forwards) },
 	{ SIGWAKE_NL_A_CNT_PREEMPTIONS,
-	  offsetof(struct sigwake_counters, preemptions) },
+	  offsetof(struct sigwake_counts, preemptions) },
 };
 
 static size_t sigwake_nl_counters_size(void)
@@ -179,9 +179,9 @@ static size_t sigwake_nl_counters_size(void)
 }
 
 static int sigwake_nl_put_counters(struct sk_buff *skb,
-				   const struct sigwake_counters *stats)
+				   const struct sigwake_counts *stats)
 {
-	const atomic64_t *counter;
+	const u64 *counter;
 	struct nlattr *nest;
 	unsigned int i;
 
@@ -191,14 +191,40 @@ static int sigwake_nl_put_counters(struct sk_buff *skb,
 	for (i = 0; i < ARRAY_SIZE(sigwake_nl_counters); i++) {
 		counter = (const void *)stats + sigwake_nl_counters[i].offset;
 		if (nla_put_u64_64bit(skb, sigwake_nl_counters[i].attr,
-				      atomic64_read(counter),
-				      SIGWAKE_NL_A_CNT_PAD)) {
+				      *counter, SIGWAKE_NL_A_CNT_PAD)) {
 			nla_nest_cancel(skb, nest);
 			return -EMSGSIZE;
 		}
 	}
 	nla_nest_end(skb, nest);
 	return 0;
+}
+
+static int sigwake_nl_put_dom_counters(struct sk_buff *skb,
+				       const struct sigwake_domain *dom)
+{
+	struct sigwake_counts sum;
+
+	sigwake_domain_counts(dom, &sum);
+	return sigwake_nl_put_counters(skb, &sum);
+}
+
+static int sigwake_nl_put_thread_counters(struct sk_buff *skb,
+					  const struct sigwake_thread *t)
+{
+	const struct sigwake_counters *c = &t->stats;
+	struct sigwake_counts now = {
+		.posts = atomic64_read(&c->posts),
+		.wakes = atomic64_read(&c->wakes),
+		.kicks = atomic64_read(&c->kicks),
+		.waits = atomic64_read(&c->waits),
+		.timeouts = atomic64_read(&c->timeouts),
+		.interrupted = atomic64_read(&c->interrupted),
+		.forwards = atomic64_read(&c->forwards),
+		.preemptions = atomic64_read(&c->preemptions),
+	};
+
+	return sigwake_nl_put_counters(skb, &now);
 }
 
 /* ---------------------------------------------------------------- domains */
@@ -246,7 +272,7 @@ static int sigwake_nl_fill_domain(struct sk_buff *skb,
 			      READ_ONCE(dom->nr_pinned), SIGWAKE_NL_A_PAD) ||
 	    nla_put_u64_64bit(skb, SIGWAKE_NL_A_QUEUED, queued,
 			      SIGWAKE_NL_A_PAD) ||
-	    sigwake_nl_put_counters(skb, &dom->stats)) {
+	    sigwake_nl_put_dom_counters(skb, dom)) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;
 	}
@@ -436,7 +462,7 @@ static int sigwake_nl_fill_thread(struct sk_buff *skb,
 		return -EMSGSIZE;
 	if (sigwake_nl_put_thread_ids(skb, t, tv.tid) ||
 	    sigwake_nl_put_thread_view(skb, &tv) ||
-	    sigwake_nl_put_counters(skb, &t->stats)) {
+	    sigwake_nl_put_thread_counters(skb, t)) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;
 	}
@@ -684,7 +710,7 @@ void sigwake_genl_thread_del(struct sigwake_thread *t, int why)
 		return;
 	err = sigwake_nl_put_thread_ids(skb, t, t->tid) ?:
 	      nla_put_u32(skb, SIGWAKE_NL_A_REASON, reason) ?:
-	      sigwake_nl_put_counters(skb, &t->stats);
+	      sigwake_nl_put_thread_counters(skb, t);
 	sigwake_nl_event_send(skb, hdr, err);
 }
 

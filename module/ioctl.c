@@ -9,8 +9,9 @@
  * struct's own size field is what versions it, and its tail decides).
  *
  * The hot commands (WAIT, WAKE, POST, KICK) first try the size a caller
- * built against this header passes: one copy of a constant size, which
- * hardened usercopy checks at build time, and no size read of its own.
+ * built against this header passes (and WAIT's previous one): one copy of
+ * a constant size, which hardened usercopy checks at build time, and no
+ * size read of its own.
  * Anything else (another size, or a copy that faults because a shorter
  * struct ends at an unmapped page) takes the general path, which gives
  * every size its errno exactly as before.
@@ -69,6 +70,10 @@ static int sigwake_ioc_wait(struct sigwake_domain *dom,
 	struct sigwake_wait_args *args = ucmd->cmd;
 	int ret;
 
+	/* The hand-off's fields, @woken included, are version 2's. */
+	if (args->flags & SIGWAKE_WAIT_WAKE_FIRST &&
+	    ucmd->user_size < SIGWAKE_WAIT_ARGS_SIZE_VER2)
+		return -EINVAL;
 	ret = sigwake_wait(dom, args, ucmd->ubuf);
 	if (ret < 0)
 		return ret;
@@ -232,23 +237,48 @@ static bool sigwake_ioctl_num_ok(const struct sigwake_ioctl_op *op,
 
 /*
  * Copy a struct of the kernel's size, @size (a constant), if that is the
- * size the caller gives.  Nothing is decided on a failure: the general
- * path reads the struct again and gives the errno its size calls for.
+ * size the caller gives: returns @size, else 0.  Nothing is decided on a
+ * failure: the general path reads the struct again and gives the errno
+ * its size calls for.
  */
-static __always_inline bool sigwake_copy_fast(void *buf,
-					      const void __user *ubuf,
-					      size_t size)
+static __always_inline u32 sigwake_copy_fast(void *buf,
+					     const void __user *ubuf,
+					     size_t size)
 {
-	return !copy_from_user(buf, ubuf, size) && *(u32 *)buf == size;
+	return !copy_from_user(buf, ubuf, size) && *(u32 *)buf == size ?
+	       size : 0;
 }
 
-/* The hot commands at the size of this header: see the top of the file. */
-static bool sigwake_copy_hot(unsigned int nr, union sigwake_ioctl_buffer *buf,
+/*
+ * WAIT also at its previous size, which callers built before the hand-off
+ * pass: the bytes past it, copied with the rest, are not theirs and are
+ * zeroed, as copy_struct_from_user() would.
+ */
+static u32 sigwake_copy_wait(struct sigwake_wait_args *args,
 			     const void __user *ubuf)
+{
+	const size_t ver1 = SIGWAKE_WAIT_ARGS_SIZE_VER1;
+
+	if (copy_from_user(args, ubuf, sizeof(*args)))
+		return 0;
+	if (args->size == sizeof(*args))
+		return sizeof(*args);
+	if (args->size != ver1)
+		return 0;
+	memset((void *)args + ver1, 0, sizeof(*args) - ver1);
+	return ver1;
+}
+
+/*
+ * The hot commands at the size of this header: see the top of the file.
+ * Returns the caller's size, or 0 for the general path.
+ */
+static u32 sigwake_copy_hot(unsigned int nr, union sigwake_ioctl_buffer *buf,
+			    const void __user *ubuf)
 {
 	switch (nr) {
 	case SIGWAKE_CMD_WAIT:
-		return sigwake_copy_fast(buf, ubuf, sizeof(buf->wait));
+		return sigwake_copy_wait(&buf->wait, ubuf);
 	case SIGWAKE_CMD_WAKE:
 		return sigwake_copy_fast(buf, ubuf, sizeof(buf->wake));
 	case SIGWAKE_CMD_POST:
@@ -256,7 +286,7 @@ static bool sigwake_copy_hot(unsigned int nr, union sigwake_ioctl_buffer *buf,
 	case SIGWAKE_CMD_KICK:
 		return sigwake_copy_fast(buf, ubuf, sizeof(buf->kick));
 	}
-	return false;
+	return 0;
 }
 
 long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -272,6 +302,8 @@ long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	BUILD_BUG_ON(sizeof(struct sigwake_register_args) !=
 		     SIGWAKE_REGISTER_ARGS_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sigwake_wait_args) !=
+		     SIGWAKE_WAIT_ARGS_SIZE_VER2);
+	BUILD_BUG_ON(offsetofend(struct sigwake_wait_args, pad2) !=
 		     SIGWAKE_WAIT_ARGS_SIZE_VER1);
 	BUILD_BUG_ON(sizeof(struct sigwake_kick_args) !=
 		     SIGWAKE_KICK_ARGS_SIZE_VER0);
@@ -294,10 +326,9 @@ long sigwake_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	ucmd.ubuf = (void __user *)arg;
 	ucmd.cmd = &buf;
-	if (sigwake_copy_hot(nr, &buf, ucmd.ubuf)) {
-		ucmd.user_size = op->size;
+	ucmd.user_size = sigwake_copy_hot(nr, &buf, ucmd.ubuf);
+	if (ucmd.user_size)
 		return op->execute(dom, &ucmd);
-	}
 
 	ret = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuf);
 	if (ret)

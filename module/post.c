@@ -157,7 +157,7 @@ static int sigwake_deliver(struct sigwake_thread *t, u64 bit,
 			get_task_struct(t->task);
 			*kick_task = t->task;
 		}
-		atomic64_inc(&t->dom->stats.kicks);
+		this_cpu_inc(t->dom->stats->kicks);
 		atomic64_inc(&t->stats.kicks);
 		return SIGWAKE_POST_KICKED;
 	}
@@ -382,7 +382,7 @@ int sigwake_thread_post(struct sigwake_domain *dom, u32 target, u32 signo,
 
 	if (!sigwake_signo_valid(signo))
 		return -EINVAL;
-	atomic64_inc(&dom->stats.posts);
+	this_cpu_inc(dom->stats->posts);
 	if (target == SIGWAKE_TARGET_ANY) {
 		ret = sigwake_post_any(dom, sigwake_bit(signo), handle);
 	} else {

@@ -189,7 +189,7 @@ static bool sigwake_preempt_fire(struct sigwake_preempt *p)
 		  (atomic_t *)&p->blk->flags);
 	if (p->kick_byte)
 		WRITE_ONCE(*p->kick_byte, 1);
-	atomic64_inc(&p->dom->stats.preemptions);
+	this_cpu_inc(p->dom->stats->preemptions);
 	atomic64_inc(&p->t->stats.preemptions);
 	trace_preempt(p->dom->id, p->t->handle, p->budget_ns, p->stint_ns);
 	p->kick_due = p->kick_signo;

@@ -208,6 +208,20 @@ static bool sigwake_fd_ready(struct sigwake_thread *t,
 }
 
 /**
+ * struct sigwake_handoff - the WAKE of a hand-off (SIGWAKE_WAIT_WAKE_FIRST)
+ * @wq: the queue to wake, referenced
+ * @nr: the most threads to wake
+ * @woken: out: how many were woken
+ * @done: out: the wake ran (@woken is set), so the call must not repeat it
+ */
+struct sigwake_handoff {
+	struct sigwake_wq *wq;
+	u32 nr;
+	u32 woken;
+	bool done;
+};
+
+/**
  * sigwake_thread_wait() - SIGWAKE_IOC_WAIT for the calling thread
  * @dom: the domain
  * @wq: the queue (referenced by the caller), or NULL
@@ -216,13 +230,15 @@ static bool sigwake_fd_ready(struct sigwake_thread *t,
  * @fw: file descriptors to watch, prepared; or NULL
  * @flushes: @dom->flushes when the WAIT started: a close(2) by the owner
  *	since then ends it with EBADF
+ * @ho: a WAKE to run before the checks, or NULL
  *
  * Return: a SIGWAKE_REASON_* or a negative errno.
  */
 static int sigwake_thread_wait(struct sigwake_domain *dom,
 			       struct sigwake_wq *wq, u32 expected,
 			       const ktime_t *deadline,
-			       struct sigwake_fdwait *fw, unsigned int flushes)
+			       struct sigwake_fdwait *fw, unsigned int flushes,
+			       struct sigwake_handoff *ho)
 {
 	struct sigwake_wq *lwq;
 	struct sigwake_thread *t;
@@ -233,7 +249,7 @@ static int sigwake_thread_wait(struct sigwake_domain *dom,
 	t = sigwake_thread_self(dom);
 	if (!t)
 		return -ENOENT;
-	atomic64_inc(&dom->stats.waits);
+	this_cpu_inc(dom->stats->waits);
 	atomic64_inc(&t->stats.waits);
 	trace_wait_begin(dom->id, t->handle, wq ? wq->handle : SIGWAKE_NO_WQ,
 			 expected, deadline);
@@ -252,6 +268,20 @@ static int sigwake_thread_wait(struct sigwake_domain *dom,
 			goto out_put;
 		}
 		sigwake_set_fd_event(t, true);
+	}
+
+	/*
+	 * The hand-off's WAKE: after everything that can fail the call
+	 * without waiting, before this thread joins any queue, so it never
+	 * wakes itself.  sigwake_wq_wake() orders the caller's store to the
+	 * partner's word before its look at the partner's queue, as for
+	 * SIGWAKE_IOC_WAKE; the partner handing back stores to our word
+	 * before it wakes our queue, and our checks below read that word
+	 * after listing us (or under the queue's lock, without a word).
+	 */
+	if (ho) {
+		ho->woken = sigwake_wq_wake(ho->wq, ho->nr);
+		ho->done = true;
 	}
 
 	sigwake_waiter_enter(dom, t);
@@ -324,10 +354,10 @@ again:
 	if (fw)
 		sigwake_fdwait_disarm(fw);
 	if (ret == SIGWAKE_REASON_TIMEOUT) {
-		atomic64_inc(&dom->stats.timeouts);
+		this_cpu_inc(dom->stats->timeouts);
 		atomic64_inc(&t->stats.timeouts);
 	} else if (ret == -ERESTARTSYS) {
-		atomic64_inc(&dom->stats.interrupted);
+		this_cpu_inc(dom->stats->interrupted);
 		atomic64_inc(&t->stats.interrupted);
 	}
 out_put:
@@ -352,25 +382,43 @@ static ktime_t sigwake_ktime_add_clamp(ktime_t a, ktime_t b)
 /*
  * A host signal interrupted the wait.  Rewrite a relative timeout as the
  * absolute deadline in the caller's time namespace, so that neither the
- * automatic restart nor a retry with the same struct extends it.
+ * automatic restart nor a retry with the same struct extends it; after a
+ * hand-off's wake (@handed), turn the struct into a plain WAIT that
+ * reports the same @woken, so that neither wakes again.
  */
 static int sigwake_wait_restart(struct sigwake_wait_args *args,
 				struct sigwake_wait_args __user *uargs,
-				ktime_t deadline)
+				const ktime_t *deadline, bool handed)
 {
-	ktime_t offset = sigwake_timens_monotonic_offset();
-	s64 abs_ns;
+	bool relative = deadline && !(args->flags & SIGWAKE_WAIT_ABSTIME);
+	u32 flags = args->flags;
+	s64 abs_ns = 0;
 
-	abs_ns = ktime_to_ns(sigwake_ktime_add_clamp(deadline, offset));
 	/*
 	 * A struct the kernel cannot rewrite (read-only memory) cannot be
-	 * restarted without waiting the whole timeout again: the caller gets
-	 * EINTR instead and decides.  The flag goes first: should only it
-	 * be written (a struct across a page boundary), a retry ends early,
-	 * never late.
+	 * restarted without waking again, or waiting the whole timeout
+	 * again: the caller gets EINTR instead and decides.  The wake's
+	 * fields go first, then the flags, then the deadline: should only
+	 * some be written (a struct across a page boundary), a retry fails
+	 * (ENOENT: no queue 0 to wake) or only waits, and ends early (a
+	 * relative timeout read as a deadline), never late.
 	 */
-	if (put_user(args->flags | SIGWAKE_WAIT_ABSTIME, &uargs->flags) ||
-	    put_user(abs_ns, &uargs->timeout_ns))
+	if (handed) {
+		flags &= ~SIGWAKE_WAIT_WAKE_FIRST;
+		if (put_user(args->woken, &uargs->woken) ||
+		    put_user(0, &uargs->wake_nr) ||
+		    put_user(0, &uargs->wake_wq))
+			return -EINTR;
+	}
+	if (relative) {
+		ktime_t offset = sigwake_timens_monotonic_offset();
+
+		abs_ns = ktime_to_ns(sigwake_ktime_add_clamp(*deadline,
+							     offset));
+		flags |= SIGWAKE_WAIT_ABSTIME;
+	}
+	if (put_user(flags, &uargs->flags) ||
+	    (relative && put_user(abs_ns, &uargs->timeout_ns)))
 		return -EINTR;
 	return -ERESTARTSYS;
 }
@@ -378,9 +426,11 @@ static int sigwake_wait_restart(struct sigwake_wait_args *args,
 /**
  * sigwake_wait() - SIGWAKE_IOC_WAIT
  * @dom: the domain
- * @args: the caller's arguments, copied in
+ * @args: the caller's arguments, copied in; @woken is set once a
+ *	hand-off's wake ran
  * @uargs: where they came from: an interrupted relative wait is rewritten
- *	there as an absolute one before it restarts
+ *	there as an absolute one before it restarts, an interrupted hand-off
+ *	as a plain wait, and a hand-off whose wait fails gets its @woken
  *
  * Return: a SIGWAKE_REASON_* or a negative errno.
  */
@@ -390,13 +440,19 @@ int sigwake_wait(struct sigwake_domain *dom, struct sigwake_wait_args *args,
 	/* A close(2) from now on ends this WAIT (sigwake_domain_flush()). */
 	unsigned int flushes = READ_ONCE(dom->flushes);
 	struct sigwake_fdwait fdwait = {}, *fw = NULL;
+	struct sigwake_handoff handoff = {}, *ho = NULL;
 	struct sigwake_wq *wq = NULL;
 	ktime_t deadline, *dl = NULL;
 	int ret, err;
 
-	if (args->flags & ~SIGWAKE_WAIT_FLAGS_ALL || args->pad || args->pad2)
+	if (args->flags & ~SIGWAKE_WAIT_FLAGS_ALL || args->pad || args->pad2 ||
+	    args->pad3)
 		return -EINVAL;
 	if (args->timeout_ns < 0 && args->timeout_ns != SIGWAKE_TIMEOUT_NONE)
+		return -EINVAL;
+	/* Strict, so that a later flag may give these fields a meaning. */
+	if (!(args->flags & SIGWAKE_WAIT_WAKE_FIRST) &&
+	    (args->wake_wq || args->wake_nr))
 		return -EINVAL;
 
 	if (args->timeout_ns != SIGWAKE_TIMEOUT_NONE) {
@@ -422,19 +478,39 @@ int sigwake_wait(struct sigwake_domain *dom, struct sigwake_wait_args *args,
 	if (args->wq != SIGWAKE_NO_WQ) {
 		wq = sigwake_wq_get(dom, args->wq);
 		if (!wq) {
-			sigwake_fdwait_finish(&fdwait, false);
-			return -ENOENT;
+			ret = -ENOENT;
+			goto out_fds;
 		}
 	}
+	if (args->flags & SIGWAKE_WAIT_WAKE_FIRST) {
+		handoff.wq = sigwake_wq_get(dom, args->wake_wq);
+		if (!handoff.wq) {
+			ret = -ENOENT;
+			goto out_wq;
+		}
+		handoff.nr = args->wake_nr;
+		ho = &handoff;
+	}
 
-	ret = sigwake_thread_wait(dom, wq, args->expected, dl, fw, flushes);
+	ret = sigwake_thread_wait(dom, wq, args->expected, dl, fw, flushes,
+				  ho);
+	if (ho)
+		sigwake_wq_put(ho->wq);
+out_wq:
 	if (wq)
 		sigwake_wq_put(wq);
+out_fds:
 	err = sigwake_fdwait_finish(&fdwait, ret > 0);
 	if (ret > 0 && err)
 		ret = err;
 
-	if (ret == -ERESTARTSYS && dl && !(args->flags & SIGWAKE_WAIT_ABSTIME))
-		ret = sigwake_wait_restart(args, uargs, deadline);
+	if (handoff.done)
+		args->woken = handoff.woken;
+	if (ret == -ERESTARTSYS &&
+	    (handoff.done || (dl && !(args->flags & SIGWAKE_WAIT_ABSTIME))))
+		return sigwake_wait_restart(args, uargs, dl, handoff.done);
+	/* The wake ran: its count goes back even when the wait failed. */
+	if (ret < 0 && handoff.done && put_user(args->woken, &uargs->woken))
+		return -EFAULT;
 	return ret;
 }

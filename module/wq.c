@@ -255,7 +255,7 @@ int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr)
 	spin_unlock_irqrestore(&wq->lock, flags);
 	sigwake_wake_up_q(&q);
 
-	atomic64_add(woken, &wq->dom->stats.wakes);
+	this_cpu_add(wq->dom->stats->wakes, woken);
 out:
 	trace_wake(wq->dom->id, wq->handle, nr, woken);
 	return woken;

@@ -61,8 +61,8 @@ static int sw_wait_fds(int fd, __u32 wq, __u32 expected,
 	};
 	int ret;
 
-	_Static_assert(sizeof(a) == SIGWAKE_WAIT_ARGS_SIZE_VER1,
-		       "struct sigwake_wait_args is version 1");
+	_Static_assert(sizeof(a) >= SIGWAKE_WAIT_ARGS_SIZE_VER1,
+		       "struct sigwake_wait_args has version 1's fields");
 	ret = sw_ioctl(fd, SIGWAKE_IOC_WAIT, &a);
 	if (!ret && reason)
 		*reason = a.reason;

@@ -986,7 +986,7 @@ TEST_F(thread, wait_from_other_unregistered_thread_enoent)
 
 TEST_F(thread, wait_unknown_flag_einval)
 {
-	const __u32 bad[] = { 1u << 1, 1u << 8, 1u << 31 };
+	const __u32 bad[] = { 1u << 2, 1u << 8, 1u << 31 };
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {

@@ -116,6 +116,71 @@ TEST_F(lib, wait_returns_reason)
 	EXPECT_EQ(-ENOENT, sigwake_wq_destroy(self->fd, (__u32)wq));
 }
 
+struct lib_sleeper {
+	int fd;
+	__u32 wq;
+	struct sigwake_self *me;
+	int reg_err, ret;
+	int waiting, done;	/* atomic */
+};
+
+static void *lib_sleeper_fn(void *arg)
+{
+	struct lib_sleeper *s = arg;
+
+	s->reg_err = sigwake_register(s->fd, 0, NULL, &s->me);
+	SW_STORE(&s->waiting, 1);
+	if (!s->reg_err) {
+		s->ret = sigwake_wait(s->fd, s->wq, 0, SW_WATCHDOG_NS, 0);
+		sigwake_unregister(s->me);
+	}
+	SW_STORE(&s->done, 1);
+	return NULL;
+}
+
+/* sigwake_handoff(): the wake, then the wait; what the wake woke. */
+TEST_F(lib, handoff_wakes_then_waits)
+{
+	__u32 *words = sw_alloc_page(), woken = 77;
+	struct lib_sleeper s = { .fd = self->fd };
+	int qa, qb;
+	pthread_t th;
+
+	ASSERT_NE(NULL, words);
+	qa = sigwake_wq_create(self->fd, &words[0]);
+	qb = sigwake_wq_create(self->fd, &words[16]);
+	ASSERT_LT(0, qa);
+	ASSERT_LT(0, qb);
+	s.wq = (__u32)qb;
+	ASSERT_EQ(0, pthread_create(&th, NULL, lib_sleeper_fn, &s));
+	ASSERT_TRUE(SW_POLL(SW_LOAD(&s.waiting) && s.me &&
+			    sigwake_state(s.me->block) == SIGWAKE_WAITING,
+			    SW_LONG_MS));
+	SW_STORE(&words[16], 1);
+	EXPECT_EQ(SIGWAKE_REASON_TIMEOUT,
+		  sigwake_handoff(self->fd, (__u32)qb, 1, (__u32)qa, 0,
+				  50 * MS, 0, &woken));
+	EXPECT_EQ(1, woken);
+	ASSERT_TRUE(SW_POLL(SW_LOAD(&s.done), SW_LONG_MS));
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, s.reg_err);
+	EXPECT_EQ(SIGWAKE_REASON_WAKE, s.ret);
+	/* the wait fails after the wake: its count still comes back */
+	SW_STORE(&words[0], 2);
+	woken = 77;
+	EXPECT_EQ(-EAGAIN, sigwake_handoff(self->fd, (__u32)qb, 1, (__u32)qa,
+					   1, SW_WATCHDOG_NS, 0, &woken));
+	EXPECT_EQ(0, woken);
+	/* before the wake: nothing woken */
+	woken = 77;
+	EXPECT_EQ(-ENOENT, sigwake_handoff(self->fd, 9999, 1, (__u32)qa, 2,
+					   SW_WATCHDOG_NS, 0, &woken));
+	EXPECT_EQ(0, woken);
+	EXPECT_EQ(SIGWAKE_REASON_TIMEOUT,
+		  sigwake_handoff(self->fd, (__u32)qb, 1, SIGWAKE_NO_WQ, 0, 0,
+				  0, NULL));
+}
+
 TEST_F(lib, enter_guest_refused_by_pending_signal)
 {
 	struct sigwake_thread_block *b = self->me->block;

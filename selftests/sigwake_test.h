@@ -227,6 +227,37 @@ static inline int sw_wake(int fd, __u32 wq, __u32 nr, __u32 *woken)
 	return ret;
 }
 
+/* What sw_handoff() leaves in *woken when the kernel did not write it. */
+#define SW_WOKEN_UNSET	0xdeadbeefu
+
+/*
+ * A hand-off: WAIT with SIGWAKE_WAIT_WAKE_FIRST, waking up to @wake_nr on
+ * @wake_wq first.  *woken gets the struct's @woken whatever the result:
+ * SW_WOKEN_UNSET unless the kernel wrote it (the wake ran).
+ */
+static inline int sw_handoff(int fd, __u32 wake_wq, __u32 wake_nr, __u32 wq,
+			     __u32 expected, __s64 timeout_ns, __u32 *reason,
+			     __u32 *woken)
+{
+	struct sigwake_wait_args a = {
+		.size = sizeof(a),
+		.flags = SIGWAKE_WAIT_WAKE_FIRST,
+		.wq = wq,
+		.expected = expected,
+		.timeout_ns = timeout_ns,
+		.wake_wq = wake_wq,
+		.wake_nr = wake_nr,
+		.woken = SW_WOKEN_UNSET,
+	};
+	int ret = sw_ioctl(fd, SIGWAKE_IOC_WAIT, &a);
+
+	if (!ret && reason)
+		*reason = a.reason;
+	if (woken)
+		*woken = a.woken;
+	return ret;
+}
+
 static inline int sw_post(int fd, __u32 target, __u32 signo, __u32 *handle,
 			  __u32 *outcome)
 {
@@ -736,6 +767,41 @@ static inline bool sw_await_ulong(unsigned long *p, unsigned long want,
 			return false;
 		sched_yield();
 	}
+}
+
+/* --- CPUs --- */
+
+/* Pin the calling thread to @cpu: 0 or -errno. */
+static inline int sw_pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+/*
+ * The first two CPUs the process may run on, in *a and *b: the number
+ * found (0, 1 or 2; with one, both are that one).
+ */
+static inline int sw_two_cpus(int *a, int *b)
+{
+	cpu_set_t set;
+	int cpu, n = 0;
+
+	*a = *b = 0;
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 0;
+	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++) {
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		if (n++ == 0)
+			*a = *b = cpu;
+		else
+			*b = cpu;
+	}
+	return n;
 }
 
 /* Milliseconds since @t0 (a sw_now_ns() value), for the logs. */

@@ -79,6 +79,8 @@ jq_check "env: pinning of the round trip and the floor" \
 jq_check "the round trip has a same-CPU and a cross-CPU futex row" \
 	'(.benchmarks.wake_roundtrip.same_cpu.futex.n == 15) and
 	 (.benchmarks.wake_roundtrip.cross_cpu.futex | has("median_ns") or has("skipped"))'
+jq_check "the round trip has a hand-off row" \
+	'.benchmarks.wake_roundtrip.same_cpu.sigwake_handoff | has("median_ns") or has("skipped")'
 jq_check "every measured row has one median per run" \
 	'[.benchmarks.wake_roundtrip[][], .benchmarks.syscall_floor[],
 	  .benchmarks.syscall_floor_1thread[]

@@ -355,7 +355,8 @@ struct sigwake_unregister_args {
  *	conventions" above).
  * @flags: SIGWAKE_WAIT_ABSTIME: @timeout_ns is a CLOCK_MONOTONIC deadline,
  *	read in the caller's time namespace.  Otherwise it is relative.
- *	SIGWAKE_WAIT_FLAGS_ALL is the mask of the known flags.
+ *	SIGWAKE_WAIT_WAKE_FIRST (version 2 of the struct): a hand-off, see
+ *	below.  SIGWAKE_WAIT_FLAGS_ALL is the mask of the known flags.
  * @wq: a wait-queue handle, or SIGWAKE_NO_WQ to wait only for the thread's
  *	own events (signals, kicks, file descriptors).
  * @expected: if @wq is bound to a word, the value the word must still hold
@@ -383,6 +384,15 @@ struct sigwake_unregister_args {
  *	the wait with its own reason.  A negative @fd is ignored (revents 0);
  *	a closed one gives POLLNVAL.
  * @pad2: must be 0.
+ * @wake_wq: with SIGWAKE_WAIT_WAKE_FIRST, the queue to wake (version 2 of
+ *	the struct, SIGWAKE_WAIT_ARGS_SIZE_VER2); otherwise must be 0.
+ * @wake_nr: with SIGWAKE_WAIT_WAKE_FIRST, the most threads to wake on
+ *	@wake_wq, as SIGWAKE_IOC_WAKE's @nr; otherwise must be 0.
+ * @woken: out, with SIGWAKE_WAIT_WAKE_FIRST: the number of threads the
+ *	wake woke, as SIGWAKE_IOC_WAKE's @woken; written back also when the
+ *	wait then fails (see below).  Ignored on input; without the flag the
+ *	kernel leaves it as it was.
+ * @pad3: must be 0.
  *
  * The calling registered thread sleeps until an event, atomically with
  * respect to every POST, WAKE and KICK.
@@ -420,12 +430,49 @@ struct sigwake_unregister_args {
  * yet reached the checks above (it may be arming descriptors, or copying
  * its @fds array from memory that faults).
  *
- * Errors: ENOENT (caller not registered, unknown @wq), EINVAL (flags, pad,
- * pad2, a timeout below -1, @nfds too large), EFAULT (@fds), EAGAIN (the
- * word differs from @expected), EINTR (a host signal whose handler lacks
- * SA_RESTART, or a read-only struct), EIDRM (queue destroyed or thread
- * unregistered while asleep), EBADF (the owner closed a descriptor of the
- * domain while the call waited, from the moment it read its struct).
+ * Hand-off (SIGWAKE_WAIT_WAKE_FIRST): wake, then wait, in one call, for
+ * runtimes that switch from one guest thread to another (what FUTEX_SWAP
+ * and UMCG were proposed for): the caller changes the word of the
+ * partner's queue, then hands off to it and waits on its own.  The wake is
+ * exactly SIGWAKE_IOC_WAKE of up to @wake_nr threads on @wake_wq, with its
+ * ordering against the queue's word; it comes after the call has checked
+ * its arguments, looked up both queues and its own registration, and
+ * armed @fds, and before step 1 above.  The wait is then the WAIT this
+ * struct describes without the flag, with the same results.  The two are
+ * separate lossless decisions: a partner that hands back at once changes
+ * the caller's word before it wakes the caller's queue, so the caller's
+ * step 4 returns EAGAIN, or its sleep ends with REASON_WAKE (on a queue
+ * without a word, as for WAKE, a wake-up that comes before the caller
+ * sleeps finds nobody to wake).
+ *
+ * The caller never wakes itself: it joins no queue until the wake is
+ * done, so the wake counts only other threads, even when @wake_wq is @wq
+ * (that wakes up to @wake_nr other sleepers, then queues the caller
+ * behind those still asleep).
+ *
+ * Errors found before the wake (EPERM, E2BIG, EINVAL, including
+ * SIGWAKE_WAIT_WAKE_FIRST in a struct shorter than
+ * SIGWAKE_WAIT_ARGS_SIZE_VER2; ENOENT for @wake_wq, @wq or the caller;
+ * EFAULT reading the struct or @fds; ENOMEM) return without waking
+ * anybody, and @woken is not written.  Once the wake has run, every return
+ * writes @woken: on success, and with the errors of the wait (EAGAIN,
+ * EIDRM, EBADF, EINTR, EFAULT writing @fds' revents).  A host signal's
+ * transparent restart does not wake again: before returning ERESTARTSYS
+ * the kernel writes @woken, zeroes @wake_wq and @wake_nr and clears
+ * SIGWAKE_WAIT_WAKE_FIRST in the caller's struct (besides the deadline's
+ * rewrite), so the restarted call, or a retry with the same struct after
+ * EINTR, only waits, and reports that same @woken.  A struct the kernel
+ * cannot write gives EINTR there, EFAULT elsewhere, and then whether the
+ * wake ran, and how many it woke, is not known, as for a WAKE whose
+ * @woken cannot be written.
+ *
+ * Errors: ENOENT (caller not registered, unknown @wq or @wake_wq), EINVAL
+ * (flags, pad, pad2, pad3, a timeout below -1, @nfds too large, @wake_wq
+ * or @wake_nr without the flag), EFAULT (@fds), EAGAIN (the word differs
+ * from @expected), EINTR (a host signal whose handler lacks SA_RESTART, or
+ * a read-only struct), EIDRM (queue destroyed or thread unregistered while
+ * asleep), EBADF (the owner closed a descriptor of the domain while the
+ * call waited, from the moment it read its struct).
  */
 struct sigwake_wait_args {
 	__u32 size;
@@ -438,10 +485,15 @@ struct sigwake_wait_args {
 	__u64 fds;
 	__u32 nfds;
 	__u32 pad2;
+	__u32 wake_wq;
+	__u32 wake_nr;
+	__u32 woken;
+	__u32 pad3;
 };
 
 #define SIGWAKE_WAIT_ARGS_SIZE_VER0		32
 #define SIGWAKE_WAIT_ARGS_SIZE_VER1		48
+#define SIGWAKE_WAIT_ARGS_SIZE_VER2		64
 #define SIGWAKE_WAIT_MAX_FDS			1024
 
 /**
@@ -456,8 +508,10 @@ struct sigwake_pollfd {
 	__s16 revents;
 };
 
-#define SIGWAKE_WAIT_ABSTIME	(1u << 0)
-#define SIGWAKE_WAIT_FLAGS_ALL	(SIGWAKE_WAIT_ABSTIME)
+#define SIGWAKE_WAIT_ABSTIME		(1u << 0)
+#define SIGWAKE_WAIT_WAKE_FIRST		(1u << 1)
+#define SIGWAKE_WAIT_FLAGS_ALL		(SIGWAKE_WAIT_ABSTIME | \
+					 SIGWAKE_WAIT_WAKE_FIRST)
 
 /**
  * struct sigwake_wake_args - ioctl(SIGWAKE_IOC_WAKE)

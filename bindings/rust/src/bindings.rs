@@ -22,9 +22,11 @@ pub const SIGWAKE_REGISTER_ARGS_SIZE_VER0: u32 = 32;
 pub const SIGWAKE_UNREGISTER_ARGS_SIZE_VER0: u32 = 8;
 pub const SIGWAKE_WAIT_ARGS_SIZE_VER0: u32 = 32;
 pub const SIGWAKE_WAIT_ARGS_SIZE_VER1: u32 = 48;
+pub const SIGWAKE_WAIT_ARGS_SIZE_VER2: u32 = 64;
 pub const SIGWAKE_WAIT_MAX_FDS: u32 = 1024;
 pub const SIGWAKE_WAIT_ABSTIME: u32 = 1;
-pub const SIGWAKE_WAIT_FLAGS_ALL: u32 = 1;
+pub const SIGWAKE_WAIT_WAKE_FIRST: u32 = 2;
+pub const SIGWAKE_WAIT_FLAGS_ALL: u32 = 3;
 pub const SIGWAKE_WAKE_ARGS_SIZE_VER0: u32 = 16;
 pub const SIGWAKE_POST_ARGS_SIZE_VER0: u32 = 24;
 pub const SIGWAKE_KICK_ARGS_SIZE_VER0: u32 = 24;
@@ -398,12 +400,16 @@ pub struct sigwake_wait_args {
     pub fds: __u64,
     pub nfds: __u32,
     pub pad2: __u32,
+    pub wake_wq: __u32,
+    pub wake_nr: __u32,
+    pub woken: __u32,
+    pub pad3: __u32,
 }
 #[test]
 fn bindgen_test_layout_sigwake_wait_args() {
     assert_eq!(
         ::std::mem::size_of::<sigwake_wait_args>(),
-        48usize,
+        64usize,
         concat!("Size of: ", stringify!(sigwake_wait_args))
     );
     assert_eq!(
@@ -581,6 +587,74 @@ fn bindgen_test_layout_sigwake_wait_args() {
         );
     }
     test_field_pad2();
+    fn test_field_wake_wq() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<sigwake_wait_args>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).wake_wq) as usize - ptr as usize
+            },
+            48usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(sigwake_wait_args),
+                "::",
+                stringify!(wake_wq)
+            )
+        );
+    }
+    test_field_wake_wq();
+    fn test_field_wake_nr() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<sigwake_wait_args>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).wake_nr) as usize - ptr as usize
+            },
+            52usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(sigwake_wait_args),
+                "::",
+                stringify!(wake_nr)
+            )
+        );
+    }
+    test_field_wake_nr();
+    fn test_field_woken() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<sigwake_wait_args>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).woken) as usize - ptr as usize
+            },
+            56usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(sigwake_wait_args),
+                "::",
+                stringify!(woken)
+            )
+        );
+    }
+    test_field_woken();
+    fn test_field_pad3() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<sigwake_wait_args>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).pad3) as usize - ptr as usize
+            },
+            60usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(sigwake_wait_args),
+                "::",
+                stringify!(pad3)
+            )
+        );
+    }
+    test_field_pad3();
 }
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -1432,7 +1506,7 @@ pub const SIGWAKE_NL_DEL_CLOSE: sigwake_nl_thread_del_reason = 3;
 pub type sigwake_nl_thread_del_reason = ::std::os::raw::c_uint;
 pub const SIGWAKE_IOC_REGISTER_NR: sigwake_ioc_nr = 3223377152;
 pub const SIGWAKE_IOC_UNREGISTER_NR: sigwake_ioc_nr = 3221804289;
-pub const SIGWAKE_IOC_WAIT_NR: sigwake_ioc_nr = 3224425730;
+pub const SIGWAKE_IOC_WAIT_NR: sigwake_ioc_nr = 3225474306;
 pub const SIGWAKE_IOC_WAKE_NR: sigwake_ioc_nr = 3222328579;
 pub const SIGWAKE_IOC_POST_NR: sigwake_ioc_nr = 3222852868;
 pub const SIGWAKE_IOC_KICK_NR: sigwake_ioc_nr = 3222852869;

@@ -16,6 +16,7 @@
 //! | `sigwake_wq_create()` / `_destroy()` | [`Domain::wait_queue`], [`Domain::wait_queue_on`] / drop of [`WaitQueue`] |
 //! | `sigwake_wait()`, `_wait_fds()`, `_poll()` | [`Registration::wait`], [`Registration::wait_on`], [`Registration::wait_fds`], [`Registration::poll`] |
 //! | `sigwake_wake()` | [`WaitQueue::wake`] |
+//! | `sigwake_handoff()` | [`Registration::hand_off`] |
 //! | `sigwake_post()`, `_kick()`, `_kick_wait()` | [`Domain::post`], [`Domain::kick`], [`Domain::kick_wait`] |
 //! | `sigwake_forward()`, `_forward_remove()` | [`Domain::forward`], [`Domain::forward_remove`] |
 //! | `sigwake_preempt()` | [`Domain::preempt`] |
@@ -558,6 +559,18 @@ pub struct Posted {
     pub outcome: Outcome,
     /// The receiving thread.
     pub receiver: Option<ThreadHandle>,
+}
+
+/// What a hand-off did ([`Registration::hand_off`]): its wake ran, woke
+/// `woken` threads, and then its wait returned `wait`.
+#[derive(Debug)]
+pub struct HandOff {
+    /// Threads the wake woke (`SIGWAKE_IOC_WAKE`'s count).
+    pub woken: u32,
+    /// What the wait returned, as [`Registration::wait_on`] would: an
+    /// error here (`EAGAIN`, `EINTR`, `EIDRM`, `EBADF`) came after the
+    /// wake, which is not to be repeated.
+    pub wait: io::Result<Reason>,
 }
 
 /// A file descriptor for [`Registration::wait_fds`], as `struct pollfd`
@@ -1166,21 +1179,37 @@ impl<'d> Registration<'d> {
     }
 
     fn wait_raw(&self, on: WaitOn<'_, '_, '_>, fds: &mut [PollFd<'_>], timeout: Timeout) -> io::Result<Reason> {
+        let mut a = self.wait_args(on, fds, timeout)?;
+        ioctl(self.domain.raw(), sys::SIGWAKE_IOC_WAIT_NR, &mut a)?;
+        Reason::from_raw(a.reason).ok_or_else(|| invalid_data("reason", a.reason))
+    }
+
+    fn check_queue(&self, q: &WaitQueue<'_, '_>) -> io::Result<()> {
+        if std::ptr::eq(q.domain, self.domain) {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "sigwake: the wait queue belongs to another domain",
+        ))
+    }
+
+    fn wait_args(
+        &self,
+        on: WaitOn<'_, '_, '_>,
+        fds: &mut [PollFd<'_>],
+        timeout: Timeout,
+    ) -> io::Result<sys::sigwake_wait_args> {
         let (wq, expected) = match on {
             WaitOn::Own => (sys::SIGWAKE_NO_WQ, 0),
             WaitOn::Queue(q, expected) => {
-                if !std::ptr::eq(q.domain, self.domain) {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "sigwake: the wait queue belongs to another domain",
-                    ));
-                }
+                self.check_queue(q)?;
                 (q.handle.get(), expected)
             }
         };
         let nfds = u32::try_from(fds.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
         let (timeout_ns, flags) = timeout.raw();
-        let mut a = sys::sigwake_wait_args {
+        Ok(sys::sigwake_wait_args {
             size: size_of_u32::<sys::sigwake_wait_args>(),
             flags,
             wq,
@@ -1191,9 +1220,67 @@ impl<'d> Registration<'d> {
             fds: if nfds > 0 { fds.as_mut_ptr() as u64 } else { 0 },
             nfds,
             pad2: 0,
-        };
-        ioctl(self.domain.raw(), sys::SIGWAKE_IOC_WAIT_NR, &mut a)?;
-        Reason::from_raw(a.reason).ok_or_else(|| invalid_data("reason", a.reason))
+            wake_wq: 0,
+            wake_nr: 0,
+            woken: 0,
+            pad3: 0,
+        })
+    }
+
+    /// Wake up to `nr` waiters of `wake`, then wait as
+    /// [`Registration::wait_on`] (or [`Registration::wait`] with
+    /// [`WaitOn::Own`]) does, in one call (`sigwake_handoff()`,
+    /// `SIGWAKE_WAIT_WAKE_FIRST`): the switch of a runtime that runs one
+    /// guest thread at a time.  Store the partner's word first; the wake
+    /// never wakes the calling thread.
+    ///
+    /// `Err` means the call failed before its wake, which woke nobody:
+    /// `ENOENT` (a queue, or the thread not registered), `EINVAL`,
+    /// `InvalidInput` for a queue of another domain.  Otherwise the wake
+    /// ran, and [`HandOff::wait`] holds what the wait returned, errors
+    /// included: after `EAGAIN` re-check the word, after `EINTR` wait
+    /// again with [`Registration::wait_on`], not with another hand-off.
+    ///
+    /// ```no_run
+    /// # use sigwake::{Domain, RegisterOptions, Timeout, WaitOn};
+    /// # use std::sync::atomic::{AtomicU32, Ordering};
+    /// # let domain = Domain::open()?;
+    /// # let (mine, theirs) = (AtomicU32::new(0), AtomicU32::new(0));
+    /// # let my_wq = domain.wait_queue_on(&mine)?;
+    /// # let their_wq = domain.wait_queue_on(&theirs)?;
+    /// let reg = domain.register(RegisterOptions::new())?;
+    /// // the partner's turn
+    /// theirs.store(1, Ordering::Release);
+    /// let done = reg.hand_off(&their_wq, 1, WaitOn::Queue(&my_wq, 0), Timeout::Never)?;
+    /// match done.wait {
+    ///     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {} // our turn came first
+    ///     r => { r?; }
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn hand_off(
+        &self,
+        wake: &WaitQueue<'_, '_>,
+        nr: u32,
+        on: WaitOn<'_, '_, '_>,
+        timeout: Timeout,
+    ) -> io::Result<HandOff> {
+        // The kernel writes `woken` only once its wake has run: a value
+        // no wake returns tells an error before the wake from one after.
+        const UNSET: u32 = u32::MAX;
+
+        self.check_queue(wake)?;
+        let mut a = self.wait_args(on, &mut [], timeout)?;
+        a.flags |= sys::SIGWAKE_WAIT_WAKE_FIRST;
+        a.wake_wq = wake.handle.get();
+        a.wake_nr = nr;
+        a.woken = UNSET;
+        let wait = ioctl(self.domain.raw(), sys::SIGWAKE_IOC_WAIT_NR, &mut a)
+            .and_then(|()| Reason::from_raw(a.reason).ok_or_else(|| invalid_data("reason", a.reason)));
+        match wait {
+            Err(e) if a.woken == UNSET => Err(e),
+            wait => Ok(HandOff { woken: a.woken, wait }),
+        }
     }
 
     /// Sleep until one of the thread's own events (`SIGWAKE_IOC_WAIT` on
@@ -1582,7 +1669,7 @@ mod tests {
     #[test]
     fn arg_sizes_are_the_latest_versions() {
         assert_eq!(size_of_u32::<sys::sigwake_register_args>(), sys::SIGWAKE_REGISTER_ARGS_SIZE_VER0);
-        assert_eq!(size_of_u32::<sys::sigwake_wait_args>(), sys::SIGWAKE_WAIT_ARGS_SIZE_VER1);
+        assert_eq!(size_of_u32::<sys::sigwake_wait_args>(), sys::SIGWAKE_WAIT_ARGS_SIZE_VER2);
         assert_eq!(size_of_u32::<sys::sigwake_kick_args>(), sys::SIGWAKE_KICK_ARGS_SIZE_VER0);
         assert_eq!(size_of_u32::<sys::sigwake_preempt_args>(), sys::SIGWAKE_PREEMPT_ARGS_SIZE_VER0);
     }

@@ -232,6 +232,36 @@ fn wake_ends_a_queue_wait(d: &Domain) -> TestResult {
     })
 }
 
+/// The hand-off wakes the sleeper, then waits; an unknown queue fails
+/// before waking (`Err`), a stale word after it (`HandOff::wait`).
+fn hand_off_wakes_then_waits(d: &Domain) -> TestResult {
+    let (mine, theirs) = (AtomicU32::new(0), AtomicU32::new(0));
+    let my_wq = d.wait_queue_on(&mine).ctx("wq")?;
+    let their_wq = d.wait_queue_on(&theirs).ctx("wq")?;
+    let reg = d.register(RegisterOptions::new()).ctx("register")?;
+    std::thread::scope(|s| {
+        let (_, w, j) = sleeper(d, s, |reg| reg.wait_on(&their_wq, 0, patient()));
+        check!(asleep(&w), "sleeper never slept");
+        theirs.store(1, Ordering::Release);
+        let short = Timeout::After(Duration::from_millis(20));
+        let h = reg.hand_off(&their_wq, 1, WaitOn::Queue(&my_wq, 0), short).ctx("hand-off")?;
+        let (r, _, seq) = j.join().unwrap().ctx("sleeper")?;
+        check!(h.woken == 1, "woken {}", h.woken);
+        check!(matches!(h.wait, Ok(Reason::Timeout)), "wait {:?}", h.wait);
+        check!(r == Reason::Wake && seq == 1, "sleeper: {}, wake_seq {}", r, seq);
+        Ok(())
+    })?;
+    mine.store(2, Ordering::Release);
+    let h = reg.hand_off(&their_wq, 1, WaitOn::Queue(&my_wq, 0), patient()).ctx("stale")?;
+    check!(h.woken == 0, "woken {}", h.woken);
+    check!(errno(h.wait) == Some(libc::EAGAIN), "stale word: not EAGAIN");
+    let other = Domain::open().ctx("open")?;
+    let foreign = other.wait_queue().ctx("wq")?;
+    let r = reg.hand_off(&foreign, 1, WaitOn::Own, patient());
+    check!(matches!(&r, Err(e) if e.kind() == io::ErrorKind::InvalidInput), "{:?}", r);
+    Ok(())
+}
+
 fn post_wakes_a_sleeper(d: &Domain) -> TestResult {
     std::thread::scope(|s| {
         let (h, w, j) = sleeper(d, s, |reg| reg.wait(patient()));
@@ -402,6 +432,7 @@ const TESTS: &[Test] = &[
     ("queue_word_mismatch_and_timeout", queue_word_mismatch_and_timeout),
     ("queue_of_another_domain_is_refused", queue_of_another_domain_is_refused),
     ("wake_ends_a_queue_wait", wake_ends_a_queue_wait),
+    ("hand_off_wakes_then_waits", hand_off_wakes_then_waits),
     ("post_wakes_a_sleeper", post_wakes_a_sleeper),
     ("post_any_picks_the_waiter", post_any_picks_the_waiter),
     ("ready_fd_ends_a_wait", ready_fd_ends_a_wait),
