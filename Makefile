@@ -6,7 +6,7 @@
 #   make KERNELRELEASE=...   ... or for another installed kernel's headers
 #   make KERNELDIR=...       ... or against any configured kernel tree
 #   make check               the test suite in QEMU on every kernel of the matrix
-#                            (KERNELS="5.10 6.1 6.12 7.2 6.1-rt 7.2-rt debug")
+#                            (KERNELS="5.10 6.1 6.12 7.2 6.1-rt 7.2-rt debug kcsan")
 #   make demo                the example runtime scenarios in QEMU
 #   make bench [KERNEL=6.1]  sigwake-bench in QEMU: table and JSON
 #   make stress [KERNEL=debug] [STRESS_SECONDS=120]  the mixed stress in QEMU

@@ -210,9 +210,15 @@ case $want in
 *)	release=$want ;;
 esac
 
-# Serialise fetches of one kernel (several worktrees share the cache).
+# Serialise fetches of one kernel (several worktrees share the cache), and
+# then of one suite: "make check" fetches the next kernels while two VMs
+# run, and the kernels of one suite share its apt lists (a second apt-get
+# update fails on apt's lock), its .deb directory, the source tarball and
+# the kbuild tools (7.2, 7.2-rt and the debug kernel's source).
 exec 9>"$cache/kernels/.lock-$want"
 flock 9
+exec 8>"$cache/kernels/.lock-suite-${suite:-system}"
+flock 8
 
 [ "$mode" = kernel ] || [ -n "$suite" ] ||
 	die "--source $want: only the kernels of other Debian suites (5.10, 6.1-rt, 7.2, 7.2-rt)"

@@ -19,7 +19,7 @@ if [ "${1:-}" = run ]; then
 	BUILD=${RUN_OUT:-${SIGWAKE_CACHE:-$HOME/.cache/sigwake}/run}
 fi
 
-KERNELS=${KERNELS:-5.10 6.1 6.12 7.2 6.1-rt 7.2-rt debug}
+KERNELS=${KERNELS:-5.10 6.1 6.12 7.2 6.1-rt 7.2-rt debug kcsan}
 KERNEL=${KERNEL:-6.1}
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 VM_TIMEOUT=${VM_TIMEOUT:-}
@@ -141,7 +141,7 @@ PREFETCH=${PREFETCH:-1}
 prefetch() {
 	local tok=$1
 	[ "$PREFETCH" != 0 ] || return 0
-	case $tok in debug|kcsan|"") return 0 ;; esac
+	case $tok in debug|kcsan|host|"") return 0 ;; esac
 	mkdir -p "$BUILD/$tok"
 	nice -n 10 "$here/fetch-kernel.sh" "$tok" >/dev/null 2>"$BUILD/$tok/prefetch.log" </dev/null &
 }
@@ -574,6 +574,93 @@ run_host_tests() {
 	[ "$nf" -eq 0 ]
 }
 
+# ---------------------------------------------------------------- lanes
+# "check" with LANES=2 (the default): the kernels' VMs run two at a time,
+# and the host tests as the last job, beside the last VM.  One VM keeps
+# the two host CPUs about half busy (a test sleeps, waits for a timeout or
+# runs on one vCPU); two at a time finish the matrix in about two thirds
+# of the time (README.md has the figures).  Tests must not depend on an
+# idle host anyway: speed is measured by "make bench", never by a test.
+# Each job's output goes to its own log, printed whole when the job ends,
+# so the CI log reads one kernel at a time.  LANES=1 runs everything in
+# order with the output live.
+LANES=${LANES:-2}
+
+# lane_start <token|host>: start the job in the background; sets LANE_PID.
+lane_start() {
+	local job=$1 dir=$BUILD/$1
+	mkdir -p "$dir"
+	rm -f "$dir/lane.res"
+	(
+		P=0 F=0 S=0 RAN=() rc=0
+		if [ "$job" = host ]; then
+			# What the VMs beside it write (run_test.sh).
+			SIGWAKE_BUSY_DIRS=$LANES_BUSY run_host_tests || rc=1
+		else
+			run_kernel "$job" check || rc=1
+		fi
+		echo "$P $F $S $rc ${RAN[*]:-}" >"$dir/lane.res"
+	) >"$dir/lane.log" 2>&1 </dev/null &
+	LANE_PID=$!
+}
+
+# lane_end <token|host>: print the job's log, add its counts.
+lane_end() {
+	local job=$1 dir=$BUILD/$1 np nf ns rc labels
+	cat "$dir/lane.log"
+	if ! read -r np nf ns rc labels 2>/dev/null <"$dir/lane.res"; then
+		echo "$job: the job stopped before its summary (see above)"
+		F=$((F + 1))
+		return 1
+	fi
+	# shellcheck disable=SC2206
+	[ -z "$labels" ] || RAN+=($labels)
+	P=$((P + np)) F=$((F + nf)) S=$((S + ns))
+	return "$rc"
+}
+
+# run_lanes <token...>: the kernels in order, LANES at a time, then the
+# host tests (they need the kernels the VMs fetched: dkms builds against
+# them).  Jobs end in any order; their logs are printed in the order of
+# the list, each as soon as it and every one before it ended.
+run_lanes() {
+	local -a jobs=("$@") pids=() ended=()
+	local next=0 shown=0 running i rc=0
+	[ "$HOST_TESTS" = 0 ] || jobs+=(host)
+	while [ "$shown" -lt ${#jobs[@]} ]; do
+		running=0
+		for ((i = shown; i < next; i++)); do
+			[ -n "${ended[$i]:-}" ] || running=$((running + 1))
+		done
+		while [ "$running" -lt "$LANES" ] && [ "$next" -lt ${#jobs[@]} ]; do
+			# The host tests wait for every kernel's resolve (the
+			# cache they build against) by starting last.
+			LANES_BUSY=
+			for ((i = shown; i < next; i++)); do
+				[ -n "${ended[$i]:-}" ] || LANES_BUSY+=" $BUILD/${jobs[$i]}"
+			done
+			lane_start "${jobs[$next]}"
+			pids[$next]=$LANE_PID
+			prefetch "${jobs[$((next + LANES))]:-}"
+			next=$((next + 1))
+			running=$((running + 1))
+		done
+		sleep 1
+		for ((i = shown; i < next; i++)); do
+			if [ -z "${ended[$i]:-}" ] && ! kill -0 "${pids[$i]}" 2>/dev/null; then
+				wait "${pids[$i]}" || true
+				ended[$i]=1
+			fi
+		done
+		while [ "$shown" -lt "$next" ] && [ -n "${ended[$shown]:-}" ]; do
+			lane_end "${jobs[$shown]}" || rc=1
+			shown=$((shown + 1))
+		done
+	done
+	wait
+	return $rc
+}
+
 # ---------------------------------------------------------------- bench
 # "make bench" (bench/, docs/benchmarks.md): sigwake-bench as the only
 # program of a bench-mode VM of $KERNEL (a check VM with every trace event
@@ -741,12 +828,17 @@ check)
 	[ -n "$KERNELS" ] || die "KERNELS is empty"
 	read -r -a klist <<<"$KERNELS"
 	prebuild "${klist[@]}"
-	for i in "${!klist[@]}"; do
-		NEXT_KERNEL=${klist[$((i + 1))]:-}
-		run_kernel "${klist[$i]}" check || status=1
-	done
-	wait
-	run_host_tests || status=1
+	build_keyhold
+	if [ "$LANES" -gt 1 ]; then
+		run_lanes "${klist[@]}" || status=1
+	else
+		for i in "${!klist[@]}"; do
+			NEXT_KERNEL=${klist[$((i + 1))]:-}
+			run_kernel "${klist[$i]}" check || status=1
+		done
+		wait
+		run_host_tests || status=1
+	fi
 	ran=$(printf '%s, ' "${RAN[@]}")
 	echo "$P passed, $F failed, $S skipped${RAN[*]:+ on ${ran%, }}"
 	;;
