@@ -139,6 +139,8 @@ must_fail revert_wq_take "model: WAKE takes T off its queue before deciding: its
 	-DWAKE_KICK -DREVERT_WQ_TAKE
 must_fail revert_wq_take_destroy "model: WQ_DESTROY takes T off its queue before deciding: its EIDRM ends T's next WAIT" \
 	-DCLOSE -DREVERT_WQ_TAKE
+must_fail revert_early_order "model: the early EAGAIN reads the word last: it answers EAGAIN where a check before the word's held" \
+	-DWAKE_KICK -DREVERT_EARLY_ORDER
 must_fail revert_close "model: sticky-EBADF fix reverted (issue 11 #7): spin finds the WAIT asleep after close" \
 	-DCLOSE -DREVERT_CLOSE
 diag "model: $n checks in $(($(date +%s) - start)) s"

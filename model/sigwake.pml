@@ -29,6 +29,9 @@
  *                     take T's lock to decide, while T after its sleep
  *                     takes the queue's lock only while listed: the
  *                     decision lands in T's next WAIT, on no queue
+ *   REVERT_EARLY_ORDER the early EAGAIN (sigwake_word_changed()) reads the
+ *                     word after the checks that come before it: a POST
+ *                     landing between them is answered with EAGAIN
  *
  * Properties:
  *   - invariant (any state): no WAIT sleeps, with nothing to end its sleep,
@@ -109,6 +112,8 @@ byte t_gsnap;		/* g_flushes when the current WAIT started */
 bit t_in_wait;		/* T is inside SIGWAKE_IOC_WAIT */
 byte t_gen;		/* T's WAITs so far: the current one's number */
 byte listed_gen;	/* the WAIT that listed T on the queue (read while on_wq) */
+bit early_ok;		/* at the early EAGAIN's read of the word: would the
+			   locked checks have said EAGAIN at that moment? */
 
 /*
  * __sigwake_wake(): end T's sleep for @why unless it is not waiting or
@@ -268,6 +273,49 @@ end_guest:			/* guest code, until the kick (byte/signal) */
 				};
 				if
 				:: r -> LOCK(tlock); fd_event = 1; UNLOCK(tlock)
+				:: else
+				fi
+			:: else
+			fi;
+			/*
+			 * sigwake_word_changed(): EAGAIN before any lock or list,
+			 * when the word differs and the checks that come before
+			 * the word's find nothing; each read is a step of its own.
+			 * The word first (REVERT_EARLY_ORDER: last); early_ok is
+			 * what the header's order says at the word's read.
+			 */
+			if
+			:: ret == R_NONE && t_has_wq ->
+				r = 1;
+#ifndef REVERT_EARLY_ORDER
+				atomic {
+					r = word;
+					early_ok = (flushes == snap && !dead &&
+						    !wq_dead && !pending && !kicked)
+				};
+#endif
+				if :: r && flushes != snap -> r = 0 :: else fi;
+				if :: r && dead -> r = 0 :: else fi;
+				if :: r && wq_dead -> r = 0 :: else fi;
+				if :: r && pending -> r = 0 :: else fi;
+				if :: r && kicked -> r = 0 :: else fi;
+#ifdef REVERT_EARLY_ORDER
+				atomic {
+					r = r && word;
+					early_ok = (flushes == snap && !dead &&
+						    !wq_dead && !pending && !kicked)
+				};
+#endif
+				if
+				:: r ->
+					assert(early_ok);
+					ret = E_AGAIN;
+					LOCK(tlock);
+					if
+					:: !dead -> blkstate = HOST
+					:: else
+					fi;
+					UNLOCK(tlock)
 				:: else
 				fi
 			:: else

@@ -138,6 +138,52 @@ static int sigwake_wait_check(struct sigwake_thread *t, struct sigwake_wq *wq,
  * signal or the deadline.  Returns 0 for the first two, else
  * SIGWAKE_REASON_TIMEOUT or -ERESTARTSYS.
  */
+/*
+ * The word changed before this WAIT listed itself: EAGAIN without a lock,
+ * as futex_wait() reads the word before it queues.  The word is read
+ * first, then every check that sigwake_wait_check() makes before the
+ * word's.  Each of those conditions (a close, UNREGISTER or exit,
+ * WQ_DESTROY, an unblocked posted signal, a kick), once true, stays true
+ * while this thread is inside the call: others set them, only the thread
+ * takes them back.  So a condition found clear after the word was read
+ * was clear when it was read, and EAGAIN is what the checks in the
+ * header's order would have answered at that moment (model/: the
+ * early_eagain assertion, and REVERT_EARLY_ORDER, the other order, which
+ * fails it).  Nothing is lost: a post or kick that lands meanwhile finds
+ * the thread not waiting and leaves its bit for the next check.  A word
+ * that still matches, or anything else, takes the locked path.
+ */
+static bool sigwake_word_changed(struct sigwake_thread *t,
+				 struct sigwake_wq *wq, u32 expected,
+				 unsigned int flushes)
+{
+	struct sigwake_thread_block *blk = t->blk;
+
+	if (!wq || !wq->kword || READ_ONCE(*wq->kword) == expected)
+		return false;
+	/* The word before the rest: see above. */
+	smp_rmb();
+	if (READ_ONCE(t->dom->flushes) != flushes || READ_ONCE(t->dead) ||
+	    READ_ONCE(wq->dead))
+		return false;
+	if ((READ_ONCE(blk->pending) & ~READ_ONCE(blk->blocked)) ||
+	    (READ_ONCE(blk->flags) & SIGWAKE_TF_KICKED))
+		return false;
+	/*
+	 * WAIT returns in host.  Only this thread and its own calls write
+	 * the state while it is not WAITING; the lock is for the posters
+	 * that read it to choose a class.
+	 */
+	if (READ_ONCE(blk->state) != SIGWAKE_RUNNING_IN_HOST) {
+		unsigned long flags;
+
+		raw_spin_lock_irqsave(&t->lock, flags);
+		sigwake_set_state(t, SIGWAKE_RUNNING_IN_HOST);
+		raw_spin_unlock_irqrestore(&t->lock, flags);
+	}
+	return true;
+}
+
 static int sigwake_sleep(struct sigwake_thread *t, const ktime_t *deadline)
 {
 	ktime_t expires;
@@ -284,6 +330,11 @@ static int sigwake_thread_wait(struct sigwake_domain *dom,
 		ho->done = true;
 	}
 
+	if (sigwake_word_changed(t, wq, expected, flushes)) {
+		ret = -EAGAIN;
+		goto out_disarm;
+	}
+
 	sigwake_waiter_enter(dom, t);
 
 again:
@@ -351,6 +402,7 @@ again:
 	}
 
 	sigwake_waiter_leave(dom, t);
+out_disarm:
 	if (fw)
 		sigwake_fdwait_disarm(fw);
 	if (ret == SIGWAKE_REASON_TIMEOUT) {

@@ -301,6 +301,24 @@ TEST_F(wq, word_mismatch_eagain)
 	EXPECT_EQ(SIGWAKE_RUNNING_IN_HOST, sw_state(self->blk));
 }
 
+/* EAGAIN without sleeping returns in host too, whatever state was left */
+TEST_F(wq, word_mismatch_returns_in_host)
+{
+	static const __u32 states[] = {
+		SIGWAKE_IN_SYSCALL, SIGWAKE_RUNNING_IN_GUEST,
+		SIGWAKE_RUNNING_IN_HOST,
+	};
+	unsigned int i;
+
+	SW_STORE(self->word, 5);
+	for (i = 0; i < ARRAY_SIZE(states); i++) {
+		sw_set_state(self->blk, states[i]);
+		EXPECT_EQ(-EAGAIN, sw_wait(self->fd, self->wq, 6,
+					   SW_WATCHDOG_NS, 0, NULL));
+		EXPECT_EQ(SIGWAKE_RUNNING_IN_HOST, sw_state(self->blk));
+	}
+}
+
 TEST_F(wq, word_match_sleeps)
 {
 	__u32 reason = 0;
