@@ -101,6 +101,31 @@ static void sigwake_unlock_wait(struct sigwake_wq *wq,
 }
 
 /*
+ * The pre-sleep checks that come before the word's, in the uapi header's
+ * order: a reason or a negative errno, or 0.  Under the locks for
+ * sigwake_wait_check(), without them for sigwake_word_changed().
+ */
+static int sigwake_check_before_word(struct sigwake_thread *t,
+				     struct sigwake_wq *wq,
+				     unsigned int flushes)
+{
+	struct sigwake_thread_block *blk = t->blk;
+
+	/* Pairs with sigwake_domain_flush(): see there. */
+	if (READ_ONCE(t->dom->flushes) != flushes)
+		return -EBADF;
+	if (READ_ONCE(t->dead))
+		return -EIDRM;
+	if (wq && READ_ONCE(wq->dead))
+		return -EIDRM;
+	if (READ_ONCE(blk->pending) & ~READ_ONCE(blk->blocked))
+		return SIGWAKE_REASON_SIGNAL;
+	if (READ_ONCE(blk->flags) & SIGWAKE_TF_KICKED)
+		return SIGWAKE_REASON_KICK;
+	return 0;
+}
+
+/*
  * The pre-sleep checks, in the order the uapi header gives.  Returns a
  * reason or a negative errno to end the wait at once, or 0 to sleep.
  */
@@ -108,22 +133,10 @@ static int sigwake_wait_check(struct sigwake_thread *t, struct sigwake_wq *wq,
 			      u32 expected, const ktime_t *deadline,
 			      unsigned int flushes)
 {
-	struct sigwake_thread_block *blk = t->blk;
-	u64 pending, blocked;
+	int ret = sigwake_check_before_word(t, wq, flushes);
 
-	/* Pairs with sigwake_domain_flush(): see there. */
-	if (READ_ONCE(t->dom->flushes) != flushes)
-		return -EBADF;
-	if (t->dead)
-		return -EIDRM;
-	if (wq && wq->dead)
-		return -EIDRM;
-	pending = READ_ONCE(blk->pending);
-	blocked = READ_ONCE(blk->blocked);
-	if (pending & ~blocked)
-		return SIGWAKE_REASON_SIGNAL;
-	if (READ_ONCE(blk->flags) & SIGWAKE_TF_KICKED)
-		return SIGWAKE_REASON_KICK;
+	if (ret)
+		return ret;
 	if (wq && wq->kword && READ_ONCE(*wq->kword) != expected)
 		return -EAGAIN;
 	if (t->fd_event)
@@ -163,11 +176,7 @@ static bool sigwake_word_changed(struct sigwake_thread *t,
 		return false;
 	/* The word before the rest: see above. */
 	smp_rmb();
-	if (READ_ONCE(t->dom->flushes) != flushes || READ_ONCE(t->dead) ||
-	    READ_ONCE(wq->dead))
-		return false;
-	if ((READ_ONCE(blk->pending) & ~READ_ONCE(blk->blocked)) ||
-	    (READ_ONCE(blk->flags) & SIGWAKE_TF_KICKED))
+	if (sigwake_check_before_word(t, wq, flushes))
 		return false;
 	/*
 	 * WAIT returns in host.  Only this thread and its own calls write
