@@ -4,7 +4,8 @@
  *
  * Without SIGWAKE_RACE_ITERS it runs 100,000 iterations whatever the time
  * they take, then goes on up to 1,000,000 while it has been running for
- * less than RACE_SOFT_SECONDS (90; SIGWAKE_RACE_SECONDS overrides it): a
+ * less than RACE_SOFT_SECONDS (90; SIGWAKE_RACE_SECONDS overrides it, and
+ * `make check` sets it to 30 when VMs run side by side, LANE_RACE_SECONDS): a
  * loaded host still does the 100,000, an idle one does the million (about
  * 15 s on 6.1 under TCG, 60 s on the debug kernel).  The log says how many
  * it did and why it stopped.

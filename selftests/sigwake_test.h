@@ -19,7 +19,8 @@
  *                          exactly N; stress_test: N divided per race).
  *   SIGWAKE_RACE_SECONDS=S race_test without SIGWAKE_RACE_ITERS: go on
  *                          past 100,000 iterations, up to 1,000,000, for
- *                          S seconds (90).
+ *                          S seconds (90; in the test VM from
+ *                          sigwake.race_seconds=S on its command line).
  */
 #ifndef SIGWAKE_TEST_H
 #define SIGWAKE_TEST_H

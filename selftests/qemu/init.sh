@@ -11,6 +11,7 @@
 #   sigwake.timeout=<seconds>      per-program timeout
 #   sigwake.hostload=<load>        the host's load average, and its CPU count,
 #   sigwake.hostcpus=<n>           exported as SIGWAKE_HOST_LOAD, _CPUS
+#   sigwake.race_seconds=<s>       exported as SIGWAKE_RACE_SECONDS (race_test)
 #
 # Everything the host parses goes to the second serial port (/dev/ttyS1),
 # framed by "# sigwake-run:" lines; the kernel log stays on ttyS0.
@@ -47,6 +48,7 @@ for arg in $cmdline; do
 	sigwake.timeout=*) timeout=${arg#*=} ;;
 	sigwake.hostload=*) export SIGWAKE_HOST_LOAD="${arg#*=}" ;;
 	sigwake.hostcpus=*) export SIGWAKE_HOST_CPUS="${arg#*=}" ;;
+	sigwake.race_seconds=*) export SIGWAKE_RACE_SECONDS="${arg#*=}" ;;
 	esac
 done
 set +f

@@ -161,12 +161,40 @@ prebuild() {
 		case $tok in debug|kcsan) toks+=("$tok") ;; esac
 	done
 	[ ${#toks[@]} -gt 0 ] || return 0
+	for tok in "${toks[@]}"; do
+		mkdir -p "$BUILD/$tok"
+		rm -f "$BUILD/$tok/prebuild.done"
+	done
 	(
 		for tok in "${toks[@]}"; do
 			nice -n 19 bash "$here/debug-kernel.sh" "$tok" >/dev/null ||
 				echo "prebuild: debug-kernel.sh $tok failed (resolve will say why)"
+			# run_lanes() starts its VM now (resolve finds it
+			# cached, or says why not).
+			: >"$BUILD/$tok/prebuild.done"
 		done
 	) 2>"$BUILD/prebuild.log" </dev/null &
+}
+
+# prefetch_all <token...>: fetch the Debian kernels among them in the
+# background, one after the other, in that order, then mark them all
+# fetched: the host tests build against every one (dkms), so run_lanes()
+# starts them after this.  A kernel already cached costs a lookup.
+prefetch_all() {
+	local tok toks=()
+	mkdir -p "$BUILD/host"
+	rm -f "$BUILD/host/prefetch-all.done"
+	for tok; do
+		case $tok in debug|kcsan|host) ;; *) toks+=("$tok") ;; esac
+	done
+	(
+		for tok in "${toks[@]}"; do
+			mkdir -p "$BUILD/$tok"
+			nice -n 10 "$here/fetch-kernel.sh" "$tok" >/dev/null \
+				2>"$BUILD/$tok/prefetch.log" || true
+		done
+		: >"$BUILD/host/prefetch-all.done"
+	) </dev/null &
 }
 
 # KVM modules for the VM: from MODDIR, or from a kernel build tree.
@@ -575,16 +603,55 @@ run_host_tests() {
 }
 
 # ---------------------------------------------------------------- lanes
-# "check" with LANES=2 (the default): the kernels' VMs run two at a time,
-# and the host tests as the last job, beside the last VM.  One VM keeps
-# the two host CPUs about half busy (a test sleeps, waits for a timeout or
-# runs on one vCPU); two at a time finish the matrix in about two thirds
-# of the time (README.md has the figures).  Tests must not depend on an
-# idle host anyway: speed is measured by "make bench", never by a test.
-# Each job's output goes to its own log, printed whole when the job ends,
-# so the CI log reads one kernel at a time.  LANES=1 runs everything in
-# order with the output live.
+# "check" with LANES=2 (the default): the kernels' VMs and the host tests
+# run two jobs at a time.  One VM keeps the two host CPUs about half busy
+# (a test sleeps, waits for a timeout or runs on one vCPU); two at a time
+# finish the matrix in about two thirds of the time (README.md has the
+# figures).  Tests must not depend on an idle host anyway: speed is
+# measured by "make bench", never by a test.  Each job's output goes to
+# its own log, printed whole when the job ends, in the order the jobs
+# started, so the CI log reads one kernel at a time.  LANES=1 runs
+# everything in the order given with the output live.
 LANES=${LANES:-2}
+# With lanes, race_test stops past its floor of 100,000 rounds after this
+# many seconds (sigwake.race_seconds, race_test.c): its poster and waiter
+# spin on each other across the two vCPUs, and beside another VM a vCPU
+# that the host has descheduled stalls its partner, so each round costs
+# several times what it costs alone (README.md: "The lost-event race").
+LANE_RACE_SECONDS=${LANE_RACE_SECONDS:-30}
+
+# job_rank <token|host>: the order jobs start in, longest first, so that
+# no long job is left to run alone at the end: the debug kernel's VM
+# (KASAN, lockdep: two to three times a Debian kernel's), the host tests
+# (as long again, beside a VM), the kcsan VM, the PREEMPT_RT kernels,
+# then the others in the order given.
+job_rank() {
+	case $1 in
+	debug) echo 0 ;;
+	host) echo 1 ;;
+	kcsan) echo 2 ;;
+	*-rt) echo 3 ;;
+	*) echo 4 ;;
+	esac
+}
+
+# job_ready <token|host> <started-count> <job-count>: whether the job can
+# start: a debug kernel once prebuild() has it (cached or built), the host
+# tests once every Debian kernel is fetched (prefetch_all(); without
+# prefetching, once every VM has started, as its resolve fetches it).
+job_ready() {
+	case $1 in
+	debug|kcsan)
+		[ "$PREFETCH" = 0 ] || [ -e "$BUILD/$1/prebuild.done" ] ;;
+	host)
+		if [ "$PREFETCH" = 0 ]; then
+			[ "$2" -ge $(($3 - 1)) ]
+		else
+			[ -e "$BUILD/host/prefetch-all.done" ]
+		fi ;;
+	*) true ;;
+	esac
+}
 
 # lane_start <token|host>: start the job in the background; sets LANE_PID.
 lane_start() {
@@ -597,7 +664,8 @@ lane_start() {
 			# What the VMs beside it write (run_test.sh).
 			SIGWAKE_BUSY_DIRS=$LANES_BUSY run_host_tests || rc=1
 		else
-			run_kernel "$job" check || rc=1
+			KERNEL_APPEND="$KERNEL_APPEND sigwake.race_seconds=$LANE_RACE_SECONDS" \
+				run_kernel "$job" check || rc=1
 		fi
 		echo "$P $F $S $rc ${RAN[*]:-}" >"$dir/lane.res"
 	) >"$dir/lane.log" 2>&1 </dev/null &
@@ -619,41 +687,73 @@ lane_end() {
 	return "$rc"
 }
 
-# run_lanes <token...>: the kernels in order, LANES at a time, then the
-# host tests (they need the kernels the VMs fetched: dkms builds against
-# them).  Jobs end in any order; their logs are printed in the order of
-# the list, each as soon as it and every one before it ended.
+# run_lanes <token...>: the kernels and the host tests, LANES at a time,
+# each started by job_rank() among those job_ready() allows.  Jobs end in
+# any order; their logs are printed in the order they started, each as
+# soon as it and every one started before it ended.
 run_lanes() {
-	local -a jobs=("$@") pids=() ended=()
-	local next=0 shown=0 running i rc=0
+	local -a jobs=() order=() pids=() ended=() started=()
+	local tok j r best running i rc=0 shown=0 total
+	for tok; do
+		jobs+=("$tok")
+	done
 	[ "$HOST_TESTS" = 0 ] || jobs+=(host)
-	while [ "$shown" -lt ${#jobs[@]} ]; do
+	total=${#jobs[@]}
+	# The Debian kernels, fetched in the order their VMs start.
+	local -a fetch=()
+	for r in 3 4; do
+		for tok in "${jobs[@]}"; do
+			[ "$(job_rank "$tok")" = "$r" ] && fetch+=("$tok")
+		done
+	done
+	[ "$PREFETCH" = 0 ] || prefetch_all "${fetch[@]}"
+	# A cached debug kernel is found within seconds: give prebuild() that
+	# long before the first pick, so that its VM starts first.
+	for ((i = 0; i < 30; i++)); do
+		r=0
+		for tok in "${jobs[@]}"; do
+			case $tok in debug|kcsan) job_ready "$tok" 0 "$total" || r=1 ;; esac
+		done
+		[ "$r" = 1 ] || break
+		sleep 1
+	done
+	while [ "$shown" -lt "$total" ]; do
 		running=0
-		for ((i = shown; i < next; i++)); do
+		for ((i = shown; i < ${#order[@]}; i++)); do
 			[ -n "${ended[$i]:-}" ] || running=$((running + 1))
 		done
-		while [ "$running" -lt "$LANES" ] && [ "$next" -lt ${#jobs[@]} ]; do
-			# The host tests wait for every kernel's resolve (the
-			# cache they build against) by starting last.
-			LANES_BUSY=
-			for ((i = shown; i < next; i++)); do
-				[ -n "${ended[$i]:-}" ] || LANES_BUSY+=" $BUILD/${jobs[$i]}"
+		while [ "$running" -lt "$LANES" ] && [ ${#order[@]} -lt "$total" ]; do
+			best=
+			for j in "${!jobs[@]}"; do
+				[ -z "${started[$j]:-}" ] || continue
+				job_ready "${jobs[$j]}" ${#order[@]} "$total" || continue
+				if [ -z "$best" ] ||
+				   [ "$(job_rank "${jobs[$j]}")" -lt "$(job_rank "${jobs[$best]}")" ]; then
+					best=$j
+				fi
 			done
-			lane_start "${jobs[$next]}"
-			pids[$next]=$LANE_PID
-			prefetch "${jobs[$((next + LANES))]:-}"
-			next=$((next + 1))
+			[ -n "$best" ] || break
+			# What the VMs beside the host tests write, now or
+			# later (the host tests skip it).
+			LANES_BUSY=
+			for tok in "${jobs[@]}"; do
+				[ "$tok" = host ] || LANES_BUSY+=" $BUILD/$tok"
+			done
+			started[$best]=1
+			lane_start "${jobs[$best]}"
+			pids[${#order[@]}]=$LANE_PID
+			order+=("${jobs[$best]}")
 			running=$((running + 1))
 		done
 		sleep 1
-		for ((i = shown; i < next; i++)); do
+		for ((i = shown; i < ${#order[@]}; i++)); do
 			if [ -z "${ended[$i]:-}" ] && ! kill -0 "${pids[$i]}" 2>/dev/null; then
 				wait "${pids[$i]}" || true
 				ended[$i]=1
 			fi
 		done
-		while [ "$shown" -lt "$next" ] && [ -n "${ended[$shown]:-}" ]; do
-			lane_end "${jobs[$shown]}" || rc=1
+		while [ "$shown" -lt ${#order[@]} ] && [ -n "${ended[$shown]:-}" ]; do
+			lane_end "${order[$shown]}" || rc=1
 			shown=$((shown + 1))
 		done
 	done
