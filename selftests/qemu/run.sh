@@ -688,7 +688,8 @@ lane_end() {
 }
 
 # run_lanes <token...>: the kernels and the host tests, LANES at a time,
-# each started by job_rank() among those job_ready() allows.  Jobs end in
+# each started by job_rank() among those job_ready() allows, or, when none
+# is ready and a lane is free, a debug kernel's.  Jobs end in
 # any order; their logs are printed in the order they started, each as
 # soon as it and every one started before it ended.
 run_lanes() {
@@ -732,6 +733,17 @@ run_lanes() {
 					best=$j
 				fi
 			done
+			# Lanes with nothing ready: a debug kernel's job, whose
+			# resolve waits for prebuild()'s build of it, or builds
+			# it (the other flavour) on the idle CPUs meanwhile.
+			if [ -z "$best" ]; then
+				for j in "${!jobs[@]}"; do
+					[ -z "${started[$j]:-}" ] || continue
+					case ${jobs[$j]} in debug|kcsan) ;; *) continue ;; esac
+					best=$j
+					break
+				done
+			fi
 			[ -n "$best" ] || break
 			# What the VMs beside the host tests write, now or
 			# later (the host tests skip it).
