@@ -287,6 +287,9 @@ struct sigwake_domain {
  * @wake: why the sleep ended: a SIGWAKE_REASON_* or a negative errno; 0
  *	while nothing ended it.
  * @blk: kernel alias of the thread block (pinned), while !@dead.
+ * @blk_page: its page, referenced (not pinned) from publication until @t
+ *	is freed: a reader that holds @t and found it alive may read @blk
+ *	without @lock (WAIT's early EAGAIN) after a release has unpinned it.
  * @kick_byte: kernel alias of the kick byte (pinned), or NULL.
  * @wq_node: on the wait queue's list, under that queue's lock; whether
  *	it is on a list is also read without it, by its own WAIT after the
@@ -315,6 +318,7 @@ struct sigwake_thread {
 	bool fd_event;
 	int wake;
 	struct sigwake_thread_block *blk;
+	struct page *blk_page;
 	u8 *kick_byte;
 
 	struct list_head wq_node;

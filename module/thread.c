@@ -28,6 +28,8 @@
 void sigwake_thread_put(struct sigwake_thread *t)
 {
 	if (refcount_dec_and_test(&t->ref)) {
+		if (t->blk_page)
+			put_page(t->blk_page);
 		kfree_rcu(t, rcu);
 		atomic_long_dec(&sigwake_live.threads);
 	}
@@ -251,6 +253,9 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 		goto err_erase_tid;
 	}
 	xa_set_mark(&dom->threads, t->handle, SIGWAKE_XA_LIVE);
+	/* For sigwake_word_changed(): see @blk_page. */
+	t->blk_page = virt_to_page(t->blk);
+	get_page(t->blk_page);
 	get_task_struct(current);
 	dom->nr_threads++;
 	atomic_long_inc(&sigwake_live.threads);

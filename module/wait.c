@@ -164,7 +164,11 @@ static int sigwake_wait_check(struct sigwake_thread *t, struct sigwake_wq *wq,
  * early_eagain assertion, and REVERT_EARLY_ORDER, the other order, which
  * fails it).  Nothing is lost: a post or kick that lands meanwhile finds
  * the thread not waiting and leaves its bit for the next check.  A word
- * that still matches, or anything else, takes the locked path.
+ * that still matches, or anything else, takes the locked path.  Without
+ * the thread's lock a release (UNREGISTER, close) may mark @t dead and
+ * unpin its block between the look at @dead and the reads of the block:
+ * those reads stay within memory because @t, which this WAIT holds,
+ * keeps a reference to the block's page (@blk_page).
  */
 static bool sigwake_word_changed(struct sigwake_thread *t,
 				 struct sigwake_wq *wq, u32 expected,

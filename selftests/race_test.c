@@ -140,4 +140,84 @@ TEST_F_TIMEOUT(domain, post_wait, 600)
 	EXPECT_LE(min_iters, r.ack);
 }
 
+/* ------------------------------------------------------------------ */
+/* WAIT's early EAGAIN vs UNREGISTER and munmap() of the block         */
+
+struct unreg_waiter {
+	int fd;
+	__u32 wq;
+	void *block;
+	__u32 handle;
+	int registered;
+	unsigned long eagains;
+	int end;
+};
+
+static void *unreg_waiter(void *arg)
+{
+	struct unreg_waiter *w = arg;
+	int ret;
+
+	ret = sw_register(w->fd, w->block, NULL, 0, &w->handle);
+	SW_STORE(&w->registered, ret ? -1 : 1);
+	if (ret)
+		return NULL;
+	/* The word is 1: each WAIT takes the lockless EAGAIN path. */
+	while ((ret = sw_wait(w->fd, w->wq, 0, SIGWAKE_TIMEOUT_NONE, 0,
+			      NULL)) == -EAGAIN)
+		SW_STORE(&w->eagains, w->eagains + 1);
+	SW_STORE(&w->end, ret);
+	return NULL;
+}
+
+/*
+ * The lockless EAGAIN of a WAIT reads the caller's block after it found
+ * the thread alive; another thread's UNREGISTER may unpin the block in
+ * between, and the munmap() that follows frees the page.  The read must
+ * stay within memory the kernel still holds (KASAN on the debug kernel
+ * reports it otherwise), and the WAIT must end with ENOENT or EIDRM.
+ */
+TEST_F_TIMEOUT(domain, eagain_vs_unregister_unmap, 300)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint64_t rng = 0x2545f4914f6cdd1dull ^ (uint64_t)getpid();
+	unsigned long rounds = 0, bad = 0;
+	__u32 *word = (__u32 *)self->kick;
+	struct unreg_waiter w;
+	int64_t t0 = sw_now_ns();
+	__u32 wq;
+	pthread_t th;
+
+	*word = 1;
+	ASSERT_EQ(0, sw_wq_create(self->fd, word, &wq));
+	while (rounds < 20000 && sw_now_ns() - t0 < 10 * SW_NSEC_PER_SEC) {
+		unsigned long want;
+
+		memset(&w, 0, sizeof(w));
+		w.fd = self->fd;
+		w.wq = wq;
+		w.block = sw_alloc_page();
+		ASSERT_NE(NULL, w.block);
+		ASSERT_EQ(0, pthread_create(&th, NULL, unreg_waiter, &w));
+		while (!SW_LOAD(&w.registered))
+			sw_cpu_relax();
+		ASSERT_EQ(1, SW_LOAD(&w.registered));
+		/* Let it loop a random while, then pull the block away. */
+		want = sw_xorshift(&rng) % 8;
+		while (SW_LOAD(&w.eagains) < want)
+			sw_cpu_relax();
+		ASSERT_EQ(0, sw_unregister(self->fd, w.handle));
+		ASSERT_EQ(0, munmap(w.block, pg));
+		pthread_join(th, NULL);
+		if (w.end != -ENOENT && w.end != -EIDRM) {
+			bad++;
+			TH_LOG("round %lu: WAIT ended with %d", rounds, w.end);
+		}
+		rounds++;
+	}
+	TH_LOG("%lu rounds", rounds);
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(0, rounds);
+}
+
 TEST_HARNESS_MAIN
