@@ -386,12 +386,14 @@ static inline void sigwake_wake_up_q(struct sigwake_wake_q *q)
 
 /**
  * struct sigwake_wq - a wait queue
- * @ref: the domain's @wqs entry holds one, each WAIT or WAKE in progress one.
+ * @ref: the domain's @wqs entry holds one, each WAIT in progress one, and
+ *	each WAKE that finds sleepers one.
  * @lock: protects @waiters and @dead.
  * @dead: destroyed: its waiters were woken with EIDRM, no WAIT may sleep
  *	on it any more.
  * @waiters: sleeping threads, oldest first; WAKE looks whether it is
- *	empty without the lock (sigwake_wq_wake()).
+ *	empty without the lock, by handle without a reference either
+ *	(sigwake_wq_wake_handle(): @rcu keeps the memory).
  * @kword: kernel alias of the bound user word (pinned), or NULL.
  * @handle: key in the domain's @wqs.
  * @dom: the domain; the queue does not hold a reference to it.
@@ -517,6 +519,7 @@ struct sigwake_wq *sigwake_wq_get(struct sigwake_domain *dom, u32 handle);
 void sigwake_wq_kill(struct sigwake_wq *wq);
 void sigwake_wq_put(struct sigwake_wq *wq);
 int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr);
+int sigwake_wq_wake_handle(struct sigwake_domain *dom, u32 handle, u32 nr);
 
 /* fdwait.c */
 int sigwake_fdwait_prepare(struct sigwake_fdwait *fw, u64 ufds, u32 nfds);

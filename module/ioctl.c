@@ -104,13 +104,12 @@ static int sigwake_ioc_wake(struct sigwake_domain *dom,
 			    struct sigwake_ucmd *ucmd)
 {
 	struct sigwake_wake_args *args = ucmd->cmd;
-	struct sigwake_wq *wq;
+	int woken;
 
-	wq = sigwake_wq_get(dom, args->wq);
-	if (!wq)
-		return -ENOENT;
-	args->woken = sigwake_wq_wake(wq, args->nr);
-	sigwake_wq_put(wq);
+	woken = sigwake_wq_wake_handle(dom, args->wq, args->nr);
+	if (woken < 0)
+		return woken;
+	args->woken = woken;
 	return sigwake_put_out(ucmd, offsetof(struct sigwake_wake_args, woken),
 			       args->woken);
 }

@@ -360,7 +360,7 @@ again:
 		 * again (a check below ended the wait).
 		 */
 		list_add_tail(&t->wq_node, &wq->waiters);
-		/* Entry before word: pairs with smp_mb() in sigwake_wq_wake(). */
+		/* Entry before word: pairs with smp_mb() in sigwake_wq_nobody(). */
 		smp_mb();
 	}
 	ret = sigwake_wait_check(t, wq, expected, deadline, flushes);

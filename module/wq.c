@@ -206,24 +206,9 @@ void sigwake_wq_undo_create(struct sigwake_domain *dom, struct sigwake_wq *wq)
 	sigwake_wq_put(wq);
 }
 
-/**
- * sigwake_wq_wake() - SIGWAKE_IOC_WAKE
- * @wq: the queue, referenced by the caller
- * @nr: how many sleepers to wake at most, oldest first
- *
- * Under the queue's lock each one is marked WOKEN and its wake_seq bumped;
- * their tasks are woken after the locks are dropped.  Sleepers that a post
- * or kick woke already leave the list without being counted.
- *
- * Return: the number of threads woken.
- */
-int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr)
+/* Whether a WAKE of up to @nr on @wq finds nobody to take off it. */
+static bool sigwake_wq_nobody(struct sigwake_wq *wq, u32 nr)
 {
-	struct sigwake_wake_q q __uninitialized;
-	struct sigwake_thread *t, *next;
-	unsigned long flags;
-	u32 woken = 0;
-
 	/*
 	 * Nobody listed, nothing to lock: futex's hb_waiters_pending().  The
 	 * caller changed the queue's word before this call.  A WAIT on a
@@ -239,8 +224,16 @@ int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr)
 	 */
 	/* Caller's word before the list: pairs with sigwake_thread_wait(). */
 	smp_mb();
-	if (!nr || list_empty(&wq->waiters))
-		goto out;
+	return !nr || list_empty(&wq->waiters);
+}
+
+/* sigwake_wq_wake() past its look at the list. */
+static int __sigwake_wq_wake(struct sigwake_wq *wq, u32 nr)
+{
+	struct sigwake_wake_q q __uninitialized;
+	struct sigwake_thread *t, *next;
+	unsigned long flags;
+	u32 woken = 0;
 
 	q.n = 0;
 	spin_lock_irqsave(&wq->lock, flags);
@@ -256,7 +249,65 @@ int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr)
 	sigwake_wake_up_q(&q);
 
 	this_cpu_add(wq->dom->stats->wakes, woken);
-out:
 	trace_wake(wq->dom->id, wq->handle, nr, woken);
+	return woken;
+}
+
+/**
+ * sigwake_wq_wake() - SIGWAKE_IOC_WAKE
+ * @wq: the queue, referenced by the caller
+ * @nr: how many sleepers to wake at most, oldest first
+ *
+ * Under the queue's lock each one is marked WOKEN and its wake_seq bumped;
+ * their tasks are woken after the locks are dropped.  Sleepers that a post
+ * or kick woke already leave the list without being counted.
+ *
+ * Return: the number of threads woken.
+ */
+int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr)
+{
+	if (sigwake_wq_nobody(wq, nr)) {
+		trace_wake(wq->dom->id, wq->handle, nr, 0);
+		return 0;
+	}
+	return __sigwake_wq_wake(wq, nr);
+}
+
+/**
+ * sigwake_wq_wake_handle() - SIGWAKE_IOC_WAKE of the queue @handle
+ * @dom: the domain
+ * @handle: the queue's handle
+ * @nr: as for sigwake_wq_wake()
+ *
+ * The look at the list takes no reference: a queue's memory outlives a
+ * grace period after its last put (kfree_rcu()), and an empty list is all
+ * that look reads.  Only a queue with sleepers is referenced, for its
+ * lock and their wake-ups.
+ *
+ * Return: the number of threads woken, or -ENOENT.
+ */
+int sigwake_wq_wake_handle(struct sigwake_domain *dom, u32 handle, u32 nr)
+{
+	struct sigwake_wq *wq;
+	int woken;
+
+	rcu_read_lock();
+	wq = xa_load(&dom->wqs, handle);
+	if (!wq) {
+		rcu_read_unlock();
+		return -ENOENT;
+	}
+	if (sigwake_wq_nobody(wq, nr)) {
+		trace_wake(dom->id, wq->handle, nr, 0);
+		rcu_read_unlock();
+		return 0;
+	}
+	if (!refcount_inc_not_zero(&wq->ref)) {
+		rcu_read_unlock();
+		return -ENOENT;
+	}
+	rcu_read_unlock();
+	woken = __sigwake_wq_wake(wq, nr);
+	sigwake_wq_put(wq);
 	return woken;
 }
