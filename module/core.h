@@ -287,9 +287,10 @@ struct sigwake_domain {
  * @wake: why the sleep ended: a SIGWAKE_REASON_* or a negative errno; 0
  *	while nothing ended it.
  * @blk: kernel alias of the thread block (pinned), while !@dead.
- * @blk_page: its page, referenced (not pinned) from publication until @t
- *	is freed: a reader that holds @t and found it alive may read @blk
- *	without @lock (WAIT's early EAGAIN) after a release has unpinned it.
+ * @blk_page: its page, referenced (not pinned) from publication until a
+ *	grace period after the last put: a reader that found @t alive may
+ *	read @blk without @lock (WAIT's early EAGAIN, under rcu_read_lock()
+ *	or holding @t) after a release has unpinned it.
  * @kick_byte: kernel alias of the kick byte (pinned), or NULL.
  * @wq_node: on the wait queue's list, under that queue's lock; whether
  *	it is on a list is also read without it, by its own WAIT after the
@@ -395,6 +396,10 @@ static inline void sigwake_wake_up_q(struct sigwake_wake_q *q)
  *	empty without the lock, by handle without a reference either
  *	(sigwake_wq_wake_handle(): @rcu keeps the memory).
  * @kword: kernel alias of the bound user word (pinned), or NULL.
+ * @word_page: its page, referenced (not pinned) from publication until a
+ *	grace period after the last put: a lockless reader under
+ *	rcu_read_lock() (sigwake_wait_eagain()) may read @kword while the
+ *	last put unpins it.
  * @handle: key in the domain's @wqs.
  * @dom: the domain; the queue does not hold a reference to it.
  * @rcu: frees the queue after a grace period (lockless lookups).
@@ -405,6 +410,7 @@ struct sigwake_wq {
 	bool dead;
 	struct list_head waiters;
 	u32 *kword;
+	struct page *word_page;
 	u32 handle;
 	struct sigwake_domain *dom;
 	struct rcu_head rcu;

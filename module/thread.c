@@ -25,12 +25,25 @@
 #include "core.h"
 #include "genl.h"
 
+/*
+ * A grace period after the last put: nobody under rcu_read_lock() still
+ * reads @t or its block (sigwake_wait_eagain()).
+ */
+static void sigwake_thread_free_rcu(struct rcu_head *rcu)
+{
+	struct sigwake_thread *t = container_of(rcu, struct sigwake_thread,
+						rcu);
+
+	if (t->blk_page)
+		put_page(t->blk_page);
+	kfree(t);
+}
+
 void sigwake_thread_put(struct sigwake_thread *t)
 {
 	if (refcount_dec_and_test(&t->ref)) {
-		if (t->blk_page)
-			put_page(t->blk_page);
-		kfree_rcu(t, rcu);
+		/* Module exit's rcu_barrier() waits for the callback. */
+		call_rcu(&t->rcu, sigwake_thread_free_rcu);
 		atomic_long_dec(&sigwake_live.threads);
 	}
 }
@@ -253,7 +266,7 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 		goto err_erase_tid;
 	}
 	xa_set_mark(&dom->threads, t->handle, SIGWAKE_XA_LIVE);
-	/* For sigwake_word_changed(): see @blk_page. */
+	/* For the lockless reads of WAIT's EAGAIN: see @blk_page. */
 	t->blk_page = virt_to_page(t->blk);
 	get_page(t->blk_page);
 	get_task_struct(current);

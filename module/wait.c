@@ -167,8 +167,10 @@ static int sigwake_wait_check(struct sigwake_thread *t, struct sigwake_wq *wq,
  * that still matches, or anything else, takes the locked path.  Without
  * the thread's lock a release (UNREGISTER, close) may mark @t dead and
  * unpin its block between the look at @dead and the reads of the block:
- * those reads stay within memory because @t, which this WAIT holds,
- * keeps a reference to the block's page (@blk_page).
+ * those reads stay within memory because @t keeps a reference to the
+ * block's page (@blk_page) until a grace period after its last put, and
+ * this WAIT holds @t or reads it under rcu_read_lock(); @wq's word
+ * likewise (@word_page).
  */
 static bool sigwake_word_changed(struct sigwake_thread *t,
 				 struct sigwake_wq *wq, u32 expected,
@@ -432,6 +434,41 @@ out_put:
 }
 
 /*
+ * A WAIT on a queue with a word, without descriptors or a hand-off, whose
+ * word changed: EAGAIN before anything is referenced.  The caller's
+ * registration and the queue are looked up under rcu_read_lock(), which
+ * keeps their memory and their pages (@blk_page, @word_page), and
+ * sigwake_word_changed() decides as it does for a referenced WAIT.  Any
+ * other outcome (not found, a check before the word's fires, the word
+ * still matches) leaves the decision to the full path.
+ */
+static bool sigwake_wait_eagain(struct sigwake_domain *dom,
+				const struct sigwake_wait_args *args,
+				const ktime_t *deadline, unsigned int flushes)
+{
+	struct sigwake_thread *t;
+	struct sigwake_wq *wq;
+	bool changed = false;
+
+	rcu_read_lock();
+	t = xa_load(&dom->tids, current->pid);
+	if (!t || READ_ONCE(t->task) != current)
+		goto out;
+	wq = xa_load(&dom->wqs, args->wq);
+	if (!wq || !sigwake_word_changed(t, wq, args->expected, flushes))
+		goto out;
+	changed = true;
+	this_cpu_inc(dom->stats->waits);
+	atomic64_inc(&t->stats.waits);
+	trace_wait_begin(dom->id, t->handle, wq->handle, args->expected,
+			 deadline);
+	trace_wait_end(dom->id, t->handle, -EAGAIN);
+out:
+	rcu_read_unlock();
+	return changed;
+}
+
+/*
  * @a + @b clamped to 0..KTIME_MAX: a time namespace's offset may be
  * negative, and a deadline may be as far as the caller likes.
  */
@@ -532,6 +569,11 @@ int sigwake_wait(struct sigwake_domain *dom, struct sigwake_wait_args *args,
 		}
 		dl = &deadline;
 	}
+
+	if (args->wq != SIGWAKE_NO_WQ && !args->nfds &&
+	    !(args->flags & SIGWAKE_WAIT_WAKE_FIRST) &&
+	    sigwake_wait_eagain(dom, args, dl, flushes))
+		return -EAGAIN;
 
 	if (args->nfds) {
 		ret = sigwake_fdwait_prepare(&fdwait, args->fds, args->nfds);

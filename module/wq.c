@@ -24,13 +24,27 @@ struct sigwake_wq *sigwake_wq_get(struct sigwake_domain *dom, u32 handle)
 	return wq;
 }
 
+/*
+ * A grace period after the last put: nobody under rcu_read_lock() still
+ * reads @wq or its word (sigwake_wq_wake_handle(), sigwake_wait_eagain()).
+ */
+static void sigwake_wq_free_rcu(struct rcu_head *rcu)
+{
+	struct sigwake_wq *wq = container_of(rcu, struct sigwake_wq, rcu);
+
+	if (wq->word_page)
+		put_page(wq->word_page);
+	kfree(wq);
+}
+
 void sigwake_wq_put(struct sigwake_wq *wq)
 {
 	if (!refcount_dec_and_test(&wq->ref))
 		return;
 	if (wq->kword)
 		sigwake_unpin(wq->dom, wq->kword);
-	kfree_rcu(wq, rcu);
+	/* Module exit's rcu_barrier() waits for the callback. */
+	call_rcu(&wq->rcu, sigwake_wq_free_rcu);
 	atomic_long_dec(&sigwake_live.queues);
 }
 
@@ -88,6 +102,11 @@ struct sigwake_wq *sigwake_wq_create(struct sigwake_domain *dom,
 	}
 	dom->nr_wqs++;
 	atomic_long_inc(&sigwake_live.queues);
+	/* For the lockless read of WAIT's EAGAIN: see @word_page. */
+	if (wq->kword) {
+		wq->word_page = virt_to_page(wq->kword);
+		get_page(wq->word_page);
+	}
 	/* Another thread may destroy @wq as soon as the lock is dropped. */
 	refcount_inc(&wq->ref);
 	mutex_unlock(&dom->lock);
@@ -280,8 +299,8 @@ int sigwake_wq_wake(struct sigwake_wq *wq, u32 nr)
  * @nr: as for sigwake_wq_wake()
  *
  * The look at the list takes no reference: a queue's memory outlives a
- * grace period after its last put (kfree_rcu()), and an empty list is all
- * that look reads.  Only a queue with sleepers is referenced, for its
+ * grace period after its last put (sigwake_wq_free_rcu()), and an empty
+ * list is all that look reads.  Only a queue with sleepers is referenced, for its
  * lock and their wake-ups.
  *
  * Return: the number of threads woken, or -ENOENT.

@@ -220,4 +220,87 @@ TEST_F_TIMEOUT(domain, eagain_vs_unregister_unmap, 300)
 	EXPECT_LT(0, rounds);
 }
 
+/* WAIT's early EAGAIN vs WQ_DESTROY and munmap() of the queue's word */
+
+struct destroy_waiter {
+	int fd;
+	struct sigwake_thread_block *blk;
+	volatile __u32 wq;
+	int registered;
+	unsigned long eagains;
+	int end;
+	int stop;
+};
+
+static void *destroy_waiter(void *arg)
+{
+	struct destroy_waiter *w = arg;
+	__u32 handle;
+	int ret;
+
+	ret = sw_register(w->fd, w->blk, NULL, 0, &handle);
+	SW_STORE(&w->registered, ret ? -1 : 1);
+	if (ret)
+		return NULL;
+	while (!SW_LOAD(&w->stop)) {
+		/* A queue's word is 1: each WAIT takes the lockless EAGAIN. */
+		while ((ret = sw_wait(w->fd, SW_LOAD(&w->wq), 0,
+				      SIGWAKE_TIMEOUT_NONE, 0, NULL)) == -EAGAIN)
+			SW_STORE(&w->eagains, w->eagains + 1);
+		if (ret != -ENOENT && ret != -EIDRM) {
+			SW_STORE(&w->end, ret ? ret : -1);
+			break;
+		}
+	}
+	sw_unregister(w->fd, handle);
+	return NULL;
+}
+
+/*
+ * The same for the queue's word: the lockless EAGAIN reads it while
+ * another thread destroys the queue, whose last put unpins the word, and
+ * unmaps its page.  Each WAIT must end with EAGAIN, ENOENT or EIDRM.
+ */
+TEST_F_TIMEOUT(domain, eagain_vs_wq_destroy_unmap, 300)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint64_t rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+	struct destroy_waiter w = {
+		.fd = self->fd,
+		.blk = &self->blk[0],
+		.wq = 0x7ffffff0,
+	};
+	int64_t t0 = sw_now_ns();
+	unsigned long rounds = 0;
+	pthread_t th;
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, destroy_waiter, &w));
+	while (!SW_LOAD(&w.registered))
+		sw_cpu_relax();
+	ASSERT_EQ(1, SW_LOAD(&w.registered));
+	while (rounds < 20000 && sw_now_ns() - t0 < 3 * SW_NSEC_PER_SEC &&
+	       !SW_LOAD(&w.end)) {
+		__u32 *word = sw_alloc_page();
+		unsigned long want;
+		__u32 wq;
+
+		ASSERT_NE(NULL, word);
+		*word = 1;
+		ASSERT_EQ(0, sw_wq_create(self->fd, word, &wq));
+		SW_STORE(&w.wq, wq);
+		want = SW_LOAD(&w.eagains) + sw_xorshift(&rng) % 8;
+		while (SW_LOAD(&w.eagains) < want && !SW_LOAD(&w.end))
+			sw_cpu_relax();
+		ASSERT_EQ(0, sw_wq_destroy(self->fd, wq));
+		ASSERT_EQ(0, munmap(word, pg));
+		rounds++;
+	}
+	SW_STORE(&w.stop, 1);
+	SW_STORE(&w.wq, 0x7ffffff0);
+	pthread_join(th, NULL);
+	TH_LOG("%lu rounds, %lu EAGAIN", rounds, w.eagains);
+	EXPECT_EQ(0, w.end);
+	EXPECT_LT(0, rounds);
+}
+
 TEST_HARNESS_MAIN
