@@ -286,11 +286,11 @@ struct sigwake_domain {
  *	its wait-queue callback and cleared by WAIT before it looks.
  * @wake: why the sleep ended: a SIGWAKE_REASON_* or a negative errno; 0
  *	while nothing ended it.
- * @blk: kernel alias of the thread block (pinned), while !@dead.
- * @blk_page: its page, referenced (not pinned) from publication until a
- *	grace period after the last put: a reader that found @t alive may
- *	read @blk without @lock (WAIT's early EAGAIN, under rcu_read_lock()
- *	or holding @t) after a release has unpinned it.
+ * @blk: kernel alias of the thread block, pinned while !@dead; its page is
+ *	also referenced (not pinned) from publication until a grace period
+ *	after the last put, so that a reader that found @t alive may read
+ *	@blk without @lock (WAIT's early EAGAIN, under rcu_read_lock() or
+ *	holding @t) after a release has unpinned it.
  * @kick_byte: kernel alias of the kick byte (pinned), or NULL.
  * @wq_node: on the wait queue's list, under that queue's lock; whether
  *	it is on a list is also read without it, by its own WAIT after the
@@ -319,7 +319,6 @@ struct sigwake_thread {
 	bool fd_event;
 	int wake;
 	struct sigwake_thread_block *blk;
-	struct page *blk_page;
 	u8 *kick_byte;
 
 	struct list_head wq_node;
@@ -395,11 +394,10 @@ static inline void sigwake_wake_up_q(struct sigwake_wake_q *q)
  * @waiters: sleeping threads, oldest first; WAKE looks whether it is
  *	empty without the lock, by handle without a reference either
  *	(sigwake_wq_wake_handle(): @rcu keeps the memory).
- * @kword: kernel alias of the bound user word (pinned), or NULL.
- * @word_page: its page, referenced (not pinned) from publication until a
- *	grace period after the last put: a lockless reader under
- *	rcu_read_lock() (sigwake_wait_eagain()) may read @kword while the
- *	last put unpins it.
+ * @kword: kernel alias of the bound user word, or NULL; pinned until the
+ *	last put, and its page referenced (not pinned) from publication until
+ *	a grace period after it, so that a lockless reader under
+ *	rcu_read_lock() (sigwake_wait_eagain()) may read it meanwhile.
  * @handle: key in the domain's @wqs.
  * @dom: the domain; the queue does not hold a reference to it.
  * @rcu: frees the queue after a grace period (lockless lookups).
@@ -410,7 +408,6 @@ struct sigwake_wq {
 	bool dead;
 	struct list_head waiters;
 	u32 *kword;
-	struct page *word_page;
 	u32 handle;
 	struct sigwake_domain *dom;
 	struct rcu_head rcu;

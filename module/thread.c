@@ -34,8 +34,8 @@ static void sigwake_thread_free_rcu(struct rcu_head *rcu)
 	struct sigwake_thread *t = container_of(rcu, struct sigwake_thread,
 						rcu);
 
-	if (t->blk_page)
-		put_page(t->blk_page);
+	/* Every thread put is published: it took the reference. */
+	put_page(virt_to_page(t->blk));
 	kfree(t);
 }
 
@@ -266,9 +266,8 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 		goto err_erase_tid;
 	}
 	xa_set_mark(&dom->threads, t->handle, SIGWAKE_XA_LIVE);
-	/* For the lockless reads of WAIT's EAGAIN: see @blk_page. */
-	t->blk_page = virt_to_page(t->blk);
-	get_page(t->blk_page);
+	/* For the lockless reads of WAIT's EAGAIN: see @blk. */
+	get_page(virt_to_page(t->blk));
 	get_task_struct(current);
 	dom->nr_threads++;
 	atomic_long_inc(&sigwake_live.threads);

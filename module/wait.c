@@ -168,9 +168,9 @@ static int sigwake_wait_check(struct sigwake_thread *t, struct sigwake_wq *wq,
  * the thread's lock a release (UNREGISTER, close) may mark @t dead and
  * unpin its block between the look at @dead and the reads of the block:
  * those reads stay within memory because @t keeps a reference to the
- * block's page (@blk_page) until a grace period after its last put, and
- * this WAIT holds @t or reads it under rcu_read_lock(); @wq's word
- * likewise (@word_page).
+ * block's page until a grace period after its last put (@blk), and this
+ * WAIT holds @t or reads it under rcu_read_lock(); @wq's word likewise
+ * (@kword).
  */
 static bool sigwake_word_changed(struct sigwake_thread *t,
 				 struct sigwake_wq *wq, u32 expected,
@@ -345,7 +345,8 @@ static int sigwake_thread_wait(struct sigwake_domain *dom,
 		ho->done = true;
 	}
 
-	if (sigwake_word_changed(t, wq, expected, flushes)) {
+	/* A plain WAIT looked already, before any reference was taken. */
+	if ((fw || ho) && sigwake_word_changed(t, wq, expected, flushes)) {
 		ret = -EAGAIN;
 		goto out_disarm;
 	}
@@ -437,7 +438,7 @@ out_put:
  * A WAIT on a queue with a word, without descriptors or a hand-off, whose
  * word changed: EAGAIN before anything is referenced.  The caller's
  * registration and the queue are looked up under rcu_read_lock(), which
- * keeps their memory and their pages (@blk_page, @word_page), and
+ * keeps their memory and their pages (see @blk and @kword), and
  * sigwake_word_changed() decides as it does for a referenced WAIT.  Any
  * other outcome (not found, a check before the word's fires, the word
  * still matches) leaves the decision to the full path.

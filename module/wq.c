@@ -32,8 +32,9 @@ static void sigwake_wq_free_rcu(struct rcu_head *rcu)
 {
 	struct sigwake_wq *wq = container_of(rcu, struct sigwake_wq, rcu);
 
-	if (wq->word_page)
-		put_page(wq->word_page);
+	/* Every queue put is published: it took the reference. */
+	if (wq->kword)
+		put_page(virt_to_page(wq->kword));
 	kfree(wq);
 }
 
@@ -102,11 +103,9 @@ struct sigwake_wq *sigwake_wq_create(struct sigwake_domain *dom,
 	}
 	dom->nr_wqs++;
 	atomic_long_inc(&sigwake_live.queues);
-	/* For the lockless read of WAIT's EAGAIN: see @word_page. */
-	if (wq->kword) {
-		wq->word_page = virt_to_page(wq->kword);
-		get_page(wq->word_page);
-	}
+	/* For the lockless read of WAIT's EAGAIN: see @kword. */
+	if (wq->kword)
+		get_page(virt_to_page(wq->kword));
 	/* Another thread may destroy @wq as soon as the lock is dropped. */
 	refcount_inc(&wq->ref);
 	mutex_unlock(&dom->lock);
