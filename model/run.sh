@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# run.sh: check model/sigwake.pml with spin, exhaustively; TAP on stdout.
+# run.sh: check model/sigwake.pml and model/post_any.pml with spin,
+# exhaustively; TAP on stdout.
 #
 #   model/run.sh [build-dir]     (make model runs it with $(BUILD)/model)
 #
@@ -56,7 +57,7 @@ pan_run() {
 	fi
 	cp "$model" "$dir/"
 	# shellcheck disable=SC2086 # the flags are split on purpose
-	if ! (cd "$dir" && spin -a "$@" sigwake.pml >spin.log 2>&1 &&
+	if ! (cd "$dir" && spin -a "$@" "$(basename "$model")" >spin.log 2>&1 &&
 	      ${CC:-gcc} $cflags -o pan pan.c >cc.log 2>&1); then
 		out=$(cat "$dir/spin.log" "$dir/cc.log" 2>/dev/null)
 		rc=2
@@ -103,11 +104,11 @@ must_fail() {
 	local name=$1 what=$2 dir=$build/$1 v
 	shift 2
 	pan_run "$name" safety "$@"
-	if grep -qE 'errors: [1-9]' <<<"$out" && [ -s "$dir/sigwake.pml.trail" ]; then
+	if grep -qE 'errors: [1-9]' <<<"$out" && [ -s "$dir/$(basename "$model").trail" ]; then
 		ok "$what"
 		v=$(grep -m1 -E 'assertion violated|invalid end state|acceptance cycle' <<<"$out")
 		diag "$name: spin found it: ${v#pan:1: }"
-		(cd "$dir" && spin -t -p "$@" sigwake.pml >trail.txt 2>&1)
+		(cd "$dir" && spin -t -p "$@" "$(basename "$model")" >trail.txt 2>&1)
 		diag "$name: trail $(grep -cE '^ *[0-9]+:' "$dir/trail.txt") steps, replayed in $dir/trail.txt"
 		figures "$name"
 	else
@@ -143,6 +144,18 @@ must_fail revert_early_order "model: the early EAGAIN reads the word last: it an
 	-DWAKE_KICK -DREVERT_EARLY_ORDER
 must_fail revert_close "model: sticky-EBADF fix reverted (issue 11 #7): spin finds the WAIT asleep after close" \
 	-DCLOSE -DREVERT_CLOSE
+
+# post_any.pml: POST(SIGWAKE_TARGET_ANY) against two threads entering WAIT,
+# with no domain-wide lock between them.
+model=$here/post_any.pml
+must_verify post_any "model: POST(ANY) vs two WAITs, no domain lock: had once, never lost, longest waiter" \
+	safety
+must_fail revert_any_order "model: WAIT reads the domain's queue before its stamp shows: spin finds the signal lost" \
+	-DREVERT_ANY_ORDER
+must_fail revert_any_rescan "model: POST(ANY) queues without looking at the waiters again: spin finds the signal lost" \
+	-DREVERT_ANY_RESCAN
+must_fail revert_any_take "model: POST(ANY) delivers without taking its bit back from the queue: spin finds it had twice" \
+	-DREVERT_ANY_TAKE
 diag "model: $n checks in $(($(date +%s) - start)) s"
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -7,16 +7,17 @@
  *
  *	domain->lock (mutex)
  *	  domain->pin_lock (mutex)
- *	domain->waiters_lock (mutex)     \  never nested
- *	wq->lock (spinlock)              /  in each other
+ *	wq->lock (spinlock)
  *	  thread->lock (raw spinlock)
  *	    preempt->lock (raw spinlock, preempt.c; also taken under the
  *			    runqueue lock and in a hard-IRQ timer: innermost)
  *
  * Posts, wakes and kicks come from process context only (an ioctl, or the
- * work item that makes FORWARD's posts), so waiters_lock, the one lock a
- * process-directed post scans a list under, is a mutex: the scan can be
- * preempted.  wq->lock and thread->lock are taken with interrupts disabled:
+ * work item that makes FORWARD's posts).  No domain-wide lock is taken by
+ * WAIT, WAKE or POST: a process-directed post scans the threads under RCU
+ * (post.c), and its "nobody takes it, queue it" is a pairing of barriers
+ * with WAIT's entry (sigwake_waiter_enter()), not a lock.
+ * wq->lock and thread->lock are taken with interrupts disabled:
  * a descriptor's readiness callback takes thread->lock from any context.
  * thread->lock is a raw spinlock, for PREEMPT_RT, where a spinlock_t
  * sleeps: the exit and exec probes (tracepoints, preemption off) take it,
@@ -196,9 +197,9 @@ struct sigwake_ucount {
  * @pin_lock: protects @pins and @nr_pinned.
  * @pins: page frame number -> struct sigwake_pin.
  * @nr_pinned: distinct pages in @pins.
- * @waiters_lock: protects @waiters and @queued; process context only.
- * @waiters: threads inside SIGWAKE_IOC_WAIT, oldest first.
- * @queued: process-directed guest signals that every thread blocked.
+ * @wait_seq: the last @wait_stamp handed to a thread entering WAIT.
+ * @queued: process-directed guest signals that every thread blocked;
+ *	set and claimed with atomic RMW operations (post.c, wait.c).
  * @exited: threads whose task exited, for @reap_work to release.
  * @reap_work: releases the threads on @exited, on sigwake_reap_workqueue;
  *	a queued one holds a domain reference.
@@ -241,9 +242,8 @@ struct sigwake_domain {
 	struct xarray pins;
 	unsigned long nr_pinned;
 
-	struct mutex waiters_lock;	/* protects @waiters, @queued */
-	struct list_head waiters;
-	u64 queued;
+	atomic64_t wait_seq;
+	atomic64_t queued;
 
 	struct llist_head exited;
 	struct work_struct reap_work;
@@ -295,7 +295,10 @@ struct sigwake_domain {
  * @wq_node: on the wait queue's list, under that queue's lock; whether
  *	it is on a list is also read without it, by its own WAIT after the
  *	sleep (only that WAIT lists it again).
- * @dom_node: on the domain's @waiters list, under its @waiters_lock.
+ * @wait_stamp: when the thread entered SIGWAKE_IOC_WAIT, from the
+ *	domain's @wait_seq (the lowest has waited longest); 0 outside WAIT.
+ *	Written by the thread itself (set under @lock), read locklessly by a
+ *	process-directed post, which checks it again under @lock.
  * @exit_node: on the domain's @exited list once the task exited.
  * @dom: the domain; the thread does not hold a reference to it.
  * @task: the registered task, referenced until @released.
@@ -322,7 +325,7 @@ struct sigwake_thread {
 	u8 *kick_byte;
 
 	struct list_head wq_node;
-	struct list_head dom_node;
+	u64 wait_stamp;
 	struct llist_node exit_node;
 
 	struct sigwake_domain *dom;

@@ -97,8 +97,6 @@ struct sigwake_domain *sigwake_domain_create(void)
 	refcount_set(&dom->ref, 1);
 	mutex_init(&dom->lock);
 	mutex_init(&dom->pin_lock);
-	mutex_init(&dom->waiters_lock);
-	INIT_LIST_HEAD(&dom->waiters);
 	xa_init_flags(&dom->threads, XA_FLAGS_ALLOC1);
 	xa_init(&dom->tids);
 	xa_init_flags(&dom->wqs, XA_FLAGS_ALLOC1);

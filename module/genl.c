@@ -249,16 +249,12 @@ static int sigwake_nl_fill_domain(struct sk_buff *skb,
 				  struct user_namespace *user_ns,
 				  u32 portid, u32 seq, int flags, u8 cmd)
 {
+	u64 queued = atomic64_read(&dom->queued);
 	void *hdr;
-	u64 queued;
 
 	hdr = genlmsg_put(skb, portid, seq, &sigwake_nl_family, flags, cmd);
 	if (!hdr)
 		return -EMSGSIZE;
-
-	mutex_lock(&dom->waiters_lock);
-	queued = dom->queued;
-	mutex_unlock(&dom->waiters_lock);
 
 	if (nla_put_u32(skb, SIGWAKE_NL_A_DOMAIN_ID, dom->id) ||
 	    nla_put_u32(skb, SIGWAKE_NL_A_PID, pid_nr_ns(dom->tgid, pid_ns)) ||

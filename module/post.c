@@ -237,13 +237,55 @@ static int sigwake_pick_class(struct sigwake_thread *t, u64 bit)
 }
 
 /*
+ * The handle of the thread that has waited longest (the lowest wait stamp)
+ * without blocking @bit, or 0; *@stamp gets its stamp.  A lockless look,
+ * which the caller checks again under the thread's lock.  Called under
+ * rcu_read_lock(), which it drops and takes again to reschedule: no
+ * pointer is kept across that, only the handle and the stamp.
+ */
+static unsigned long sigwake_longest_waiter(struct sigwake_domain *dom,
+					    u64 bit, u64 *stamp)
+{
+	unsigned long index, best = 0;
+	u64 s, best_stamp = U64_MAX;
+	struct sigwake_thread *t;
+
+	/* Every entry: see sigwake_post_any() on the xarray's marks. */
+	xa_for_each(&dom->threads, index, t) {
+		if (xa_is_value(t))
+			continue;
+		s = READ_ONCE(t->wait_stamp);
+		/* @blk stays mapped while @t is: see struct sigwake_thread. */
+		if (s && s < best_stamp &&
+		    !(READ_ONCE(t->blk->blocked) & bit)) {
+			best = index;
+			best_stamp = s;
+		}
+		if (need_resched()) {
+			rcu_read_unlock();
+			cond_resched();
+			rcu_read_lock();
+		}
+	}
+	*stamp = best_stamp;
+	return best;
+}
+
+/*
  * Deliver @bit to the thread that has waited longest without blocking it;
- * if there is none and @queue, queue it for the domain.  Under
- * waiters_lock, which makes "nobody waits for it, queue it" atomic against
- * a WAIT that collects the queue as it enters (sigwake_waiter_enter()).
- * The lock is a mutex: a list of thousands of waiters that all block @bit
- * is scanned with preemption on.  Returns the outcome, or 0 for "nobody"
- * without @queue; *@picked gets a reference.
+ * if there is none and @queue, queue @bit for the domain.  Returns the
+ * outcome, or 0 for "nobody" without @queue; *@picked gets a reference.
+ *
+ * "Nobody waits for it, queue it" must be atomic against a WAIT that
+ * enters with @bit unblocked, and no lock makes it so: the post adds @bit
+ * to the queue before it looks for waiters (B below), a WAIT stores its
+ * stamp before it looks at the queue (A in sigwake_waiter_enter()), so one
+ * of them sees the other, or both do.  A post that then finds a waiter
+ * takes @bit back with atomic64_fetch_andnot(): if the bit is gone a WAIT
+ * claimed it, and the outcome is QUEUED (it was queued, and collected at
+ * once); if not, the post owns it again and delivers it.  A waiter found
+ * gone or blocking @bit under its lock is looked for again, @bit queued
+ * again first: each round needs a waiter that left in between.
  */
 static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 				bool queue, struct sigwake_thread **picked,
@@ -251,29 +293,45 @@ static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 				struct sigwake_wake_q *q)
 {
 	struct sigwake_thread *t;
-	unsigned long flags;
-	int ret = 0;
+	unsigned long flags, handle;
+	u64 stamp;
+	int ret;
 
-	mutex_lock(&dom->waiters_lock);
-	list_for_each_entry(t, &dom->waiters, dom_node) {
+	rcu_read_lock();
+	for (;;) {
+		if (queue) {
+			atomic64_or(bit, &dom->queued);
+			/*
+			 * B: the queue's bit before the stamps.  Pairs with A
+			 * in sigwake_waiter_enter().
+			 */
+			smp_mb__after_atomic();
+		}
+		handle = sigwake_longest_waiter(dom, bit, &stamp);
+		if (!handle) {
+			ret = queue ? SIGWAKE_POST_QUEUED : 0;
+			break;
+		}
+		if (queue && !(atomic64_fetch_andnot(bit, &dom->queued) & bit)) {
+			ret = SIGWAKE_POST_QUEUED;
+			break;
+		}
+		t = xa_load(&dom->threads, handle);
+		if (!t || xa_is_value(t))
+			continue;
 		raw_spin_lock_irqsave(&t->lock, flags);
-		if (sigwake_pick_class(t, bit) != SIGWAKE_PICK_NONE) {
+		if (READ_ONCE(t->wait_stamp) == stamp &&
+		    sigwake_pick_class(t, bit) != SIGWAKE_PICK_NONE) {
 			ret = sigwake_deliver(t, bit, kick_task, q);
-			raw_spin_unlock_irqrestore(&t->lock, flags);
-			/* A waiter holds its own reference while listed. */
+			/* Not dead: its registration's reference is held. */
 			refcount_inc(&t->ref);
 			*picked = t;
-			goto out_unlock;
 		}
 		raw_spin_unlock_irqrestore(&t->lock, flags);
-		cond_resched();
+		if (*picked)
+			break;
 	}
-	if (queue) {
-		dom->queued |= bit;
-		ret = SIGWAKE_POST_QUEUED;
-	}
-out_unlock:
-	mutex_unlock(&dom->waiters_lock);
+	rcu_read_unlock();
 	return ret;
 }
 
@@ -304,13 +362,12 @@ static int sigwake_post_class(struct sigwake_thread *t, u64 bit, int upto,
  * Process-directed POST: a waiting thread first, then one in host, then
  * one in guest, lowest handle first in those two classes.
  *
- * Nothing here scans with preemption off.  The waiters are looked at under
- * waiters_lock, a mutex.  The other live threads (up to
- * max_threads_per_domain) are scanned under RCU alone, each under its own
- * lock for a moment, with a reschedule point.  Their state may change
- * during the scan, as it may the moment after any choice; what must be
- * atomic is only "nobody can take it, queue it" against a thread that
- * starts waiting, and the last step takes that under waiters_lock again.
+ * Nothing here takes a domain-wide lock or scans with preemption off: the
+ * threads (up to max_threads_per_domain) are scanned under RCU alone, with
+ * a reschedule point, and the one chosen is checked under its own lock.
+ * Their state may change during the scan, as it may the moment after any
+ * choice; what must be atomic is only "nobody can take it, queue it"
+ * against a thread that starts waiting: see sigwake_post_waiters().
  */
 static int sigwake_post_any(struct sigwake_domain *dom, u64 bit, u32 *handle)
 {

@@ -206,7 +206,6 @@ int sigwake_thread_register(struct sigwake_domain *dom,
 	refcount_set(&t->ref, 1);
 	raw_spin_lock_init(&t->lock);
 	INIT_LIST_HEAD(&t->wq_node);
-	INIT_LIST_HEAD(&t->dom_node);
 	t->dom = dom;
 	t->task = current;
 	t->tid = current->pid;

@@ -37,40 +37,37 @@ static void sigwake_set_state(struct sigwake_thread *t, u32 state)
 }
 
 /*
- * Publish the thread on the domain's waiter list, so that a process-directed
- * post chooses it, and collect the process-directed signals that were queued
- * while every thread blocked them.  Both under waiters_lock, which is what
- * the post's "everybody blocks it" decision is taken under.
+ * Stamp the thread as waiting since now, for a process-directed post's
+ * "longest waiter first", and collect the process-directed signals that
+ * were queued while every thread blocked them.  Once per WAIT, under the
+ * thread's lock, before the pre-sleep checks (which see what it collected
+ * as pending).  The stamp is cleared when the WAIT returns.
+ *
+ * A post that queues a signal races with this without a common lock: the
+ * stamp is stored before the queue is read (A), the post adds to the queue
+ * before it reads the stamps (B in sigwake_post_waiters()), so this WAIT
+ * sees the bit or the post sees the stamp.  Both take the bit out with
+ * atomic64_fetch_andnot(), so it is had once.
  */
 static void sigwake_waiter_enter(struct sigwake_domain *dom,
 				 struct sigwake_thread *t)
 {
-	unsigned long flags;
 	u64 claim;
 
-	mutex_lock(&dom->waiters_lock);
-	list_add_tail(&t->dom_node, &dom->waiters);
-	if (dom->queued) {
-		raw_spin_lock_irqsave(&t->lock, flags);
-		if (!t->dead) {
-			claim = dom->queued & ~READ_ONCE(t->blk->blocked);
-			if (claim) {
-				dom->queued &= ~claim;
-				atomic64_or(claim,
-					    (atomic64_t *)&t->blk->pending);
-			}
-		}
-		raw_spin_unlock_irqrestore(&t->lock, flags);
-	}
-	mutex_unlock(&dom->waiters_lock);
-}
-
-static void sigwake_waiter_leave(struct sigwake_domain *dom,
-				 struct sigwake_thread *t)
-{
-	mutex_lock(&dom->waiters_lock);
-	list_del_init(&t->dom_node);
-	mutex_unlock(&dom->waiters_lock);
+	lockdep_assert_held(&t->lock);
+	if (t->dead)
+		return;
+	WRITE_ONCE(t->wait_stamp, atomic64_inc_return(&dom->wait_seq));
+	/* A: the stamp before the queue.  Pairs with B in post.c. */
+	smp_mb();
+	claim = atomic64_read(&dom->queued);
+	if (likely(!claim))
+		return;
+	claim &= ~READ_ONCE(t->blk->blocked);
+	if (claim)
+		claim &= atomic64_fetch_andnot(claim, &dom->queued);
+	if (claim)
+		atomic64_or(claim, (atomic64_t *)&t->blk->pending);
 }
 
 /* The queue's lock (if any), then the thread's. */
@@ -351,10 +348,10 @@ static int sigwake_thread_wait(struct sigwake_domain *dom,
 		goto out_disarm;
 	}
 
-	sigwake_waiter_enter(dom, t);
-
 again:
 	sigwake_lock_wait(wq, t, &flags);
+	if (!t->wait_stamp)
+		sigwake_waiter_enter(dom, t);
 	if (wq && wq->kword) {
 		/*
 		 * Listed before the word is read, for WAKE's lockless look at
@@ -417,7 +414,7 @@ again:
 		sigwake_unlock_wait(lwq, t, flags);
 	}
 
-	sigwake_waiter_leave(dom, t);
+	WRITE_ONCE(t->wait_stamp, 0);
 out_disarm:
 	if (fw)
 		sigwake_fdwait_disarm(fw);

@@ -11,6 +11,8 @@
  *   wake_wait               WAKE vs WAIT, word queue    SIGWAKE_RACE_ITERS / 2
  *   post_guest              POST vs guest entry         SIGWAKE_RACE_ITERS / 5
  *   post_any                TARGET_ANY vs two waiters   SIGWAKE_RACE_ITERS / 5
+ *   post_any_queue_*        TARGET_ANY queued vs a WAIT SIGWAKE_RACE_ITERS / 5
+ *                           that unblocks it, one CPU and two (10 s budget)
  *   post_host_signal        POST vs host signals        SIGWAKE_RACE_ITERS / 10
  *   churn_threads_vs_post   400 short-lived registered threads vs POST/KICK
  *   churn_guest_exit_vs_kick  300 short-lived threads that spin in guest
@@ -337,6 +339,26 @@ struct any_ctx {
 	} w[2];
 };
 
+/*
+ * One WAIT of a TARGET_ANY receiver, on no queue: counts a timeout in
+ * *@timeouts, clears a kick.  Returns a negative errno, 1 if SW_SIG was
+ * taken from the block, 0 if not.
+ */
+static int any_wait_once(int fd, struct sigwake_thread_block *blk,
+			 int64_t timeout_ns, unsigned long *timeouts)
+{
+	__u32 reason = 0;
+	int err = sw_wait(fd, SIGWAKE_NO_WQ, 0, timeout_ns, 0, &reason);
+
+	if (err)
+		return err;
+	if (reason == SIGWAKE_REASON_TIMEOUT)
+		(*timeouts)++;
+	if (reason == SIGWAKE_REASON_KICK)
+		sw_clear_flags(blk, SIGWAKE_TF_KICKED);
+	return !!(sw_take_pending(blk) & SW_BIT(SW_SIG));
+}
+
 static void *any_waiter_fn(void *arg)
 {
 	struct any_waiter *w = arg;
@@ -347,19 +369,14 @@ static void *any_waiter_fn(void *arg)
 	if (w->err)
 		return NULL;
 	while (!SW_LOAD(&c->stop)) {
-		__u32 reason = 0;
-		int err = sw_wait(c->fd, SIGWAKE_NO_WQ, 0, 1000 * MS, 0, &reason);
+		int got = any_wait_once(c->fd, w->blk, 1000 * MS, &w->timeouts);
 
-		if (err) {
+		if (got < 0) {
 			w->errors++;
-			w->err = err;
+			w->err = got;
 			break;
 		}
-		if (reason == SIGWAKE_REASON_TIMEOUT)
-			w->timeouts++;
-		if (reason == SIGWAKE_REASON_KICK)
-			sw_clear_flags(w->blk, SIGWAKE_TF_KICKED);
-		if (sw_take_pending(w->blk) & SW_BIT(SW_SIG)) {
+		if (got) {
 			w->got++;
 			SW_ADD(&c->received, 1);
 			/* sometimes still in host when the next post comes */
@@ -367,6 +384,28 @@ static void *any_waiter_fn(void *arg)
 		}
 	}
 	return NULL;
+}
+
+/*
+ * One process-directed post of a race: await the acknowledgement of post
+ * @i in @received, stop at @budget_ns after @t0, post SW_SIG after a
+ * random delay.  Returns 0 with *@h and *@outcome set, or ANY_LOST,
+ * ANY_BUDGET or ANY_POST_ERR.
+ */
+enum { ANY_POSTED, ANY_LOST, ANY_BUDGET, ANY_POST_ERR };
+
+static int any_post_step(int fd, unsigned long *received, unsigned long i,
+			 int64_t t0, int64_t budget_ns, uint64_t *rng,
+			 __u32 *h, __u32 *outcome)
+{
+	if (!sw_await_ulong(received, i, NULL))
+		return ANY_LOST;
+	if (sw_now_ns() - t0 > budget_ns)
+		return ANY_BUDGET;
+	sw_random_delay(rng);
+	if (sw_post(fd, SIGWAKE_TARGET_ANY, SW_SIG, h, outcome))
+		return ANY_POST_ERR;
+	return ANY_POSTED;
 }
 
 TEST_F_TIMEOUT(domain, post_any, 600)
@@ -392,20 +431,14 @@ TEST_F_TIMEOUT(domain, post_any, 600)
 	t0 = sw_now_ns();
 	for (i = 0; i < iters; i++) {
 		__u32 outcome = 0, h = 0;
+		int step = any_post_step(self->fd, &c.received, i, t0,
+					 RACE_BUDGET_NS, &rng, &h, &outcome);
 
-		if (!sw_await_ulong(&c.received, i, NULL)) {
-			lost++;
+		lost += step == ANY_LOST;
+		budget = step == ANY_BUDGET;
+		post_err += step == ANY_POST_ERR;
+		if (step != ANY_POSTED)
 			break;
-		}
-		if (sw_now_ns() - t0 > RACE_BUDGET_NS) {
-			budget = true;
-			break;
-		}
-		sw_random_delay(&rng);
-		if (sw_post(self->fd, SIGWAKE_TARGET_ANY, SW_SIG, &h, &outcome)) {
-			post_err++;
-			break;
-		}
 		if (h != c.w[0].handle && h != c.w[1].handle)
 			bad_handle++;
 		if (outcome == SIGWAKE_POST_RECORDED || outcome == SIGWAKE_POST_WOKEN)
@@ -437,6 +470,135 @@ TEST_F_TIMEOUT(domain, post_any, 600)
 		}
 	}
 	EXPECT_EQ(i, SW_LOAD(&c.received));
+}
+
+/* ------------------------------------------------------------------ */
+/* TARGET_ANY queued vs a waiter that unblocks it and enters WAIT      */
+
+/*
+ * The only registered thread blocks the signal for a random while, then
+ * unblocks it and WAITs for up to 60 s; the poster (not registered) posts
+ * it with TARGET_ANY at a random moment.  Blocked, the post is QUEUED and
+ * the WAIT that follows must collect it; unblocked, it is RECORDED or
+ * WOKEN.  The race is the post's "nobody takes it, queue it" against the
+ * WAIT's entry, which no lock orders (model/post_any.pml): a post queued
+ * just after the WAIT looked at the queue, and not seen by the post's
+ * second look at the waiters, sleeps 60 s and is a lost event after 30.
+ * Run with both threads on one CPU and on two.
+ */
+#define ANYQ_BUDGET_NS	(10 * SW_NSEC_PER_SEC)
+
+static void gchurn_pin(int cpu);
+
+struct anyq_ctx {
+	int fd;
+	int cpu;		/* the waiter's CPU */
+	struct sigwake_thread_block *blk;
+	__u32 handle;
+	unsigned long received;	/* atomic */
+	int ready;		/* atomic */
+	int stop;		/* atomic */
+	int err;
+	uint64_t rng;
+	unsigned long timeouts;
+};
+
+static void *anyq_waiter_fn(void *arg)
+{
+	struct anyq_ctx *c = arg;
+
+	gchurn_pin(c->cpu);
+	c->err = sw_register(c->fd, c->blk, NULL, 0, &c->handle);
+	SW_STORE(&c->ready, 1);
+	if (c->err)
+		return NULL;
+	while (!SW_LOAD(&c->stop)) {
+		int got;
+
+		SW_STORE(&c->blk->blocked, SW_BIT(SW_SIG));
+		sw_random_delay(&c->rng);
+		SW_STORE(&c->blk->blocked, 0);
+		got = any_wait_once(c->fd, c->blk, 60000 * MS, &c->timeouts);
+		if (got < 0) {
+			c->err = got;
+			break;
+		}
+		if (got)
+			SW_ADD(&c->received, 1);
+	}
+	return NULL;
+}
+
+/* The poster on CPU 0, the waiter on @cpu (if there are two CPUs). */
+static void anyq_race(struct __test_metadata *_metadata, int fd,
+		      struct sigwake_thread_block *blk, int cpu)
+{
+	unsigned long iters = sw_race_iters(5), i, outcomes[5] = { 0 };
+	unsigned long post_err = 0, bad_outcome = 0, lost = 0;
+	struct anyq_ctx c = { .fd = fd, .cpu = cpu, .blk = blk };
+	uint64_t rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+	bool budget = false;
+	pthread_t th;
+	int64_t t0;
+
+	c.rng = 0x3c6ef372fe94f82bull ^ (uint64_t)getpid();
+	gchurn_pin(0);
+	ASSERT_EQ(0, pthread_create(&th, NULL, anyq_waiter_fn, &c));
+	ASSERT_TRUE(SW_POLL(SW_LOAD(&c.ready), SW_LONG_MS));
+	ASSERT_EQ(0, c.err);
+
+	t0 = sw_now_ns();
+	for (i = 0; i < iters; i++) {
+		__u32 outcome = 0, h = 0;
+		int step = any_post_step(fd, &c.received, i, t0, ANYQ_BUDGET_NS,
+					 &rng, &h, &outcome);
+
+		lost += step == ANY_LOST;
+		budget = step == ANY_BUDGET;
+		post_err += step == ANY_POST_ERR;
+		if (step != ANY_POSTED)
+			break;
+		if (outcome == SIGWAKE_POST_RECORDED ||
+		    outcome == SIGWAKE_POST_WOKEN ||
+		    outcome == SIGWAKE_POST_QUEUED)
+			outcomes[outcome]++;
+		else
+			bad_outcome++;
+	}
+	if (!lost && !sw_await_ulong(&c.received, i, NULL))
+		lost++;
+	SW_STORE(&c.stop, 1);
+	sw_kick(fd, c.handle, NULL);
+	pthread_join(th, NULL);
+	TH_LOG("%lu posts%s in %.0f ms: %lu WOKEN, %lu RECORDED, %lu QUEUED; %lu received",
+	       i, budget ? " (time budget)" : "", sw_ms_since(t0),
+	       outcomes[SIGWAKE_POST_WOKEN], outcomes[SIGWAKE_POST_RECORDED],
+	       outcomes[SIGWAKE_POST_QUEUED],
+	       (unsigned long)SW_LOAD(&c.received));
+	EXPECT_EQ(0, lost) {
+		TH_LOG("LOST EVENT: post %lu was not received within 30 s", i);
+	}
+	EXPECT_EQ(0, post_err);
+	EXPECT_EQ(0, bad_outcome);
+	EXPECT_EQ(0, c.err) {
+		TH_LOG("waiter: %s", strerror(-c.err));
+	}
+	EXPECT_EQ(0, c.timeouts);
+	EXPECT_EQ(i, SW_LOAD(&c.received));
+	/* both sides of the race were reached */
+	EXPECT_NE(0, outcomes[SIGWAKE_POST_QUEUED]);
+	EXPECT_NE(0, outcomes[SIGWAKE_POST_RECORDED] +
+		     outcomes[SIGWAKE_POST_WOKEN]);
+}
+
+TEST_F_TIMEOUT(domain, post_any_queue_two_cpus, 300)
+{
+	anyq_race(_metadata, self->fd, &self->blk[0], 1);
+}
+
+TEST_F_TIMEOUT(domain, post_any_queue_one_cpu, 300)
+{
+	anyq_race(_metadata, self->fd, &self->blk[0], 0);
 }
 
 /* ------------------------------------------------------------------ */

@@ -4,9 +4,9 @@
 # model_test.sh: the spin model of the per-thread protocol (model/).
 #
 # Runs model/run.sh, the checks of `make model`: every scenario of
-# model/sigwake.pml verifies with no error in an exhaustive search, and the
-# model with a fixed defect put back (issue 11 #1 and #7) makes spin find
-# the loss.  Its TAP results are this test's.  pan is built under
+# model/sigwake.pml and model/post_any.pml verifies with no error in an
+# exhaustive search, and each model with a fixed defect put back makes spin
+# find the loss.  Its TAP results are this test's.  pan is built under
 # build/host/model, never in the source tree.  Skipped when spin is not
 # installed (scripts/deps.sh installs it for `make check`).
 set -u
