@@ -182,6 +182,12 @@ static bool sigwake_word_changed(struct sigwake_thread *t,
 	if (sigwake_check_before_word(t, wq, flushes))
 		return false;
 	/*
+	 * Check 1, signals queued for the domain that this thread would
+	 * collect: the locked path collects them and answers SIGNAL.
+	 */
+	if (atomic64_read(&t->dom->queued) & ~READ_ONCE(blk->blocked))
+		return false;
+	/*
 	 * WAIT returns in host.  Only this thread and its own calls write
 	 * the state while it is not WAITING; the lock is for the posters
 	 * that read it to choose a class.

@@ -811,4 +811,30 @@ TEST_F(thread, any_queued_skips_blocking_waiter)
 	sw_thread_finish(&t);
 }
 
+/*
+ * The queue is looked at before the word (check 1 before check 4): a WAIT
+ * whose word changed still takes the queued signal and returns SIGNAL,
+ * not EAGAIN, on the lockless early-EAGAIN path as on the locked one.
+ */
+TEST_F(thread, any_queued_taken_before_word_check)
+{
+	__u32 *word = sw_alloc_page();
+	__u32 wq, outcome = 0, reason = 0;
+
+	ASSERT_NE(NULL, word);
+	ASSERT_EQ(0, sw_wq_create(self->fd, word, &wq));
+	SW_STORE(&self->blk->blocked, SW_BIT(SW_SIG));
+	ASSERT_EQ(0, sw_post(self->fd, SIGWAKE_TARGET_ANY, SW_SIG, NULL, &outcome));
+	ASSERT_EQ(SIGWAKE_POST_QUEUED, outcome);
+	SW_STORE(word, 1);
+	/* still blocked: the queue has nothing for us, the word decides */
+	EXPECT_EQ(-EAGAIN, sw_wait(self->fd, wq, 0, SW_WATCHDOG_NS, 0, &reason));
+	EXPECT_EQ(0, SW_LOAD(&self->blk->pending));
+	SW_STORE(&self->blk->blocked, 0);
+	EXPECT_EQ(0, sw_wait(self->fd, wq, 0, SW_WATCHDOG_NS, 0, &reason));
+	EXPECT_EQ(SIGWAKE_REASON_SIGNAL, reason);
+	EXPECT_EQ(SW_BIT(SW_SIG), SW_LOAD(&self->blk->pending));
+	EXPECT_EQ(0, sw_wq_destroy(self->fd, wq));
+}
+
 TEST_HARNESS_MAIN
