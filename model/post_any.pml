@@ -9,7 +9,8 @@
  * poster P makes one POST(SIGWAKE_TARGET_ANY) of that signal:
  *   1. the longest waiter that does not block it (sigwake_post_waiters()
  *      without queue): a lockless look at every wait stamp, then the one
- *      found is checked again under its lock;
+ *      found is checked again under its lock (still not blocking it: it
+ *      gets it, waiting or not; blocking it now: look again);
  *   2. any live thread that does not block it, each under its lock
  *      (the host/guest scan of sigwake_post_any());
  *   3. sigwake_post_waiters() with queue: the bit is added to the domain's
@@ -186,7 +187,7 @@ step1:
 	:: best < NT ->
 		LOCK(tlock[best]);
 		if
-		:: stamp[best] == bs && !blocked[best] ->
+		:: !blocked[best] ->
 			check_longest(best, bs);
 			deliver(best);
 			UNLOCK(tlock[best]);
@@ -237,7 +238,7 @@ step3:
 	fi;
 	LOCK(tlock[best]);
 	if
-	:: stamp[best] == bs && !blocked[best] ->
+	:: !blocked[best] ->
 		check_longest(best, bs);
 		deliver(best);
 		UNLOCK(tlock[best])

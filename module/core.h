@@ -298,7 +298,8 @@ struct sigwake_domain {
  * @wait_stamp: when the thread entered SIGWAKE_IOC_WAIT, from the
  *	domain's @wait_seq (the lowest has waited longest); 0 outside WAIT.
  *	Written by the thread itself (set under @lock), read locklessly by a
- *	process-directed post, which checks it again under @lock.
+ *	process-directed post; atomic64_t only so that a 32-bit build does
+ *	not tear it.
  * @exit_node: on the domain's @exited list once the task exited.
  * @dom: the domain; the thread does not hold a reference to it.
  * @task: the registered task, referenced until @released.
@@ -325,7 +326,7 @@ struct sigwake_thread {
 	u8 *kick_byte;
 
 	struct list_head wq_node;
-	u64 wait_stamp;
+	atomic64_t wait_stamp;
 	struct llist_node exit_node;
 
 	struct sigwake_domain *dom;

@@ -238,13 +238,15 @@ static int sigwake_pick_class(struct sigwake_thread *t, u64 bit)
 
 /*
  * The handle of the thread that has waited longest (the lowest wait stamp)
- * without blocking @bit, or 0; *@stamp gets its stamp.  A lockless look,
- * which the caller checks again under the thread's lock.  Called under
- * rcu_read_lock(), which it drops and takes again to reschedule: no
- * pointer is kept across that, only the handle and the stamp.
+ * without blocking @bit, or 0.  A dead thread is
+ * passed over: UNREGISTER or close may end a WAIT that has not cleared
+ * its stamp yet.  A lockless look, which the caller checks again under
+ * the thread's lock.
+ * Called under rcu_read_lock(), which it drops and takes again to
+ * reschedule: no pointer is kept across that, only the handle.
  */
 static unsigned long sigwake_longest_waiter(struct sigwake_domain *dom,
-					    u64 bit, u64 *stamp)
+					    u64 bit)
 {
 	unsigned long index, best = 0;
 	u64 s, best_stamp = U64_MAX;
@@ -254,9 +256,9 @@ static unsigned long sigwake_longest_waiter(struct sigwake_domain *dom,
 	xa_for_each(&dom->threads, index, t) {
 		if (xa_is_value(t))
 			continue;
-		s = READ_ONCE(t->wait_stamp);
+		s = atomic64_read(&t->wait_stamp);
 		/* @blk stays mapped while @t is: see struct sigwake_thread. */
-		if (s && s < best_stamp &&
+		if (s && s < best_stamp && !READ_ONCE(t->dead) &&
 		    !(READ_ONCE(t->blk->blocked) & bit)) {
 			best = index;
 			best_stamp = s;
@@ -267,7 +269,6 @@ static unsigned long sigwake_longest_waiter(struct sigwake_domain *dom,
 			rcu_read_lock();
 		}
 	}
-	*stamp = best_stamp;
 	return best;
 }
 
@@ -283,9 +284,19 @@ static unsigned long sigwake_longest_waiter(struct sigwake_domain *dom,
  * of them sees the other, or both do.  A post that then finds a waiter
  * takes @bit back with atomic64_fetch_andnot(): if the bit is gone a WAIT
  * claimed it, and the outcome is QUEUED (it was queued, and collected at
- * once); if not, the post owns it again and delivers it.  A waiter found
- * gone or blocking @bit under its lock is looked for again, @bit queued
- * again first: each round needs a waiter that left in between.
+ * once); if not, the post owns it again and delivers it.
+ *
+ * Two posts of one signal at once may both find the waiter: the one whose
+ * take-back finds the bit gone coalesced with the other (QUEUED, as with
+ * a signal already queued).
+ *
+ * A thread found under its lock unable to take it after all is looked for
+ * again, @bit queued again first.  Each round needs a change that the next
+ * look sees: the thread blocked @bit, or was marked dead (set under the
+ * lock just taken; the look skips dead threads).  A thread clears its
+ * stamp before it can exit, so PF_EXITING is never found with one.  The
+ * next look cannot start above the failed stamp: a WAIT may store a lower
+ * stamp than one already seen, after taking it.
  */
 static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 				bool queue, struct sigwake_thread **picked,
@@ -294,7 +305,6 @@ static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 {
 	struct sigwake_thread *t;
 	unsigned long flags, handle;
-	u64 stamp;
 	int ret;
 
 	rcu_read_lock();
@@ -307,11 +317,12 @@ static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 			 */
 			smp_mb__after_atomic();
 		}
-		handle = sigwake_longest_waiter(dom, bit, &stamp);
+		handle = sigwake_longest_waiter(dom, bit);
 		if (!handle) {
 			ret = queue ? SIGWAKE_POST_QUEUED : 0;
 			break;
 		}
+		/* Gone: a WAIT claimed it, or a post at once delivered it. */
 		if (queue && !(atomic64_fetch_andnot(bit, &dom->queued) & bit)) {
 			ret = SIGWAKE_POST_QUEUED;
 			break;
@@ -319,9 +330,13 @@ static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 		t = xa_load(&dom->threads, handle);
 		if (!t || xa_is_value(t))
 			continue;
+		/*
+		 * Still able to take it: delivered, even if it has stopped
+		 * waiting meanwhile (it is live and does not block @bit, a
+		 * receiver the contract allows at this moment).
+		 */
 		raw_spin_lock_irqsave(&t->lock, flags);
-		if (READ_ONCE(t->wait_stamp) == stamp &&
-		    sigwake_pick_class(t, bit) != SIGWAKE_PICK_NONE) {
+		if (sigwake_pick_class(t, bit) != SIGWAKE_PICK_NONE) {
 			ret = sigwake_deliver(t, bit, kick_task, q);
 			/* Not dead: its registration's reference is held. */
 			refcount_inc(&t->ref);
@@ -330,6 +345,18 @@ static int sigwake_post_waiters(struct sigwake_domain *dom, u64 bit,
 		raw_spin_unlock_irqrestore(&t->lock, flags);
 		if (*picked)
 			break;
+		/*
+		 * Only a thread of the posting process that keeps blocking
+		 * and unblocking @bit makes this go round again and again:
+		 * a dying poster stops (its process is going away, and with
+		 * it what it posted), with @bit left queued.
+		 */
+		if (fatal_signal_pending(current)) {
+			if (queue)
+				atomic64_or(bit, &dom->queued);
+			ret = queue ? SIGWAKE_POST_QUEUED : 0;
+			break;
+		}
 	}
 	rcu_read_unlock();
 	return ret;

@@ -57,7 +57,7 @@ static void sigwake_waiter_enter(struct sigwake_domain *dom,
 	lockdep_assert_held(&t->lock);
 	if (t->dead)
 		return;
-	WRITE_ONCE(t->wait_stamp, atomic64_inc_return(&dom->wait_seq));
+	atomic64_set(&t->wait_stamp, atomic64_inc_return(&dom->wait_seq));
 	/* A: the stamp before the queue.  Pairs with B in post.c. */
 	smp_mb();
 	claim = atomic64_read(&dom->queued);
@@ -356,7 +356,7 @@ static int sigwake_thread_wait(struct sigwake_domain *dom,
 
 again:
 	sigwake_lock_wait(wq, t, &flags);
-	if (!t->wait_stamp)
+	if (!atomic64_read(&t->wait_stamp))
 		sigwake_waiter_enter(dom, t);
 	if (wq && wq->kword) {
 		/*
@@ -420,7 +420,7 @@ again:
 		sigwake_unlock_wait(lwq, t, flags);
 	}
 
-	WRITE_ONCE(t->wait_stamp, 0);
+	atomic64_set(&t->wait_stamp, 0);
 out_disarm:
 	if (fw)
 		sigwake_fdwait_disarm(fw);

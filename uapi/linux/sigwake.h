@@ -275,7 +275,9 @@ enum sigwake_wait_reason {
  *	kernel set SIGWAKE_TF_KICKED, set the kick byte and sent the kick
  *	signal.
  * @SIGWAKE_POST_QUEUED: POST with SIGWAKE_TARGET_ANY only: every thread
- *	blocks the signal, so it is pending for the domain.
+ *	blocks the signal, so it is pending for the domain (or it coalesced
+ *	with one queued or being handed out, see SIGWAKE_IOC_POST).  A
+ *	thread entering WAIT at that moment may have collected it already.
  */
 enum sigwake_post_outcome {
 	SIGWAKE_POST_RECORDED = 1,
@@ -399,8 +401,9 @@ struct sigwake_unregister_args {
  *
  * In order, under the thread's lock (and the queue's, if any):
  *  1. Guest signals queued for the domain (SIGWAKE_POST_QUEUED) that the
- *     thread does not block move to its @pending.  This is the only place
- *     where they are handed over.
+ *     thread does not block move to its @pending.  Besides this, only a
+ *     SIGWAKE_TARGET_ANY POST hands one over: one that, as it queues the
+ *     signal, finds a thread that has started waiting meanwhile.
  *  2. pending & ~blocked non-zero: returns at once, SIGWAKE_REASON_SIGNAL.
  *  3. SIGWAKE_TF_KICKED set: returns at once, SIGWAKE_REASON_KICK (a kick that
  *     came while the thread ran in host is not lost; the runtime clears the
