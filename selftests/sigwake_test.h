@@ -20,7 +20,9 @@
  *   SIGWAKE_RACE_SECONDS=S race_test without SIGWAKE_RACE_ITERS: go on
  *                          past 100,000 iterations, up to 1,000,000, for
  *                          S seconds (90; in the test VM from
- *                          sigwake.race_seconds=S on its command line).
+ *                          sigwake.race_seconds=S on its command line);
+ *                          stress_test's races: stop after S seconds if
+ *                          that is less than their own 10-60 s.
  */
 #ifndef SIGWAKE_TEST_H
 #define SIGWAKE_TEST_H
