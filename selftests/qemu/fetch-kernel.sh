@@ -211,7 +211,7 @@ case $want in
 esac
 
 # Serialise fetches of one kernel (several worktrees share the cache), and
-# then of one suite: "make check" fetches the next kernels while two VMs
+# then of one suite: "make check" fetches the next kernels while other VMs
 # run, and the kernels of one suite share its apt lists (a second apt-get
 # update fails on apt's lock), its .deb directory, the source tarball and
 # the kbuild tools (7.2, 7.2-rt and the debug kernel's source).
