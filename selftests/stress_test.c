@@ -404,20 +404,22 @@ static void *any_waiter_fn(void *arg)
 
 /*
  * One process-directed post of a race: await the acknowledgement of post
- * @i in @received, stop at @budget_ns after @t0, post SW_SIG after a
- * random delay.  Returns 0 with *@h and *@outcome set, or ANY_LOST,
- * ANY_BUDGET or ANY_POST_ERR.
+ * @i in @received, stop at @budget_ns after @t0, store i + 1 in *@announce
+ * (if not NULL), post SW_SIG after a random delay.  Returns 0 with *@h and
+ * *@outcome set, or ANY_LOST, ANY_BUDGET or ANY_POST_ERR.
  */
 enum { ANY_POSTED, ANY_LOST, ANY_BUDGET, ANY_POST_ERR };
 
 static int any_post_step(int fd, unsigned long *received, unsigned long i,
-			 int64_t t0, int64_t budget_ns, uint64_t *rng,
-			 __u32 *h, __u32 *outcome)
+			 unsigned long *announce, int64_t t0, int64_t budget_ns,
+			 uint64_t *rng, __u32 *h, __u32 *outcome)
 {
 	if (!sw_await_ulong(received, i, NULL))
 		return ANY_LOST;
 	if (sw_now_ns() - t0 > budget_ns)
 		return ANY_BUDGET;
+	if (announce)
+		SW_STORE(announce, i + 1);
 	sw_random_delay(rng);
 	if (sw_post(fd, SIGWAKE_TARGET_ANY, SW_SIG, h, outcome))
 		return ANY_POST_ERR;
@@ -447,7 +449,7 @@ TEST_F_TIMEOUT(domain, post_any, 600)
 	t0 = sw_now_ns();
 	for (i = 0; i < iters; i++) {
 		__u32 outcome = 0, h = 0;
-		int step = any_post_step(self->fd, &c.received, i, t0,
+		int step = any_post_step(self->fd, &c.received, i, NULL, t0,
 					 race_budget(RACE_BUDGET_NS), &rng, &h,
 					 &outcome);
 
@@ -495,7 +497,9 @@ TEST_F_TIMEOUT(domain, post_any, 600)
 /*
  * The only registered thread blocks the signal for a random while, then
  * unblocks it and WAITs for up to 60 s; the poster (not registered) posts
- * it with TARGET_ANY at a random moment.  Blocked, the post is QUEUED and
+ * it with TARGET_ANY at a random moment (every other round, the waiter
+ * stays blocked until the poster is about to post, so that both sides of
+ * the race are reached whatever the CPUs' relative speeds).  Blocked, the post is QUEUED and
  * the WAIT that follows must collect it; unblocked, it is RECORDED or
  * WOKEN.  The race is the post's "nobody takes it, queue it" against the
  * WAIT's entry, which no lock orders (model/post_any.pml): a post queued
@@ -513,6 +517,7 @@ struct anyq_ctx {
 	struct sigwake_thread_block *blk;
 	__u32 handle;
 	unsigned long received;	/* atomic */
+	unsigned long announced; /* atomic: the post about to be sent, + 1 */
 	int ready;		/* atomic */
 	int stop;		/* atomic */
 	int err;
@@ -530,9 +535,20 @@ static void *anyq_waiter_fn(void *arg)
 	if (c->err)
 		return NULL;
 	while (!SW_LOAD(&c->stop)) {
+		unsigned long r = SW_LOAD(&c->received);
 		int got;
 
 		SW_STORE(&c->blk->blocked, SW_BIT(SW_SIG));
+		/*
+		 * Every other round, stay blocked until the poster is about
+		 * to post: both then go through a random delay, one to post,
+		 * the other to unblock and WAIT, so the post lands on either
+		 * side of the WAIT's entry whatever the two CPUs' speeds.
+		 * Free running, a poster slower to notice the last receipt
+		 * than the waiter is blocked only ever posts to a WAIT.
+		 */
+		if ((r & 1) && !sw_await_ulong(&c->announced, r + 1, &c->stop))
+			break;
 		sw_random_delay(&c->rng);
 		SW_STORE(&c->blk->blocked, 0);
 		got = any_wait_once(c->fd, c->blk, 60000 * MS, &c->timeouts);
@@ -567,7 +583,7 @@ static void anyq_race(struct __test_metadata *_metadata, int fd,
 	t0 = sw_now_ns();
 	for (i = 0; i < iters; i++) {
 		__u32 outcome = 0, h = 0;
-		int step = any_post_step(fd, &c.received, i, t0,
+		int step = any_post_step(fd, &c.received, i, &c.announced, t0,
 					 race_budget(ANYQ_BUDGET_NS), &rng, &h,
 					 &outcome);
 
