@@ -499,9 +499,9 @@ TEST_F_TIMEOUT(domain, post_any, 600)
  * unblocks it and WAITs for up to 60 s; the poster (not registered) posts
  * it with TARGET_ANY at a random moment (every other round, the waiter
  * stays blocked until the poster is about to post, so that both sides of
- * the race are reached whatever the CPUs' relative speeds).  Blocked, the post is QUEUED and
- * the WAIT that follows must collect it; unblocked, it is RECORDED or
- * WOKEN.  The race is the post's "nobody takes it, queue it" against the
+ * the race are reached whatever the CPUs' relative speeds).  Blocked, the
+ * post is QUEUED and the WAIT that follows must collect it; unblocked, it
+ * is RECORDED or WOKEN.  The race is the post's "nobody takes it, queue it" against the
  * WAIT's entry, which no lock orders (model/post_any.pml): a post queued
  * just after the WAIT looked at the queue, and not seen by the post's
  * second look at the waiters, sleeps 60 s and is a lost event after 30.

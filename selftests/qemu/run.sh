@@ -609,11 +609,10 @@ run_host_tests() {
 # finish the matrix in about two thirds of the time, and on the 2-core CI
 # machine three at a time finished a warm run in 27.4 min against 29.9
 # with two (README.md has the figures).  Tests must not depend on an idle
-# host anyway: speed is
-# measured by "make bench", never by a test.  Each job's output goes to
-# its own log, printed whole when the job ends, in the order the jobs
-# started, so the CI log reads one kernel at a time.  LANES=1 runs
-# everything in the order given with the output live.
+# host anyway: speed is measured by "make bench", never by a test.
+# Each job's output goes to its own log, printed whole when the job ends,
+# in the order the jobs started, so the CI log reads one kernel at a time.
+# LANES=1 runs everything in the order given with the output live.
 LANES=${LANES:-3}
 # With lanes, race_test stops past its floor of 100,000 rounds after this
 # many seconds (sigwake.race_seconds, race_test.c): its poster and waiter
