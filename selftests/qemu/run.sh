@@ -441,14 +441,16 @@ show_demo() {
 # ---------------------------------------------------------------- one kernel
 P=0 F=0 S=0
 RAN=()	# the label of each kernel that ran, for the summary line
+FAILS=()	# "<kernel or host>: <what failed>", recapped before the summary
 # run_kernel <token> <mode>: adds to P F S; returns 0 if everything passed.
 run_kernel() {
-	local tok=$1 vmode=$2 kb=$BUILD/$1 limit rc t0 t1 counts np nf ns vmdone splats first
+	local tok=$1 vmode=$2 kb=$BUILD/$1 limit rc t0 t1 counts np nf ns vmdone splats first line
 	mkdir -p "$kb"
 	echo "== $tok" >&2
 	if ! resolve "$tok"; then
 		echo "$tok: 0 passed, 1 failed, 0 skipped"
 		F=$((F + 1))
+		FAILS+=("$tok: no kernel (see its log)")
 		return 1
 	fi
 	msg "$tok: $RELEASE, image $BZIMAGE"
@@ -460,6 +462,7 @@ run_kernel() {
 	elif ! build_module "$kb" || ! sign_module "$kb"; then
 		echo "$LABEL: 0 passed, 1 failed, 0 skipped"
 		F=$((F + 1))
+		FAILS+=("$LABEL: the module did not build or sign")
 		return 1
 	fi
 	build_keyhold
@@ -557,6 +560,9 @@ run_kernel() {
 
 	msg "$LABEL: boot+run took $((t1 - t0))s"
 	cat "$kb/problems.txt"
+	while IFS= read -r line; do
+		FAILS+=("$LABEL: ${line#  FAIL }")
+	done < <(grep '^  FAIL ' "$kb/problems.txt")
 	if [ "$failed" = 1 ]; then
 		if [ -n "$splats" ]; then
 			echo "  console from the first splat on:"
@@ -595,11 +601,25 @@ run_host_tests() {
 	if [ -z "$line" ]; then
 		echo "host: no summary line from $hr"
 		F=$((F + 1))
+		FAILS+=("host: no summary line from $hr")
 		return 1
 	fi
 	read -r _ np _ nf _ ns _ <<<"${line//,/}"
 	P=$((P + np)) F=$((F + nf)) S=$((S + ns))
+	while IFS= read -r line; do
+		FAILS+=("host: $line")
+	done < <(grep -E '^\[[a-z0-9_]+\] not ok' "$BUILD/host.log")
 	[ "$nf" -eq 0 ]
+}
+
+# recap_failures: what failed, kernel by kernel, just above the summary
+# line, so that the tail of a long log (all a CI page may show) names it.
+recap_failures() {
+	local max=20
+	[ ${#FAILS[@]} -gt 0 ] || return 0
+	echo "failed:"
+	printf '  %s\n' "${FAILS[@]:0:$max}"
+	[ ${#FAILS[@]} -le $max ] || echo "  ... and $((${#FAILS[@]} - max)) more (see above)"
 }
 
 # ---------------------------------------------------------------- lanes
@@ -658,9 +678,9 @@ job_ready() {
 lane_start() {
 	local job=$1 dir=$BUILD/$1
 	mkdir -p "$dir"
-	rm -f "$dir/lane.res"
+	rm -f "$dir/lane.res" "$dir/lane.fails"
 	(
-		P=0 F=0 S=0 RAN=() rc=0
+		P=0 F=0 S=0 RAN=() FAILS=() rc=0
 		if [ "$job" = host ]; then
 			# What the VMs beside it write (run_test.sh).
 			SIGWAKE_BUSY_DIRS=$LANES_BUSY run_host_tests || rc=1
@@ -668,6 +688,7 @@ lane_start() {
 			KERNEL_APPEND="$KERNEL_APPEND sigwake.race_seconds=$LANE_RACE_SECONDS" \
 				run_kernel "$job" check || rc=1
 		fi
+		[ ${#FAILS[@]} -eq 0 ] || printf '%s\n' "${FAILS[@]}" >"$dir/lane.fails"
 		echo "$P $F $S $rc ${RAN[*]:-}" >"$dir/lane.res"
 	) >"$dir/lane.log" 2>&1 </dev/null &
 	LANE_PID=$!
@@ -677,9 +698,13 @@ lane_start() {
 lane_end() {
 	local job=$1 dir=$BUILD/$1 np nf ns rc labels
 	cat "$dir/lane.log"
+	if [ -s "$dir/lane.fails" ]; then
+		mapfile -t -O ${#FAILS[@]} FAILS <"$dir/lane.fails"
+	fi
 	if ! read -r np nf ns rc labels 2>/dev/null <"$dir/lane.res"; then
 		echo "$job: the job stopped before its summary (see above)"
 		F=$((F + 1))
+		FAILS+=("$job: the job stopped before its summary")
 		return 1
 	fi
 	# shellcheck disable=SC2206
@@ -954,6 +979,7 @@ check)
 		run_host_tests || status=1
 	fi
 	ran=$(printf '%s, ' "${RAN[@]}")
+	recap_failures
 	echo "$P passed, $F failed, $S skipped${RAN[*]:+ on ${ran%, }}"
 	;;
 demo)
