@@ -501,10 +501,11 @@ TEST_F_TIMEOUT(domain, post_any, 600)
  * stays blocked until the poster is about to post, so that both sides of
  * the race are reached whatever the CPUs' relative speeds).  Blocked, the
  * post is QUEUED and the WAIT that follows must collect it; unblocked, it
- * is RECORDED or WOKEN.  The race is the post's "nobody takes it, queue it" against the
- * WAIT's entry, which no lock orders (model/post_any.pml): a post queued
- * just after the WAIT looked at the queue, and not seen by the post's
- * second look at the waiters, sleeps 60 s and is a lost event after 30.
+ * is RECORDED or WOKEN.  The race is the post's "nobody takes it, queue
+ * it" against the WAIT's entry, which no lock orders (model/post_any.pml):
+ * a post queued just after the WAIT looked at the queue, and not seen by
+ * the post's second look at the waiters, sleeps 60 s and is a lost event
+ * after 30.
  * Run with both threads on one CPU and on two.
  */
 #define ANYQ_BUDGET_NS	(10 * SW_NSEC_PER_SEC)

@@ -442,15 +442,29 @@ show_demo() {
 P=0 F=0 S=0
 RAN=()	# the label of each kernel that ran, for the summary line
 FAILS=()	# "<kernel or host>: <what failed>", recapped before the summary
+
+# add_fails <who>: each line of stdin becomes "<who>: <line>" in FAILS.
+add_fails() {
+	local line
+	while IFS= read -r line; do
+		FAILS+=("$1: $line")
+	done
+}
+
+# kernel_failed <label> <why>: a kernel that could not run is one failure.
+kernel_failed() {
+	echo "$1: 0 passed, 1 failed, 0 skipped"
+	F=$((F + 1))
+	FAILS+=("$1: $2")
+}
+
 # run_kernel <token> <mode>: adds to P F S; returns 0 if everything passed.
 run_kernel() {
-	local tok=$1 vmode=$2 kb=$BUILD/$1 limit rc t0 t1 counts np nf ns vmdone splats first line
+	local tok=$1 vmode=$2 kb=$BUILD/$1 limit rc t0 t1 counts np nf ns vmdone splats first
 	mkdir -p "$kb"
 	echo "== $tok" >&2
 	if ! resolve "$tok"; then
-		echo "$tok: 0 passed, 1 failed, 0 skipped"
-		F=$((F + 1))
-		FAILS+=("$tok: no kernel (see its log)")
+		kernel_failed "$tok" "no kernel (see its log)"
 		return 1
 	fi
 	msg "$tok: $RELEASE, image $BZIMAGE"
@@ -460,9 +474,7 @@ run_kernel() {
 	if [ -n "$KO" ]; then
 		msg "using SIGWAKE_KO=$KO, not building the module"
 	elif ! build_module "$kb" || ! sign_module "$kb"; then
-		echo "$LABEL: 0 passed, 1 failed, 0 skipped"
-		F=$((F + 1))
-		FAILS+=("$LABEL: the module did not build or sign")
+		kernel_failed "$LABEL" "the module did not build or sign"
 		return 1
 	fi
 	build_keyhold
@@ -560,9 +572,7 @@ run_kernel() {
 
 	msg "$LABEL: boot+run took $((t1 - t0))s"
 	cat "$kb/problems.txt"
-	while IFS= read -r line; do
-		FAILS+=("$LABEL: ${line#  FAIL }")
-	done < <(grep '^  FAIL ' "$kb/problems.txt")
+	add_fails "$LABEL" < <(sed -n 's/^  FAIL //p' "$kb/problems.txt")
 	if [ "$failed" = 1 ]; then
 		if [ -n "$splats" ]; then
 			echo "  console from the first splat on:"
@@ -606,9 +616,7 @@ run_host_tests() {
 	fi
 	read -r _ np _ nf _ ns _ <<<"${line//,/}"
 	P=$((P + np)) F=$((F + nf)) S=$((S + ns))
-	while IFS= read -r line; do
-		FAILS+=("host: $line")
-	done < <(grep -E '^\[[a-z0-9_]+\] not ok' "$BUILD/host.log")
+	add_fails host < <(grep -E '^\[[a-z0-9_]+\] not ok' "$BUILD/host.log")
 	[ "$nf" -eq 0 ]
 }
 
